@@ -1,0 +1,107 @@
+/** Saved state of an Rng: four 32-bit words and a cached normal deviate (NaN when none). */
+export interface RngState {
+  s: [number, number, number, number];
+  spare: number;
+}
+
+/**
+ * Seeded pseudo-random numbers (xoshiro128**, Blackman & Vigna), with uniform, normal and logistic deviates.
+ * The whole state can be saved and restored, so a resumed training run draws exactly what it would have drawn.
+ */
+export class Rng {
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private spare = NaN;
+
+  constructor(seed = 0) {
+    // splitmix32 expands the seed into four non-zero words.
+    let x = seed >>> 0;
+    const next = (): number => {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.s0 = next();
+    this.s1 = next();
+    this.s2 = next();
+    this.s3 = next();
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /** A uniformly distributed unsigned 32-bit integer. */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform on [0, 1), 32 bits of resolution. */
+  uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Uniform on the open interval (0, 1): safe inside a logarithm. */
+  uniformOpen(): number {
+    return (this.nextUint32() + 0.5) / 4294967296;
+  }
+
+  /** Standard normal deviate (Box–Muller; the second deviate of each pair is cached and part of the state). */
+  normal(): number {
+    if (!Number.isNaN(this.spare)) {
+      const z = this.spare;
+      this.spare = NaN;
+      return z;
+    }
+    const u = this.uniformOpen();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Standard logistic deviate by the inverse CDF: log(u) − log(1 − u). */
+  logistic(): number {
+    const u = this.uniformOpen();
+    return Math.log(u) - Math.log1p(-u);
+  }
+
+  /** An integer uniform on [0, n). */
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  /** Shuffle in place (Fisher–Yates). */
+  shuffle(a: { length: number; [i: number]: number }): void {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+
+  /** A copy of the state, JSON-serialisable. */
+  getState(): RngState {
+    return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare };
+  }
+
+  /** Restore a state saved by getState. */
+  setState(state: RngState): void {
+    [this.s0, this.s1, this.s2, this.s3] = state.s;
+    this.spare = state.spare === null || state.spare === undefined ? NaN : state.spare;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}

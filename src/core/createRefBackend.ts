@@ -1,0 +1,22 @@
+import type { Backend } from './Backend.js';
+import type { DType } from './FloatArray.js';
+import { adamRef, addBiasRef, colSumRef, gemmRef, reluBackwardRef } from './refKernels.js';
+
+/**
+ * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
+ * model, used by the tests to check gradients against finite differences.
+ */
+export function createRefBackend(options: { dtype?: DType } = {}): Backend {
+  const dtype = options.dtype ?? 'float32';
+  return {
+    name: 'ref',
+    dtype,
+    alloc: (n) => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)),
+    gemm: gemmRef,
+    addBias: addBiasRef,
+    reluBackward: reluBackwardRef,
+    colSum: colSumRef,
+    adam: adamRef,
+    dispose: () => {},
+  };
+}

@@ -1,0 +1,104 @@
+import type { FloatArray } from './FloatArray.js';
+
+// Plain TypeScript kernels: the oracle every other backend is tested against (llm.c's "naive reference kernel").
+// Loop orders keep the innermost loop over contiguous memory; nothing else is clever here.
+
+/**
+ * C[M,N] (+)= op(A)[M,K] · op(B)[K,N]; see Backend.gemm for storage layouts.
+ */
+export function gemmRef(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: FloatArray,
+  B: FloatArray,
+  C: FloatArray,
+  accumulate: boolean,
+): void {
+  if (!accumulate) C.fill(0, 0, M * N);
+  if (!transB) {
+    // C[i,:] += a(i,p) · B[p,:], B row p contiguous.
+    for (let i = 0; i < M; i++) {
+      const ci = i * N;
+      for (let p = 0; p < K; p++) {
+        const a = transA ? A[p * M + i] : A[i * K + p];
+        if (a === 0) continue;
+        const bp = p * N;
+        for (let j = 0; j < N; j++) C[ci + j] += a * B[bp + j];
+      }
+    }
+  } else {
+    // C[i,j] += Σ_p a(i,p) · B[j,p], B row j contiguous: a dot product per output.
+    for (let i = 0; i < M; i++) {
+      const ci = i * N;
+      for (let j = 0; j < N; j++) {
+        const bj = j * K;
+        let s = 0;
+        if (transA) for (let p = 0; p < K; p++) s += A[p * M + i] * B[bj + p];
+        else {
+          const ai = i * K;
+          for (let p = 0; p < K; p++) s += A[ai + p] * B[bj + p];
+        }
+        C[ci + j] += s;
+      }
+    }
+  }
+}
+
+/** y[r,c] = y[r,c] + b[c], then max(0, ·) when relu. y [rows, cols], b [cols]. */
+export function addBiasRef(y: FloatArray, b: FloatArray, rows: number, cols: number, relu: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    if (relu) {
+      for (let c = 0; c < cols; c++) {
+        const t = y[o + c] + b[c];
+        y[o + c] = t > 0 ? t : 0;
+      }
+    } else {
+      for (let c = 0; c < cols; c++) y[o + c] += b[c];
+    }
+  }
+}
+
+/** dy[i] = y[i] > 0 ? dy[i] : 0, with y the ReLU's output. */
+export function reluBackwardRef(dy: FloatArray, y: FloatArray, n: number): void {
+  for (let i = 0; i < n; i++) if (!(y[i] > 0)) dy[i] = 0;
+}
+
+/** out[c] (+)= Σ_r dy[r,c]. dy [rows, cols], out [cols]. */
+export function colSumRef(dy: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void {
+  if (!accumulate) out.fill(0, 0, cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) out[c] += dy[o + c];
+  }
+}
+
+/** One Adam step (see Backend.adam). */
+export function adamRef(
+  p: FloatArray,
+  g: FloatArray,
+  m: FloatArray,
+  v: FloatArray,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  step: number,
+): void {
+  const bc1 = 1 - Math.pow(beta1, step);
+  const bc2 = 1 - Math.pow(beta2, step);
+  const a = lr / bc1;
+  const sb2 = 1 / Math.sqrt(bc2);
+  for (let i = 0; i < n; i++) {
+    const gi = g[i];
+    const mi = beta1 * m[i] + (1 - beta1) * gi;
+    const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= (a * mi) / (Math.sqrt(vi) * sb2 + eps);
+  }
+}

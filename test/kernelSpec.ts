@@ -1,0 +1,120 @@
+// One kernel spec, run on every backend against the reference kernels (TensorFlow.js style).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Backend } from '../src/core/Backend.js';
+import { Rng } from '../src/core/Rng.js';
+import { adamRef, addBiasRef, colSumRef, gemmRef, reluBackwardRef } from '../src/core/refKernels.js';
+
+function randomInto(a: { length: number; [i: number]: number }, rng: Rng): void {
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+}
+
+function fill(backend: Backend, n: number, rng: Rng): Float32Array {
+  const a = backend.alloc(n) as Float32Array;
+  randomInto(a, rng);
+  return a;
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i];
+    const d = Math.abs(actual[i] - e);
+    if (!(d <= tol * (1 + Math.abs(e)))) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${e}`);
+  }
+}
+
+const SIZES = [1, 7, 33, 392, 1000];
+
+/**
+ * Registers the kernel spec for one backend. `make` returns the backend, or null when it is not available here
+ * (the tests are then skipped with the reason given).
+ */
+export function describeKernelSpec(name: string, make: () => Promise<Backend | null> | Backend | null, why = ''): void {
+  describe(`kernel spec: ${name}`, async () => {
+    const backend = await make();
+    const skip = backend ? false : why || `${name} backend not available`;
+    const rng = new Rng(1234);
+
+    it('gemm matches the reference for every transpose and mode', { skip }, () => {
+      const b = backend!;
+      const shapes: Array<[number, number, number]> = [];
+      // Every size in each position at least once, plus the training shapes, without the cost of all 125 triples.
+      for (const s of SIZES) shapes.push([s, 7, 33], [7, s, 33], [33, 7, s]);
+      shapes.push([200, 1000, 392], [200, 392, 1000], [1000, 1000, 200], [1, 1, 1], [33, 1000, 7]);
+      for (const [M, N, K] of shapes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const accumulate of [false, true]) {
+              const A = fill(b, M * K, rng);
+              const B = fill(b, K * N, rng);
+              const C = fill(b, M * N, rng);
+              const expected = Float64Array.from(C);
+              gemmRef(transA, transB, M, N, K, Float64Array.from(A), Float64Array.from(B), expected, accumulate);
+              b.gemm(transA, transB, M, N, K, A, B, C, accumulate);
+              assertClose(C, expected, 2e-5 * Math.sqrt(K), `gemm ${M}x${N}x${K} tA=${transA} tB=${transB} acc=${accumulate}`);
+            }
+          }
+        }
+      }
+    });
+
+    it('gemm works on subarrays of allocated memory', { skip }, () => {
+      const b = backend!;
+      const M = 9, N = 13, K = 17;
+      const big = fill(b, 3 + M * K + 5 + K * N + 2 + M * N, rng);
+      const A = big.subarray(3, 3 + M * K);
+      const B = big.subarray(3 + M * K + 5, 3 + M * K + 5 + K * N);
+      const C = big.subarray(big.length - M * N);
+      const expected = new Float64Array(M * N);
+      gemmRef(false, true, M, N, K, Float64Array.from(A), Float64Array.from(B), expected, false);
+      const before = Float32Array.from(big.subarray(0, 3));
+      b.gemm(false, true, M, N, K, A, B, C, false);
+      assertClose(C, expected, 1e-4, 'gemm on subarrays');
+      assertClose(big.subarray(0, 3), before, 0, 'memory before A untouched');
+    });
+
+    it('addBias, fused ReLU, reluBackward and colSum match the reference', { skip }, () => {
+      const b = backend!;
+      for (const [rows, cols] of [[1, 1], [7, 33], [200, 1000], [33, 392]]) {
+        for (const relu of [false, true]) {
+          const y = fill(b, rows * cols, rng);
+          const bias = fill(b, cols, rng);
+          const expected = Float64Array.from(y);
+          addBiasRef(expected, Float64Array.from(bias), rows, cols, relu);
+          b.addBias(y, bias, rows, cols, relu);
+          assertClose(y, expected, 1e-6, `addBias ${rows}x${cols} relu=${relu}`);
+        }
+        const y = fill(b, rows * cols, rng);
+        for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+        const dy = fill(b, rows * cols, rng);
+        const expected = Float64Array.from(dy);
+        reluBackwardRef(expected, y, rows * cols);
+        b.reluBackward(dy, y, rows * cols);
+        assertClose(dy, expected, 0, `reluBackward ${rows}x${cols}`);
+        for (const accumulate of [false, true]) {
+          const out = fill(b, cols, rng);
+          const exp = Float64Array.from(out);
+          colSumRef(Float64Array.from(dy), rows, cols, exp, accumulate);
+          b.colSum(dy, rows, cols, out, accumulate);
+          assertClose(out, exp, 1e-5 * Math.sqrt(rows), `colSum ${rows}x${cols} acc=${accumulate}`);
+        }
+      }
+    });
+
+    it('adam matches the reference over several steps', { skip }, () => {
+      const b = backend!;
+      for (const n of [1, 7, 33, 1000, 4099]) {
+        const p = fill(b, n, rng), g = b.alloc(n) as Float32Array, m = b.alloc(n), v = b.alloc(n);
+        const p64 = Float64Array.from(p), m64 = new Float64Array(n), v64 = new Float64Array(n);
+        for (let step = 1; step <= 3; step++) {
+          randomInto(g, rng);
+          adamRef(p64, Float64Array.from(g), m64, v64, n, 1e-3, 0.9, 0.99, 1e-4, step);
+          b.adam(p, g, m, v, n, 1e-3, 0.9, 0.99, 1e-4, step);
+        }
+        assertClose(p, p64, 1e-5, `adam n=${n}`);
+        assertClose(m, m64, 1e-5, `adam m n=${n}`);
+      }
+    });
+  });
+}
