@@ -1,0 +1,48 @@
+import type { Backend } from '../core/Backend.js';
+import type { FloatArray } from '../core/FloatArray.js';
+import type { Param } from '../nn/Param.js';
+import { Workspace } from '../nn/Workspace.js';
+import type { Bijection } from './Bijection.js';
+
+/**
+ * Composition of bijections: forward applies them in order (data → latent), inverse in reverse order;
+ * the log-determinant is the sum of the layers' (chain rule, NICE §2).
+ */
+export class Chain implements Bijection {
+  readonly params: Param[];
+  readonly dim: number;
+  private readonly logDet: Workspace;
+
+  constructor(
+    backend: Backend,
+    readonly layers: Bijection[],
+  ) {
+    this.dim = layers[0].dim;
+    this.params = layers.flatMap((l) => l.params);
+    this.logDet = new Workspace(backend, 1);
+  }
+
+  forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray } {
+    const total = this.logDet.get(n);
+    total.fill(0);
+    let cur = x;
+    for (const layer of this.layers) {
+      const { y, logDet } = layer.forward(cur, n);
+      for (let i = 0; i < n; i++) total[i] += logDet[i];
+      cur = y;
+    }
+    return { y: cur, logDet: total };
+  }
+
+  inverse(y: FloatArray, n: number): FloatArray {
+    let cur = y;
+    for (let k = this.layers.length - 1; k >= 0; k--) cur = this.layers[k].inverse(cur, n);
+    return cur;
+  }
+
+  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean): FloatArray {
+    let cur = dy;
+    for (let k = this.layers.length - 1; k >= 0; k--) cur = this.layers[k].backward(cur, logDetWeight, paramGrads);
+    return cur;
+  }
+}

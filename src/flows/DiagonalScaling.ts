@@ -1,0 +1,77 @@
+import type { Backend } from '../core/Backend.js';
+import type { FloatArray } from '../core/FloatArray.js';
+import { createParam, type Param } from '../nn/Param.js';
+import { Workspace } from '../nn/Workspace.js';
+import type { Bijection } from './Bijection.js';
+
+/**
+ * Diagonal scaling, NICE's last layer (§3.3): `h = exp(s) ⊙ z`, log|det| = Σ_d s_d for every example.
+ * `s` starts at 0 (the identity). Parameter name: `scaling.scale`.
+ *
+ * Backward: dL/dz = dL/dh ⊙ exp(s);  dL/ds_d = Σ_i dL/dh_{i,d} h_{i,d} + w · n  (w = logDetWeight).
+ */
+export class DiagonalScaling implements Bijection {
+  readonly params: Param[];
+  readonly scale: Param;
+  private readonly out: Workspace;
+  private readonly logDet: Workspace;
+  private readonly expS: Float64Array;
+  private n = 0;
+
+  constructor(
+    backend: Backend,
+    readonly dim: number,
+  ) {
+    this.scale = createParam(backend, 'scaling.scale', [dim]);
+    this.params = [this.scale];
+    this.out = new Workspace(backend, dim);
+    this.logDet = new Workspace(backend, 1);
+    this.expS = new Float64Array(dim);
+  }
+
+  private refreshExp(sign: 1 | -1): number {
+    const s = this.scale.data;
+    let sum = 0;
+    for (let d = 0; d < this.dim; d++) {
+      this.expS[d] = Math.exp(sign * s[d]);
+      sum += s[d];
+    }
+    return sum;
+  }
+
+  forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray } {
+    this.n = n;
+    const sum = this.refreshExp(+1);
+    const y = this.out.get(n);
+    const D = this.dim;
+    for (let r = 0; r < n; r++) for (let d = 0; d < D; d++) y[r * D + d] = x[r * D + d] * this.expS[d];
+    const logDet = this.logDet.get(n);
+    logDet.fill(sum);
+    return { y, logDet };
+  }
+
+  inverse(y: FloatArray, n: number): FloatArray {
+    this.refreshExp(-1);
+    const x = this.out.get(n);
+    const D = this.dim;
+    for (let r = 0; r < n; r++) for (let d = 0; d < D; d++) x[r * D + d] = y[r * D + d] * this.expS[d];
+    return x;
+  }
+
+  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean): FloatArray {
+    const n = this.n;
+    const D = this.dim;
+    const h = this.out.get(n);
+    this.refreshExp(+1);
+    if (paramGrads) {
+      const g = this.scale.grad;
+      for (let d = 0; d < D; d++) {
+        let acc = logDetWeight * n;
+        for (let r = 0; r < n; r++) acc += dy[r * D + d] * h[r * D + d];
+        g[d] = acc;
+      }
+    }
+    for (let r = 0; r < n; r++) for (let d = 0; d < D; d++) dy[r * D + d] *= this.expS[d];
+    return dy;
+  }
+}

@@ -1,0 +1,71 @@
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import { PARTITION_NAMES, type PartitionName } from '../flows/Partition.js';
+import type { PriorName } from '../priors/Prior.js';
+
+/**
+ * Everything that fixes a NICE model's architecture. Stored as JSON in the weight file's
+ * `__metadata__.config`, so a file says what it holds.
+ */
+export interface NiceConfig {
+  /** Data dimension D (784 for MNIST). */
+  dim: number;
+  /** Number of coupling layers (the paper: 4). */
+  couplings: number;
+  /** Hidden units per layer of each coupling MLP (the paper, MNIST: 1000). */
+  hidden: number;
+  /** Hidden layers per coupling MLP (the paper, MNIST: 5). */
+  depth: number;
+  prior: PriorName;
+  partition: PartitionName;
+  coupling: 'additive';
+  /** Image shape [C, H, W] when the data are images (used by checkerboard and for pictures). */
+  shape?: number[];
+}
+
+/** The paper's MNIST model (§5.1): 4 additive couplings of 5 × 1000 ReLU layers, logistic prior. */
+export const PAPER_MNIST_CONFIG: NiceConfig = {
+  dim: 784,
+  couplings: 4,
+  hidden: 1000,
+  depth: 5,
+  prior: 'logistic',
+  partition: 'alternate',
+  coupling: 'additive',
+  shape: [1, 28, 28],
+};
+
+/**
+ * Checks an untrusted config (from a file or the command line) and returns it typed; the error names the field.
+ */
+export function validateConfig(raw: unknown): NiceConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new NiceFlowError('model config is not a JSON object');
+  const c = raw as Record<string, unknown>;
+  const posInt = (key: string, min: number): number => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw new NiceFlowError(`model config: "${key}" must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const dim = posInt('dim', 2);
+  const couplings = posInt('couplings', 1);
+  const hidden = posInt('hidden', 1);
+  const depth = posInt('depth', 0);
+  if (c.prior !== 'logistic' && c.prior !== 'gaussian') {
+    throw new NiceFlowError(`model config: "prior" must be logistic or gaussian, got ${JSON.stringify(c.prior)}`);
+  }
+  if (!PARTITION_NAMES.includes(c.partition as PartitionName)) {
+    throw new NiceFlowError(`model config: "partition" must be one of ${PARTITION_NAMES.join(', ')}, got ${JSON.stringify(c.partition)}`);
+  }
+  const coupling = c.coupling ?? 'additive';
+  if (coupling !== 'additive') throw new NiceFlowError(`model config: coupling "${String(coupling)}" is not supported (only additive)`);
+  const config: NiceConfig = { dim, couplings, hidden, depth, prior: c.prior, partition: c.partition as PartitionName, coupling };
+  if (c.shape !== undefined) {
+    const s = c.shape;
+    if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {
+      throw new NiceFlowError(`model config: "shape" must be [C, H, W] with C·H·W = dim (${dim}), got ${JSON.stringify(s)}`);
+    }
+    config.shape = s as number[];
+  }
+  return config;
+}

@@ -1,0 +1,138 @@
+import type { Backend } from '../core/Backend.js';
+import type { FloatArray } from '../core/FloatArray.js';
+import type { Rng } from '../core/Rng.js';
+import { AdditiveCoupling } from '../flows/AdditiveCoupling.js';
+import { Chain } from '../flows/Chain.js';
+import { DiagonalScaling } from '../flows/DiagonalScaling.js';
+import { partitionFor } from '../flows/Partition.js';
+import { Mlp } from '../nn/Mlp.js';
+import type { Param } from '../nn/Param.js';
+import { Workspace } from '../nn/Workspace.js';
+import { getPrior } from '../priors/getPrior.js';
+import { priorLogProb, type Prior } from '../priors/Prior.js';
+import { type NiceConfig, validateConfig } from './NiceConfig.js';
+
+/**
+ * A NICE model (Dinh et al. 2014): `h = f(x)`, f = scaling ∘ coupling_{K−1} ∘ … ∘ coupling_0, and
+ * log p_X(x) = Σ_d log p_H(h_d) + log|det ∂f/∂x| (§2, eq. 2). Batches are flat rows [n, dim].
+ *
+ * Arrays returned by methods are fresh copies unless the doc says "view".
+ */
+export class NiceModel {
+  readonly config: NiceConfig;
+  readonly couplings: AdditiveCoupling[];
+  readonly scaling: DiagonalScaling;
+  readonly flow: Chain;
+  readonly prior: Prior;
+  readonly params: Param[];
+  private readonly dh: Workspace;
+  private readonly lp = { buf: new Float64Array(0) };
+
+  constructor(
+    readonly backend: Backend,
+    config: NiceConfig,
+  ) {
+    this.config = validateConfig(config);
+    const { dim, couplings, hidden, depth, partition, shape } = this.config;
+    this.couplings = [];
+    for (let k = 0; k < couplings; k++) {
+      const part = partitionFor(partition, k, dim, shape);
+      const m = new Mlp(backend, part.kept.length, part.updated.length, hidden, depth, `couplings.${k}.`);
+      this.couplings.push(new AdditiveCoupling(backend, dim, part, m));
+    }
+    this.scaling = new DiagonalScaling(backend, dim);
+    this.flow = new Chain(backend, [...this.couplings, this.scaling]);
+    this.prior = getPrior(this.config.prior);
+    this.params = this.flow.params;
+    this.dh = new Workspace(backend, dim);
+  }
+
+  get dim(): number {
+    return this.config.dim;
+  }
+
+  /** Initialise the coupling MLPs like torch.nn.Linear; the scale starts at 0 (the identity). */
+  init(rng: Rng): void {
+    for (const c of this.couplings) c.m.init(rng);
+    this.scaling.scale.data.fill(0);
+  }
+
+  private logProbBuffer(n: number): Float64Array {
+    if (this.lp.buf.length < n) this.lp.buf = new Float64Array(n);
+    return this.lp.buf.subarray(0, n);
+  }
+
+  /** log p_X(x_i) in nats for each row of x [n, dim]. */
+  logProb(x: FloatArray, n: number): Float64Array {
+    const { y, logDet } = this.flow.forward(x, n);
+    const out = new Float64Array(n);
+    priorLogProb(this.prior, y, n, this.dim, out);
+    for (let i = 0; i < n; i++) out[i] += logDet[i];
+    return out;
+  }
+
+  /**
+   * Gradient of `weight · Σ_i log p(x_i)`: parameter gradients go to each param's `grad` when `paramGrads`;
+   * returns the input gradient [n, dim] (a view) and the per-example log-likelihoods (a view).
+   * Training uses weight = −1/n (the loss is the mean negative log-likelihood); inpainting uses weight = 1 and
+   * gets ∂ log p(x_i)/∂x_i for every example.
+   */
+  gradLogProb(x: FloatArray, n: number, weight: number, paramGrads: boolean): { dx: FloatArray; logProb: Float64Array } {
+    const D = this.dim;
+    const { y: h, logDet } = this.flow.forward(x, n);
+    const logProb = this.logProbBuffer(n);
+    priorLogProb(this.prior, h, n, D, logProb);
+    for (let i = 0; i < n; i++) logProb[i] += logDet[i];
+    const dh = this.dh.get(n);
+    for (let i = 0; i < n * D; i++) dh[i] = weight * this.prior.score(h[i]);
+    const dx = this.flow.backward(dh, weight, paramGrads);
+    return { dx, logProb };
+  }
+
+  /** Encode: h = f(x) and log|det ∂f/∂x| per example. */
+  encode(x: FloatArray, n: number): { h: Float32Array; logDet: Float64Array } {
+    const { y, logDet } = this.flow.forward(x, n);
+    return { h: Float32Array.from(y.subarray(0, n * this.dim)), logDet: Float64Array.from(logDet.subarray(0, n)) };
+  }
+
+  /** Decode: x = f⁻¹(h). */
+  decode(h: FloatArray, n: number): Float32Array {
+    return Float32Array.from(this.flow.inverse(h, n).subarray(0, n * this.dim));
+  }
+
+  /**
+   * n samples x = f⁻¹(T·h), h ~ p_H (§3.4). Temperature T scales the prior draw; T = 0 decodes the prior's mode (h = 0).
+   */
+  sample(n: number, rng: Rng, temperature = 1): Float32Array {
+    const h = this.backend.alloc(n * this.dim);
+    for (let i = 0; i < h.length; i++) h[i] = temperature === 0 ? 0 : temperature * this.prior.sample(rng);
+    return this.decode(h, n);
+  }
+
+  /**
+   * Data-dependent start for the scale: s_d = log(σ_prior / σ_d), with σ_d the spread of the couplings' output
+   * on these examples, so each latent dimension starts with the prior's spread (see ../shared/NICE.md, "A reference
+   * learning curve"). Without it s must travel to about ln 256 at Adam's pace.
+   */
+  initScaleFromData(x: FloatArray, n: number): void {
+    const D = this.dim;
+    let z: FloatArray = x;
+    for (const c of this.couplings) z = c.forward(z, n).y;
+    const priorStd = this.config.prior === 'logistic' ? Math.PI / Math.sqrt(3) : 1;
+    const s = this.scaling.scale.data;
+    for (let d = 0; d < D; d++) {
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += z[i * D + d];
+      mean /= n;
+      let v = 0;
+      for (let i = 0; i < n; i++) v += (z[i * D + d] - mean) ** 2;
+      const std = Math.sqrt(v / Math.max(1, n - 1));
+      s[d] = Math.log(priorStd / Math.max(std, 1e-6));
+    }
+  }
+
+  /** Parameters by weight-file name. */
+  paramMap(): Map<string, Param> {
+    return new Map(this.params.map((p) => [p.name, p]));
+  }
+}
