@@ -1,0 +1,80 @@
+// `nice-flow eval` and `nice-flow sample`.
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { Rng } from '../src/core/Rng.js';
+import type { Dequantize } from '../src/data/dequantize.js';
+import { deserializeModel } from '../src/model/modelFile.js';
+import type { NiceModel } from '../src/model/NiceModel.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { selectBackend } from './backend.js';
+import { loadSplit, type Split } from './data.js';
+import { readInput } from './fsio.js';
+import { imageShape, writeGrid, writeNpy } from './images.js';
+import { createBar, yieldToEventLoop } from './progress.js';
+
+/** Loads a weight file on the named backend. */
+export async function loadModel(path: string, backendName: string): Promise<NiceModel> {
+  const backend = await selectBackend(backendName);
+  return deserializeModel(readInput(path, 'model file'), backend, `model file ${path}`);
+}
+
+export interface EvalFlags {
+  model: string;
+  data: string;
+  split: Split;
+  limit?: number;
+  validSize: number;
+  dequantize: Dequantize;
+  seed: number;
+  batchSize: number;
+  json: boolean;
+  backend: string;
+  quiet: boolean;
+}
+
+export async function evalCommand(flags: EvalFlags): Promise<void> {
+  const model = await loadModel(flags.model, flags.backend);
+  const ds = loadSplit(flags.data, flags.split, { validSize: flags.validSize, limit: flags.limit });
+  if (ds.dim !== model.dim) {
+    throw new NiceFlowError(`${flags.data} has ${ds.dim} values per image, the model ${flags.model} expects ${model.dim}`);
+  }
+  const bar = createBar(`evaluating ${flags.split} |{bar}| {value}/{total} images | ETA {eta_formatted}`, ds.count, flags.quiet);
+  const t0 = performance.now();
+  const r = await evaluate(model, ds, { rng: new Rng(flags.seed), dequantize: flags.dequantize, batchSize: flags.batchSize, onBatch: async (done) => {
+    bar.update(done);
+    await yieldToEventLoop();
+  } });
+  bar.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`${flags.split} log-likelihood: ${r.logLikelihood.toFixed(2)} ± ${r.stdError.toFixed(2)} nats per image ` +
+    `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend`);
+  if (flags.json) {
+    console.log(JSON.stringify({ logLikelihood: r.logLikelihood, bitsPerDim: r.bitsPerDim, stdError: r.stdError, n: r.n, split: flags.split,
+      dequantize: flags.dequantize, model: flags.model, data: flags.data, seconds }));
+  }
+}
+
+export interface SampleFlags {
+  model: string;
+  n: number;
+  out?: string;
+  npy?: string;
+  seed: number;
+  temperature: number;
+  columns?: number;
+  backend: string;
+}
+
+export async function sampleCommand(flags: SampleFlags): Promise<void> {
+  if (!flags.out && !flags.npy) throw new NiceFlowError('sample: give --out FILE.png and/or --npy FILE.npy');
+  const model = await loadModel(flags.model, flags.backend);
+  const x = model.sample(flags.n, new Rng(flags.seed), flags.temperature);
+  let nonFinite = 0;
+  for (const v of x) if (!Number.isFinite(v)) nonFinite++;
+  if (flags.npy) writeNpy(flags.npy, x, flags.n);
+  if (flags.out) {
+    const clipped = x.map((v) => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0));
+    writeGrid(flags.out, clipped, flags.n, imageShape(model.config.shape, model.dim), flags.columns);
+  }
+  console.log(`wrote ${flags.n} samples (temperature ${flags.temperature})${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? `${flags.out ? ' and' : ''} to ${flags.npy}` : ''}` +
+    (nonFinite ? `; warning: ${nonFinite} values are not finite` : ''));
+}

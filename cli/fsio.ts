@@ -1,0 +1,75 @@
+// File-system helpers: every failure becomes a one-line NiceFlowError naming the file.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
+
+function describe(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ENOSPC': return 'disk full';
+    case 'EDQUOT': return 'disk quota exceeded';
+    case 'EROFS': return 'read-only file system';
+    default: return (e as Error).message;
+  }
+}
+
+/** Reads a whole file; `.gz` content (by magic bytes) is decompressed. */
+export function readInput(path: string, what = 'file'): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new NiceFlowError(`cannot read ${what} ${path}: ${describe(e)}`);
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (e) {
+      throw new NiceFlowError(`${what} ${path}: corrupt or truncated gzip data (${(e as Error).message})`);
+    }
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Writes a file atomically: a temporary file beside it, flushed to disk, then renamed over the target, so a crash
+ * or a full disk never leaves a half-written file in its place (the previous version stays).
+ */
+export function writeAtomic(path: string, data: Uint8Array | string, what = 'file'): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(tmp, 'w');
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new NiceFlowError(`cannot write ${what} ${path}: ${describe(e)}`);
+  }
+}
+
+/** Appends text to a file (the JSON-lines log). */
+export function appendLine(path: string, line: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(path, 'a');
+    try {
+      writeSync(fd, line + '\n');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new NiceFlowError(`cannot write log ${path}: ${describe(e)}`);
+  }
+}

@@ -1,0 +1,22 @@
+// Writing pictures and arrays of images.
+import { imageGridPng } from '../src/io/pngGrid.js';
+import { writeNpyF32 } from '../src/io/npy.js';
+import { writeAtomic } from './fsio.js';
+
+/** Writes a grid PNG of n images (values in [0,1]) of the given [C, H, W] shape. */
+export function writeGrid(path: string, images: Float32Array, n: number, shape: number[], columns?: number): void {
+  const [channels, height, width] = shape.length === 3 ? shape : [1, 1, images.length / n];
+  writeAtomic(path, imageGridPng(images, n, { channels, height, width }, { columns, scale: 2 }), 'PNG');
+}
+
+/** Writes a float32 [n, D] .npy file. */
+export function writeNpy(path: string, data: Float32Array, n: number): void {
+  writeAtomic(path, writeNpyF32(data, [n, data.length / n]), '.npy file');
+}
+
+/** The image shape of a model config (square single-channel when the config has none). */
+export function imageShape(shape: number[] | undefined, dim: number): number[] {
+  if (shape) return shape;
+  const s = Math.round(Math.sqrt(dim));
+  return s * s === dim ? [1, s, s] : [1, 1, dim];
+}

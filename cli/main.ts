@@ -1,0 +1,85 @@
+// The nice-flow command line. This file and its neighbours are the only code that touches files and the terminal.
+import { Command, Option } from 'commander';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { PARTITION_NAMES } from '../src/flows/Partition.js';
+import { evalCommand, sampleCommand } from './evalSample.js';
+import { int, num, oneOf } from './options.js';
+import { trainCommand } from './train.js';
+
+const program = new Command('nice-flow')
+  .description('NICE normalizing flows (Dinh, Krueger & Bengio 2014): train, evaluate and sample')
+  .version('0.1.0')
+  .showHelpAfterError('(add --help for usage)');
+
+const backendOption = (): Option =>
+  new Option('--backend <name>', 'compute backend: auto takes the fastest available').default('auto');
+const dequantizeOption = (def: string): Option =>
+  new Option('--dequantize <mode>', 'uniform: (pixel+u)/256, u~U(0,1); center: (pixel+0.5)/256').choices(['uniform', 'center']).default(def);
+
+program
+  .command('train')
+  .description('train a NICE model by maximum likelihood; writes model.safetensors (best by validation), checkpoint.safetensors, log.jsonl and samples/ to --out')
+  .option('--data <mnist|PATH>', 'data set: "mnist" or an IDX image file (.gz too)', 'mnist')
+  .requiredOption('--out <dir>', 'output directory')
+  .option('--epochs <n>', 'epochs (the paper: 1500; ~35 reach ~1960 nats on MNIST)', int(1), 1500)
+  .option('--max-steps <n>', 'stop after this many steps in total', int(1))
+  .option('--batch-size <n>', 'examples per step', int(1), 200)
+  .option('--couplings <n>', 'additive coupling layers', int(1), 4)
+  .option('--hidden <n>', 'hidden units per layer of each coupling MLP', int(1), 1000)
+  .option('--depth <n>', 'hidden layers per coupling MLP', int(0), 5)
+  .addOption(new Option('--prior <name>', 'latent prior').choices(['logistic', 'gaussian']).default('logistic'))
+  .addOption(new Option('--partition <name>', 'how couplings split the pixels').choices([...PARTITION_NAMES]).default('alternate'))
+  .option('--lr <rate>', 'Adam learning rate', num(true), 1e-3)
+  .option('--seed <n>', 'random seed (init, shuffling, noise)', int(0), 0)
+  .option('--limit <n>', 'use only the first N training images', int(1))
+  .option('--valid-size <n>', 'images held out from the end of the training file for validation', int(1), 10000)
+  .option('--valid-limit <n>', 'validate on only the first N held-out images', int(1))
+  .addOption(dequantizeOption('uniform'))
+  .addOption(new Option('--scale-init <how>', 'start of the scaling layer: zero (the paper) or data (each latent gets the prior\'s spread)').choices(['zero', 'data']).default('zero'))
+  .option('--checkpoint-every <steps>', 'also write the checkpoint every N steps (always: every epoch and on Ctrl-C)', int(1))
+  .option('--resume', 'continue the run in --out exactly where its checkpoint left it', false)
+  .addOption(backendOption())
+  .option('--quiet', 'no progress output', false)
+  .action((flags, cmd) => trainCommand(flags, cmd));
+
+program
+  .command('eval')
+  .description('log-likelihood of a data split under a model, in nats per image and bits/dim')
+  .requiredOption('--model <file>', 'model.safetensors')
+  .option('--data <mnist|PATH>', 'data set: "mnist" or an IDX image file (.gz too)', 'mnist')
+  .addOption(new Option('--split <name>', 'train/valid: the training file without/with its held-out tail; test: the test file').choices(['test', 'train', 'valid']).default('test'))
+  .option('--limit <n>', 'first N images of the split', int(1))
+  .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
+  .addOption(dequantizeOption('uniform'))
+  .option('--seed <n>', 'seed of the dequantization noise', int(0), 0)
+  .option('--batch-size <n>', 'images per batch', int(1), 500)
+  .option('--json', 'also print one JSON object as the last line', false)
+  .addOption(backendOption())
+  .option('--quiet', 'no progress output', false)
+  .action((flags) => evalCommand(flags));
+
+program
+  .command('sample')
+  .description('draw samples x = f⁻¹(h), h ~ prior; write a PNG grid and/or a float32 .npy [n, D]')
+  .requiredOption('--model <file>', 'model.safetensors')
+  .option('--n <count>', 'number of samples', int(1), 64)
+  .option('--out <file.png>', 'PNG grid of the samples (clipped to [0,1])')
+  .option('--npy <file.npy>', 'the raw samples as float32 [n, D]')
+  .option('--seed <n>', 'random seed', int(0), 0)
+  .option('--temperature <T>', 'scale of the prior draw; 0 decodes the prior\'s mode', num(false), 1)
+  .option('--columns <n>', 'grid columns', int(1))
+  .addOption(backendOption())
+  .action((flags) => sampleCommand(flags));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof NiceFlowError) {
+    process.stderr.write(`nice-flow: ${e.message}\n`);
+  } else {
+    const err = e as Error;
+    process.stderr.write(`nice-flow: internal error: ${err?.message ?? String(e)}` +
+      (process.env.NICE_FLOW_DEBUG ? `\n${err?.stack}` : ' (set NICE_FLOW_DEBUG=1 for details; please report it)') + '\n');
+  }
+  process.exitCode = 1;
+}

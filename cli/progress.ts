@@ -1,0 +1,34 @@
+// Progress bars on stderr (so --json output on stdout stays clean); on a non-terminal, a line every 10 s.
+import cliProgress from 'cli-progress';
+
+/** A progress bar; `update(value, payload)` sets where it is and the payload's {fields}. */
+export function createBar(format: string, total: number, quiet = false): cliProgress.SingleBar {
+  const bar = new cliProgress.SingleBar(
+    {
+      format,
+      stream: process.stderr,
+      hideCursor: null,
+      etaBuffer: 50,
+      fps: 5,
+      noTTYOutput: !quiet,
+      notTTYSchedule: 10000,
+      barsize: 24,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  if (!quiet) bar.start(total, 0, {});
+  return quiet ? (Object.assign(Object.create(bar), { update() {}, stop() {}, start() {}, setTotal() {} }) as cliProgress.SingleBar) : bar;
+}
+
+/** Lets pending signals (Ctrl-C) and timers run between synchronous compute steps. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** "1h 02m", "3m 05s", "12s". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}

@@ -1,0 +1,226 @@
+// `nice-flow train`: maximum-likelihood training with validation, best-model saving and resumable checkpoints.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { Rng } from '../src/core/Rng.js';
+import { bitsPerDim, dequantizeBatch, type Dequantize } from '../src/data/dequantize.js';
+import type { ImageDataset } from '../src/data/ImageDataset.js';
+import type { NiceConfig } from '../src/model/NiceConfig.js';
+import { serializeModel } from '../src/model/modelFile.js';
+import { NiceModel } from '../src/model/NiceModel.js';
+import { PAPER_ADAM } from '../src/nn/Adam.js';
+import type { PartitionName } from '../src/flows/Partition.js';
+import type { PriorName } from '../src/priors/Prior.js';
+import { deserializeCheckpoint, serializeCheckpoint } from '../src/train/checkpoint.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { NonFiniteLossError, Trainer } from '../src/train/Trainer.js';
+import { selectBackend } from './backend.js';
+import { loadSplit } from './data.js';
+import { appendLine, readInput, writeAtomic } from './fsio.js';
+import { imageShape, writeGrid } from './images.js';
+import { createBar, formatDuration, yieldToEventLoop } from './progress.js';
+
+export interface TrainFlags {
+  data: string;
+  out: string;
+  epochs: number;
+  maxSteps?: number;
+  batchSize: number;
+  couplings: number;
+  hidden: number;
+  depth: number;
+  prior: PriorName;
+  partition: PartitionName;
+  lr: number;
+  seed: number;
+  limit?: number;
+  validSize: number;
+  validLimit?: number;
+  dequantize: Dequantize;
+  scaleInit: 'zero' | 'data';
+  resume: boolean;
+  backend: string;
+  checkpointEvery?: number;
+  quiet: boolean;
+}
+
+/** What a checkpoint remembers of the command that started the run. */
+interface RunInfo {
+  data: string;
+  limit?: number;
+  validSize: number;
+  validLimit?: number;
+  epochs: number;
+  maxSteps?: number;
+  seed: number;
+  bestValid: number | null;
+  bestEpoch: number | null;
+  seconds: number;
+}
+
+export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<void> {
+  const out = flags.out;
+  const ckptPath = join(out, 'checkpoint.safetensors');
+  const modelPath = join(out, 'model.safetensors');
+  const logPath = join(out, 'log.jsonl');
+  const backend = await selectBackend(flags.backend);
+  const say = (msg: string): void => {
+    if (!flags.quiet) process.stderr.write(msg + '\n');
+  };
+  const explicit = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+
+  let model: NiceModel;
+  let run: RunInfo;
+  let trainer: Trainer;
+  let train: ImageDataset;
+  if (flags.resume) {
+    if (!existsSync(ckptPath)) throw new NiceFlowError(`--resume: no checkpoint at ${ckptPath}`);
+    const loaded = deserializeCheckpoint(readInput(ckptPath, 'checkpoint'), backend, `checkpoint ${ckptPath}`);
+    model = loaded.model;
+    run = loaded.run as RunInfo;
+    if (explicit('epochs')) run.epochs = flags.epochs;
+    if (explicit('maxSteps')) run.maxSteps = flags.maxSteps;
+    train = loadSplit(run.data, 'train', { validSize: run.validSize, limit: run.limit });
+    const trainerOptions = JSON.parse(JSON.stringify((loaded.run as { trainerOptions?: unknown }).trainerOptions ?? {}));
+    trainer = new Trainer(model, train, trainerOptions);
+    loaded.restore(trainer);
+    say(`resuming ${out} at step ${trainer.step} (epoch ${trainer.epoch + 1}) on the ${backend.name} backend`);
+  } else {
+    if (existsSync(ckptPath)) {
+      throw new NiceFlowError(`${out} already holds a run (checkpoint.safetensors): add --resume to continue it, or choose another --out`);
+    }
+    train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
+    const config: NiceConfig = {
+      dim: train.dim,
+      couplings: flags.couplings,
+      hidden: flags.hidden,
+      depth: flags.depth,
+      prior: flags.prior,
+      partition: flags.partition,
+      coupling: 'additive',
+      shape: [...train.shape],
+    };
+    model = new NiceModel(backend, config);
+    model.init(new Rng(flags.seed));
+    if (flags.scaleInit === 'data') {
+      const n = Math.min(2000, train.count);
+      const x = backend.alloc(n * train.dim);
+      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x);
+      model.initScaleFromData(x, n);
+    }
+    run = {
+      data: flags.data, limit: flags.limit, validSize: flags.validSize, validLimit: flags.validLimit, epochs: flags.epochs,
+      maxSteps: flags.maxSteps, seed: flags.seed, bestValid: null, bestEpoch: null, seconds: 0,
+    };
+    trainer = new Trainer(model, train, {
+      batchSize: flags.batchSize, adam: { ...PAPER_ADAM, lr: flags.lr }, dequantize: flags.dequantize, seed: flags.seed,
+    });
+    const params = model.params.reduce((a, p) => a + p.data.length, 0);
+    say(`training NICE (${config.couplings} couplings of ${config.depth}×${config.hidden}, ${(params / 1e6).toFixed(2)}M parameters, ${config.prior} prior) ` +
+      `on ${train.count} images of ${flags.data} with the ${backend.name} backend`);
+  }
+  const valid = loadSplit(run.data, 'valid', { validSize: run.validSize, limit: run.validLimit });
+  const runWithOptions = (): unknown => ({ ...run, trainerOptions: trainer.options });
+  const D = model.dim;
+  const bpe = trainer.batchesPerEpoch;
+  const stopAt = Math.min(run.epochs * bpe, run.maxSteps ?? Infinity);
+  if (trainer.step >= stopAt) {
+    say(`nothing to do: the run is at step ${trainer.step}, its end (--epochs ${run.epochs}${run.maxSteps ? `, --max-steps ${run.maxSteps}` : ''})`);
+    return;
+  }
+
+  const saveCheckpoint = (): void => writeAtomic(ckptPath, serializeCheckpoint(trainer, runWithOptions()), 'checkpoint');
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(130); // a second Ctrl-C quits without waiting
+    interrupted = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const bar = createBar('epoch {epoch} |{bar}| step {value}/{total} | {rate} img/s | LL {ll} nats | ETA {eta_formatted}', stopAt, flags.quiet);
+  bar.update(trainer.step, { epoch: trainer.epoch + 1, rate: '-', ll: '-' });
+  let t0 = performance.now();
+  let secondsBefore = run.seconds;
+  let emaLL = NaN;
+  let epochSum = 0;
+  let epochSteps = 0;
+
+  const endOfEpoch = async (): Promise<void> => {
+    const stepSeconds = run.seconds;
+    const vbar = createBar('  validating |{bar}| {value}/{total} images', valid.count, flags.quiet);
+    const result = await evaluate(model, valid, { rng: new Rng(run.seed + 1), batchSize: trainer.options.batchSize, onBatch: async (done) => {
+      vbar.update(done);
+      await yieldToEventLoop();
+    } });
+    vbar.stop();
+    const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
+    const trainLL = epochSteps ? epochSum / epochSteps : NaN;
+    const improved = run.bestValid === null || result.logLikelihood > run.bestValid;
+    if (improved) {
+      run.bestValid = result.logLikelihood;
+      run.bestEpoch = epoch;
+      writeAtomic(modelPath, serializeModel(model, { step: String(trainer.step), epoch: String(epoch), validLogLikelihood: String(result.logLikelihood) }), 'model');
+    }
+    appendLine(logPath, JSON.stringify({
+      step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D),
+      validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim, seconds: Math.round(stepSeconds * 10) / 10,
+    }));
+    const samples = model.sample(64, new Rng(run.seed + 2), 1);
+    for (let i = 0; i < samples.length; i++) samples[i] = Math.min(1, Math.max(0, samples[i]));
+    writeGrid(join(out, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), samples, 64, imageShape(model.config.shape, D), 8);
+    saveCheckpoint();
+    say(`epoch ${epoch}: train LL ${trainLL.toFixed(2)}, valid LL ${result.logLikelihood.toFixed(2)} nats ` +
+      `(${result.bitsPerDim.toFixed(3)} bits/dim)${improved ? ', best so far: saved model.safetensors' : ''}`);
+    epochSum = 0;
+    epochSteps = 0;
+    // Validation time does not count as training time in samples/s.
+    t0 = performance.now();
+    secondsBefore = run.seconds;
+  };
+
+  let lastStepAt = performance.now();
+  let rate = NaN;
+  try {
+    while (trainer.step < stopAt && !interrupted) {
+      let ll: number;
+      try {
+        ll = trainer.trainStep();
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) {
+          bar.stop();
+          throw new NiceFlowError(`${e.message}; the last good checkpoint is kept at ${ckptPath} (try a lower --lr)`);
+        }
+        throw e;
+      }
+      const now = performance.now();
+      const inst = trainer.options.batchSize / ((now - lastStepAt) / 1000);
+      rate = Number.isNaN(rate) ? inst : 0.9 * rate + 0.1 * inst;
+      lastStepAt = now;
+      run.seconds = secondsBefore + (now - t0) / 1000;
+      emaLL = Number.isNaN(emaLL) ? ll : 0.95 * emaLL + 0.05 * ll;
+      epochSum += ll;
+      epochSteps++;
+      bar.update(trainer.step, { epoch: trainer.epoch + 1, rate: rate.toFixed(0), ll: emaLL.toFixed(1) });
+      if (trainer.batchInEpoch === 0) {
+        await endOfEpoch();
+        lastStepAt = performance.now();
+      } else if (flags.checkpointEvery && trainer.step % flags.checkpointEvery === 0) saveCheckpoint();
+      await yieldToEventLoop();
+    }
+    if (!interrupted && trainer.batchInEpoch !== 0) await endOfEpoch();
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (interrupted) {
+    saveCheckpoint();
+    process.stderr.write(`interrupted at step ${trainer.step}: checkpoint saved to ${ckptPath}; continue with --resume\n`);
+    process.exitCode = 130;
+    return;
+  }
+  say(`done: ${trainer.step} steps in ${formatDuration(run.seconds)}; best valid LL ${run.bestValid?.toFixed(2)} nats ` +
+    `(${bitsPerDim(run.bestValid ?? NaN, D).toFixed(3)} bits/dim) at epoch ${run.bestEpoch}; model: ${modelPath}`);
+}

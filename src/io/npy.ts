@@ -1,0 +1,62 @@
+import { NiceFlowError } from '../core/NiceFlowError.js';
+
+// NumPy .npy: magic "\x93NUMPY", version, header length (u16 for 1.0, u32 for 2.0), a Python-literal dict header
+// {'descr': '<f4', 'fortran_order': False, 'shape': (…), } padded with spaces and ending in '\n', then the data.
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+/** A float32 .npy file (version 1.0, C order) of the given shape. */
+export function writeNpyF32(data: Float32Array, shape: number[]): Uint8Array {
+  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeStr}, }`;
+  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
+  header = header.padEnd(total - 10 - 1, ' ') + '\n';
+  const out = new Uint8Array(total + 4 * data.length);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  const view = new DataView(out.buffer);
+  view.setUint16(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
+  for (let i = 0; i < data.length; i++) view.setFloat32(total + 4 * i, data[i], true);
+  return out;
+}
+
+/** Reads a .npy of '<f4', '<f8' or '|u1' values (converted to float32), C order. */
+export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: number[] } {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NiceFlowError('not a .npy file (bad magic)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6];
+  let headerLen: number;
+  let start: number;
+  if (major === 1) {
+    headerLen = view.getUint16(8, true);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    if (bytes.length < 12) throw new NiceFlowError('.npy file truncated');
+    headerLen = view.getUint32(8, true);
+    start = 12;
+  } else throw new NiceFlowError(`.npy version ${major} is not supported`);
+  if (start + headerLen > bytes.length) throw new NiceFlowError('.npy file truncated (header)');
+  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
+  const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeMatch) throw new NiceFlowError('.npy header is malformed');
+  if (fortran === 'True') throw new NiceFlowError('.npy file is in Fortran order; save it in C order');
+  const shape = shapeMatch[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (shape.some((v) => !Number.isSafeInteger(v) || v < 0)) throw new NiceFlowError('.npy header has an invalid shape');
+  const count = shape.reduce((a, b) => a * b, 1);
+  const size = descr === '<f4' ? 4 : descr === '<f8' ? 8 : descr === '|u1' ? 1 : 0;
+  if (size === 0) throw new NiceFlowError(`.npy dtype ${descr} is not supported (use float32, float64 or uint8)`);
+  const dataStart = start + headerLen;
+  if (bytes.length - dataStart < count * size) {
+    throw new NiceFlowError(`.npy file truncated: expected ${count * size} bytes of data, found ${bytes.length - dataStart}`);
+  }
+  const data = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = dataStart + i * size;
+    data[i] = size === 4 ? view.getFloat32(at, true) : size === 8 ? view.getFloat64(at, true) : bytes[at];
+  }
+  return { data, shape };
+}

@@ -1,0 +1,74 @@
+import type { Backend } from '../core/Backend.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import { readSafetensors, writeSafetensors, type TensorF32 } from '../io/safetensors.js';
+import { type NiceConfig, validateConfig } from './NiceConfig.js';
+import { NiceModel } from './NiceModel.js';
+
+// Weight files follow ../shared/NICE.md: one safetensors file, torch.nn.Linear layouts
+// (`couplings.{k}.layers.{j}.weight` [out, in], `.bias` [out]), `scaling.scale` [D], and the config as JSON in
+// `__metadata__.config`, so a PyTorch state_dict of the same architecture loads unchanged.
+
+/** The model's parameters as float32 tensors by weight-file name. */
+export function modelTensors(model: NiceModel): Record<string, TensorF32> {
+  const out: Record<string, TensorF32> = {};
+  for (const p of model.params) {
+    out[p.name] = { shape: p.shape, data: p.data instanceof Float32Array ? p.data : Float32Array.from(p.data) };
+  }
+  return out;
+}
+
+/** A weight file for the model; `metadata` adds entries beside `config`. */
+export function serializeModel(model: NiceModel, metadata: Record<string, string> = {}): Uint8Array {
+  return writeSafetensors(modelTensors(model), { ...metadata, config: JSON.stringify(configForFile(model.config)) });
+}
+
+function configForFile(config: NiceConfig): NiceConfig {
+  const { dim, couplings, hidden, depth, prior, partition, coupling, shape } = config;
+  return shape ? { dim, couplings, hidden, depth, prior, partition, coupling, shape } : { dim, couplings, hidden, depth, prior, partition, coupling };
+}
+
+/** Reads the config stored in a weight file's metadata. */
+export function configFromMetadata(metadata: Record<string, string>, what: string): NiceConfig {
+  if (metadata.config === undefined) throw new NiceFlowError(`${what}: no model config in the file's __metadata__ (not a nice-flow model?)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(metadata.config);
+  } catch {
+    throw new NiceFlowError(`${what}: the model config in __metadata__ is not valid JSON`);
+  }
+  try {
+    return validateConfig(raw);
+  } catch (e) {
+    throw new NiceFlowError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Copies tensors into a model's parameters, checking that every tensor is there with the config's shape and that
+ * nothing unknown is left over (a file of another architecture is rejected by name).
+ */
+export function loadTensorsInto(model: NiceModel, tensors: Record<string, TensorF32>, what: string, ignorePrefix?: string): void {
+  const params = model.paramMap();
+  for (const [name, p] of params) {
+    const t = tensors[name];
+    if (!t) throw new NiceFlowError(`${what}: tensor "${name}" is missing (the file does not match its config)`);
+    if (t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
+      throw new NiceFlowError(`${what}: tensor "${name}" has shape [${t.shape.join(', ')}], the config needs [${p.shape.join(', ')}]`);
+    }
+    p.data.set(t.data);
+  }
+  for (const name of Object.keys(tensors)) {
+    if (!params.has(name) && !(ignorePrefix && name.startsWith(ignorePrefix))) {
+      throw new NiceFlowError(`${what}: unexpected tensor "${name}" (the file is of another architecture than its config says)`);
+    }
+  }
+}
+
+/** Builds the model a weight file describes, on the given backend. */
+export function deserializeModel(bytes: Uint8Array, backend: Backend, what = 'model file'): NiceModel {
+  const { tensors, metadata } = readSafetensors(bytes);
+  const config = configFromMetadata(metadata, what);
+  const model = new NiceModel(backend, config);
+  loadTensorsInto(model, tensors, what, 'train.');
+  return model;
+}

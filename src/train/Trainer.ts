@@ -1,0 +1,119 @@
+import type { FloatArray } from '../core/FloatArray.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import { Rng, type RngState } from '../core/Rng.js';
+import { dequantizeBatch, type Dequantize } from '../data/dequantize.js';
+import type { ImageDataset } from '../data/ImageDataset.js';
+import type { NiceModel } from '../model/NiceModel.js';
+import { Adam, PAPER_ADAM, type AdamOptions } from '../nn/Adam.js';
+
+/** Training settings (defaults: the paper's, NICE §5.1; batch 200 as in its code). */
+export interface TrainerOptions {
+  batchSize: number;
+  adam: AdamOptions;
+  dequantize: Dequantize;
+  seed: number;
+}
+
+/** Everything besides the weights and Adam's moments that a resumed run needs to continue exactly. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  rng: RngState;
+}
+
+/** Thrown when the loss or a gradient stops being finite; the parameters are left as before the step. */
+export class NonFiniteLossError extends NiceFlowError {}
+
+/**
+ * Mini-batch maximum-likelihood training: each step draws the next batch of a seeded shuffle, dequantizes it,
+ * and takes one Adam step on the mean negative log-likelihood. The last partial batch of an epoch is dropped so
+ * every step has the same size (and no allocation).
+ */
+export class Trainer {
+  readonly options: TrainerOptions;
+  readonly adam: Adam;
+  readonly rng: Rng;
+  /** Image order of the current epoch. */
+  order: Int32Array;
+  step = 0;
+  epoch = 0;
+  batchInEpoch = 0;
+  private readonly x: FloatArray;
+
+  constructor(
+    readonly model: NiceModel,
+    readonly data: ImageDataset,
+    options: Partial<TrainerOptions> = {},
+  ) {
+    this.options = { batchSize: 200, adam: PAPER_ADAM, dequantize: 'uniform', seed: 0, ...options };
+    if (data.dim !== model.dim) throw new NiceFlowError(`data have ${data.dim} values per image, the model expects ${model.dim}`);
+    if (data.count < 1) throw new NiceFlowError('no training images');
+    this.options.batchSize = Math.min(this.options.batchSize, data.count);
+    this.adam = new Adam(model.backend, model.params, this.options.adam);
+    this.rng = new Rng(this.options.seed);
+    this.order = new Int32Array(data.count);
+    this.x = model.backend.alloc(this.options.batchSize * data.dim);
+    this.shuffle();
+  }
+
+  /** Full batches per epoch. */
+  get batchesPerEpoch(): number {
+    return Math.floor(this.data.count / this.options.batchSize);
+  }
+
+  private shuffle(): void {
+    for (let i = 0; i < this.order.length; i++) this.order[i] = i;
+    this.rng.shuffle(this.order);
+  }
+
+  /**
+   * One optimisation step; returns the batch's mean log-likelihood (nats) before the update.
+   * Throws NonFiniteLossError, without touching the parameters, when the loss or a gradient is NaN or infinite.
+   */
+  trainStep(): number {
+    const n = this.options.batchSize;
+    dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x);
+    const { logProb } = this.model.gradLogProb(this.x, n, -1 / n, true);
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += logProb[i];
+    mean /= n;
+    if (!Number.isFinite(mean)) throw new NonFiniteLossError(`training stopped at step ${this.step + 1}: the log-likelihood is ${mean}`);
+    // Biases and the scale see every back-propagated value (their gradients are column sums), so a NaN or Inf
+    // anywhere in backprop shows in them; checking these ~0.1% of the gradients keeps the check cheap.
+    for (const p of this.model.params) {
+      if (p.shape.length !== 1) continue;
+      const g = p.grad;
+      let s = 0;
+      for (let i = 0; i < g.length; i++) s += g[i];
+      if (!Number.isFinite(s)) throw new NonFiniteLossError(`training stopped at step ${this.step + 1}: gradient of ${p.name} is not finite`);
+    }
+    this.adam.update();
+    this.step++;
+    this.batchInEpoch++;
+    if (this.batchInEpoch >= this.batchesPerEpoch) {
+      this.batchInEpoch = 0;
+      this.epoch++;
+      this.shuffle();
+    }
+    return mean;
+  }
+
+  /** State to save beside weights, moments and `order`. */
+  getState(): TrainerState {
+    return { step: this.step, epoch: this.epoch, batchInEpoch: this.batchInEpoch, rng: this.rng.getState() };
+  }
+
+  /** Restores a saved state (the epoch's order and Adam's moments are restored separately, by the checkpoint). */
+  setState(state: TrainerState, order: Int32Array): void {
+    if (order.length !== this.order.length) {
+      throw new NiceFlowError(`checkpoint was made on ${order.length} training images, this run has ${this.order.length}`);
+    }
+    this.step = state.step;
+    this.epoch = state.epoch;
+    this.batchInEpoch = state.batchInEpoch;
+    this.rng.setState(state.rng);
+    this.order.set(order);
+    this.adam.step = state.step;
+  }
+}
