@@ -5,7 +5,7 @@ import type { Dequantize } from '../src/data/dequantize.js';
 import { deserializeModel } from '../src/model/modelFile.js';
 import type { NiceModel } from '../src/model/NiceModel.js';
 import { evaluate } from '../src/train/evaluate.js';
-import { selectBackend } from './backend.js';
+import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from './data.js';
 import { readInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';

@@ -5,6 +5,7 @@ import { PARTITION_NAMES } from '../src/flows/Partition.js';
 import { evalCommand, sampleCommand } from './evalSample.js';
 import { int, num, oneOf } from './options.js';
 import { trainCommand } from './train.js';
+import { BACKEND_NAMES } from '../src/node/selectBackend.js';
 
 const program = new Command('nice-flow')
   .description('NICE normalizing flows (Dinh, Krueger & Bengio 2014): train, evaluate and sample')
@@ -12,7 +13,7 @@ const program = new Command('nice-flow')
   .showHelpAfterError('(add --help for usage)');
 
 const backendOption = (): Option =>
-  new Option('--backend <name>', 'compute backend: auto takes the fastest available').default('auto');
+  new Option('--backend <name>', 'compute backend: auto takes the fastest available').choices([...BACKEND_NAMES]).default('auto');
 const dequantizeOption = (def: string): Option =>
   new Option('--dequantize <mode>', 'uniform: (pixel+u)/256, u~U(0,1); center: (pixel+0.5)/256').choices(['uniform', 'center']).default(def);
 

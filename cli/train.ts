@@ -15,7 +15,7 @@ import type { PriorName } from '../src/priors/Prior.js';
 import { deserializeCheckpoint, serializeCheckpoint } from '../src/train/checkpoint.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { NonFiniteLossError, Trainer } from '../src/train/Trainer.js';
-import { selectBackend } from './backend.js';
+import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit } from './data.js';
 import { appendLine, readInput, writeAtomic } from './fsio.js';
 import { imageShape, writeGrid } from './images.js';

@@ -1,0 +1,3 @@
+// Node-only entry point (`nice-flow/node`): backends that need native libraries or threads. Re-exports only.
+export { blasAvailable, createBlasBackend, loadOpenBlas, OPENBLAS_NAMES } from './createBlasBackend.js';
+export { BACKEND_NAMES, selectBackend } from './selectBackend.js';
