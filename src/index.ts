@@ -29,3 +29,4 @@ export { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } fro
 export { readSafetensors, writeSafetensors, type TensorF32 } from './io/safetensors.js';
 export { readNpyF32, writeNpyF32 } from './io/npy.js';
 export { decodePngImage, imageGridPng } from './io/pngGrid.js';
+export { createWasmBackend, relaxedSimdSupported, type SpawnWorker, type WasmBackendOptions, type WorkerInit } from './core/wasm/createWasmBackend.js';

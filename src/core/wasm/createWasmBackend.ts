@@ -1,0 +1,201 @@
+import type { Backend } from '../Backend.js';
+import type { FloatArray } from '../FloatArray.js';
+import { KERNELS_RELAXED, KERNELS_SIMD } from './kernelsWasm.generated.js';
+import { OP, WORKER_MAIN } from './wasmWorkerSource.js';
+
+// The `wasm` backend: SIMD kernels compiled from asm/kernels.ts, on one shared WebAssembly.Memory.
+// Arrays from `alloc` live in that memory and are passed by pointer; other arrays are copied in and out.
+// With threads > 1, large matrix multiplies and Adam are split by rows among the caller and worker threads,
+// synchronised with Atomics on a control block (the caller blocks in Atomics.wait: in a browser, run the model
+// in a Worker, not on the page's main thread).
+
+/** Starts one worker running `WORKER_MAIN(init)`; supplied by the platform (see src/node/createWasmBackendNode.ts). */
+export type SpawnWorker = (source: string, init: WorkerInit) => { terminate(): void };
+
+/** What a worker receives. */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctrl: number;
+  index: number;
+  threads: number;
+}
+
+export interface WasmBackendOptions {
+  /** Threads in all, the caller included (default 1; more need `spawnWorker`). */
+  threads?: number;
+  /** Use relaxed-SIMD fused multiply-add when the engine accepts it (default true). */
+  relaxed?: boolean;
+  spawnWorker?: SpawnWorker;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+const PARALLEL_MIN_FLOPS = 2e6;
+
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** True when this engine accepts the relaxed-SIMD kernels. */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(decodeBase64(KERNELS_RELAXED));
+}
+
+interface Kernels {
+  SCRATCH_BYTES: WebAssembly.Global;
+  gemm(ta: number, tb: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, m0: number, m1: number, scratch: number): void;
+  addBias(y: number, b: number, cols: number, relu: number, r0: number, r1: number): void;
+  reluBackward(dy: number, y: number, i0: number, i1: number): void;
+  colSum(dy: number, rows: number, cols: number, out: number, acc: number, c0: number, c1: number): void;
+  adam(p: number, g: number, m: number, v: number, a: number, b1: number, b2: number, eps: number, sb2: number, i0: number, i1: number): void;
+}
+
+/** Creates the wasm backend. */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
+  const relaxed = (options.relaxed ?? true) && relaxedSimdSupported();
+  const bytes = decodeBase64(relaxed ? KERNELS_RELAXED : KERNELS_SIMD);
+  if (!WebAssembly.validate(bytes)) throw new Error('this WebAssembly engine does not support SIMD and threads (shared memory)');
+  const module = await WebAssembly.compile(bytes);
+  const threads = options.spawnWorker ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory, abort: () => { throw new Error('wasm abort'); } } });
+  const k = instance.exports as unknown as Kernels;
+  const scratchBytes = k.SCRATCH_BYTES.value as number;
+
+  const known = new Set<ArrayBufferLike>([memory.buffer]);
+  let top = 1024;
+  const reserve = (bytes: number): number => {
+    const ptr = (top + 63) & ~63;
+    top = ptr + bytes;
+    const needPages = Math.ceil(top / PAGE) - memory.buffer.byteLength / PAGE;
+    if (needPages > 0) {
+      const current = memory.buffer.byteLength / PAGE;
+      const grow = Math.min(MAX_PAGES - current, Math.max(needPages, Math.ceil(current / 2)));
+      if (grow < needPages) throw new RangeError(`wasm backend: out of memory (${top} bytes needed, 4 GiB is the limit)`);
+      memory.grow(grow);
+      known.add(memory.buffer);
+    }
+    return ptr;
+  };
+  const ctrl = reserve(256);
+  const scratch = reserve(scratchBytes * threads);
+  const ctl = new Int32Array(memory.buffer, ctrl, 64);
+  const fl = new Float32Array(memory.buffer, ctrl + 128, 16);
+
+  // Arrays from elsewhere are staged through a reusable area (correct, but slower than allocated ones).
+  let stage = 0;
+  let stageBytes = 0;
+  const staging = (bytes: number): number => {
+    if (bytes > stageBytes) {
+      stageBytes = Math.max(bytes, 2 * stageBytes);
+      stage = reserve(stageBytes);
+    }
+    return stage;
+  };
+  const view = (ptr: number, n: number): Float32Array => new Float32Array(memory.buffer, ptr, n);
+  /** Pointers for the arrays (length n each); copies in the ones not in wasm memory. */
+  const pointers = (arrays: FloatArray[], lengths: number[]): { ptrs: number[]; copyBack: (i: number) => void } => {
+    const foreign = arrays.map((a) => !(a instanceof Float32Array && known.has(a.buffer)));
+    let total = 0;
+    const offsets = lengths.map((n, i) => {
+      const o = total;
+      if (foreign[i]) total += ((n * 4 + 63) & ~63);
+      return o;
+    });
+    const base = total ? staging(total) : 0;
+    const ptrs = arrays.map((a, i) => {
+      if (!foreign[i]) return a.byteOffset;
+      const p = base + offsets[i];
+      view(p, lengths[i]).set(a.subarray(0, lengths[i]));
+      return p;
+    });
+    return { ptrs, copyBack: (i) => { if (foreign[i]) arrays[i].set(view(ptrs[i], lengths[i])); } };
+  };
+
+  const workers: Array<{ terminate(): void }> = [];
+  for (let i = 1; i < threads; i++) workers.push(options.spawnWorker!(`(${WORKER_MAIN})`, { module, memory, ctrl, index: i, threads }));
+  /** Runs the job described in the control block on every thread; the caller takes share 0. */
+  const parallel = (ownShare: () => void): void => {
+    Atomics.store(ctl, 1, 0);
+    Atomics.add(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+    ownShare();
+    for (let done = Atomics.load(ctl, 1); done < threads - 1; done = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, done);
+  };
+  const share = (lo: number, hi: number, align: number): [number, number] => {
+    const per = Math.ceil((hi - lo) / threads / align) * align;
+    return [lo, Math.min(hi, lo + per)];
+  };
+
+  return {
+    name: 'wasm',
+    dtype: 'float32',
+    alloc(n: number): FloatArray {
+      const ptr = reserve(Math.max(4, n * 4));
+      return view(ptr, n);
+    },
+    gemm(transA, transB, M, N, K, A, B, C, accumulate) {
+      if (M === 0 || N === 0) return;
+      if (K === 0) {
+        if (!accumulate) C.fill(0, 0, M * N);
+        return;
+      }
+      const { ptrs: [a, b, c], copyBack } = pointers([A, B, C], [M * K, K * N, M * N]);
+      const ta = transA ? 1 : 0, tb = transB ? 1 : 0, acc = accumulate ? 1 : 0;
+      if (threads > 1 && 2 * M * N * K >= PARALLEL_MIN_FLOPS && M >= 8 * threads) {
+        ctl[2] = OP.gemm;
+        ctl.set([ta, tb, M, N, K, a, b, c, acc, scratch, 0, M, scratchBytes], 3);
+        const [lo, hi] = share(0, M, 4);
+        parallel(() => k.gemm(ta, tb, M, N, K, a, b, c, acc, lo, hi, scratch));
+      } else {
+        k.gemm(ta, tb, M, N, K, a, b, c, acc, 0, M, scratch);
+      }
+      copyBack(2);
+    },
+    addBias(y, b, rows, cols, relu) {
+      const { ptrs: [py, pb], copyBack } = pointers([y, b], [rows * cols, cols]);
+      k.addBias(py, pb, cols, relu ? 1 : 0, 0, rows);
+      copyBack(0);
+    },
+    reluBackward(dy, y, n) {
+      const { ptrs: [pdy, py], copyBack } = pointers([dy, y], [n, n]);
+      k.reluBackward(pdy, py, 0, n);
+      copyBack(0);
+    },
+    colSum(dy, rows, cols, out, accumulate) {
+      const { ptrs: [pdy, po], copyBack } = pointers([dy, out], [rows * cols, cols]);
+      k.colSum(pdy, rows, cols, po, accumulate ? 1 : 0, 0, cols);
+      copyBack(1);
+    },
+    adam(p, g, m, v, n, lr, beta1, beta2, eps, step) {
+      const { ptrs: [pp, pg, pm, pv], copyBack } = pointers([p, g, m, v], [n, n, n, n]);
+      const a = lr / (1 - Math.pow(beta1, step));
+      const sb2 = 1 / Math.sqrt(1 - Math.pow(beta2, step));
+      if (threads > 1 && n >= 65536) {
+        ctl[2] = OP.adam;
+        ctl.set([pp, pg, pm, pv, n], 3);
+        fl.set([a, beta1, beta2, eps, sb2]);
+        const [lo, hi] = share(0, n, 4);
+        parallel(() => k.adam(pp, pg, pm, pv, a, beta1, beta2, eps, sb2, lo, hi));
+      } else {
+        k.adam(pp, pg, pm, pv, a, beta1, beta2, eps, sb2, 0, n);
+      }
+      copyBack(0);
+      copyBack(2);
+      copyBack(3);
+    },
+    dispose() {
+      if (workers.length) {
+        ctl[2] = OP.exit;
+        Atomics.add(ctl, 0, 1);
+        Atomics.notify(ctl, 0);
+        for (const w of workers) w.terminate();
+        workers.length = 0;
+      }
+    },
+  };
+}

@@ -1,0 +1,41 @@
+// The body of a kernel worker thread, as source text so that any platform can start it (Node's worker_threads
+// with `eval: true`, a browser's Worker from a Blob URL) without resolving a file path.
+//
+// The worker instantiates the same module on the same shared memory and waits on the control block: word 0 is the
+// generation counter the caller bumps for each job, word 1 counts finished workers, word 2 is the op code,
+// words 3.. are integer arguments and floats follow at word 32 (see createWasmBackend.ts).
+
+/** Op codes shared by the caller and the workers. */
+export const OP = { exit: 0, gemm: 1, adam: 2 } as const;
+
+/** `(init) => void`, where init = { module, memory, ctrl, index, threads }. */
+export const WORKER_MAIN = `function workerMain(init) {
+  const { module, memory, ctrl, index, threads } = init;
+  const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('wasm abort'); } } });
+  const k = inst.exports;
+  const ctl = new Int32Array(memory.buffer, ctrl, 64);
+  const fl = new Float32Array(memory.buffer, ctrl + 128, 16);
+  let seen = Atomics.load(ctl, 0);
+  for (;;) {
+    Atomics.wait(ctl, 0, seen);
+    const gen = Atomics.load(ctl, 0);
+    if (gen === seen) continue;
+    seen = gen;
+    const op = ctl[2];
+    if (op === ${OP.exit}) return;
+    if (op === ${OP.gemm}) {
+      const M = ctl[5], m0 = ctl[13], m1 = ctl[14];
+      const [lo, hi] = share(m0, m1, index, threads, 4);
+      if (hi > lo) k.gemm(ctl[3], ctl[4], M, ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], lo, hi, ctl[12] + index * ctl[15]);
+    } else if (op === ${OP.adam}) {
+      const [lo, hi] = share(0, ctl[7], index, threads, 4);
+      if (hi > lo) k.adam(ctl[3], ctl[4], ctl[5], ctl[6], fl[0], fl[1], fl[2], fl[3], fl[4], lo, hi);
+    }
+    Atomics.add(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
+  }
+  function share(lo, hi, i, t, align) {
+    const per = Math.ceil((hi - lo) / t / align) * align;
+    return [Math.min(hi, lo + i * per), Math.min(hi, lo + (i + 1) * per)];
+  }
+}`;
