@@ -1,0 +1,132 @@
+// `npm run bench`: speed of every available backend on the paper's MNIST model (4 couplings of 5×1000, batch 200):
+// matrix-multiply GFLOP/s at the training shapes, training / evaluation / sampling samples per second, and, when
+// PyTorch can be imported, the same model trained by PyTorch in the same run. Prints figures; asserts nothing.
+//   npm run bench                 # everything, ~3 minutes
+//   npm run bench -- --quick      # shorter measurements
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { Backend } from '../src/core/Backend.js';
+import { createRefBackend } from '../src/core/createRefBackend.js';
+import { Rng } from '../src/core/Rng.js';
+import { PAPER_MNIST_CONFIG } from '../src/model/NiceConfig.js';
+import { NiceModel } from '../src/model/NiceModel.js';
+import { Trainer } from '../src/train/Trainer.js';
+import { blasAvailable, createBlasBackend } from '../src/node/createBlasBackend.js';
+import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
+
+const quick = process.argv.includes('--quick');
+const SECONDS = quick ? 1.5 : 5;
+const B = 200;
+
+/** Runs f repeatedly for about `seconds` (after one warm-up call); returns calls per second. */
+function rate(f: () => void, seconds: number, minCalls = 2): number {
+  f();
+  let n = 0;
+  const t0 = performance.now();
+  while (n < minCalls || performance.now() - t0 < seconds * 1000) {
+    f();
+    n++;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+// The gemm shapes of one training step, per dense layer type: [transA, transB, M, N, K].
+const SHAPES: Array<[string, boolean, boolean, number, number, number]> = [
+  ['fwd 392→1000', false, true, B, 1000, 392],
+  ['fwd 1000→1000', false, true, B, 1000, 1000],
+  ['fwd 1000→392', false, true, B, 392, 1000],
+  ['dX 1000→1000', false, false, B, 1000, 1000],
+  ['dW 1000×1000', true, false, 1000, 1000, B],
+  ['dW 1000×392', true, false, 1000, 392, B],
+];
+
+// Multiply-adds of all dense layers per example: 4 couplings × (392·1000 + 4·1000·1000 + 1000·392).
+const MACS = 4 * (392 * 1000 + 4 * 1000 * 1000 + 1000 * 392);
+
+function gemmRates(b: Backend, seconds: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let flops = 0;
+  let time = 0;
+  for (const [name, tA, tB, M, N, K] of SHAPES) {
+    const A = b.alloc(M * K).fill(0.01), Bm = b.alloc(K * N).fill(0.01), C = b.alloc(M * N);
+    const r = rate(() => b.gemm(tA, tB, M, N, K, A, Bm, C, false), seconds / SHAPES.length);
+    out[name] = (2 * M * N * K * r) / 1e9;
+    flops += 2 * M * N * K;
+    time += 1 / r;
+  }
+  out.mean = flops / time / 1e9;
+  return out;
+}
+
+function modelRates(b: Backend, seconds: number): { train: number; evalRate: number; sample: number } {
+  const model = new NiceModel(b, PAPER_MNIST_CONFIG);
+  model.init(new Rng(0));
+  const pixels = new Uint8Array(784 * 1000);
+  const rng = new Rng(1);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = rng.int(256);
+  const trainer = new Trainer(model, { pixels, count: 1000, dim: 784, shape: [1, 28, 28] }, { batchSize: B });
+  const train = B * rate(() => trainer.trainStep(), seconds, 1);
+  const x = b.alloc(B * 784);
+  for (let i = 0; i < x.length; i++) x[i] = rng.uniform();
+  const evalRate = B * rate(() => model.logProb(x, B), seconds / 2, 1);
+  const sample = B * rate(() => model.sample(B, rng), seconds / 2, 1);
+  return { train, evalRate, sample };
+}
+
+const fmt = (v: number, d = 1): string => v.toFixed(d).padStart(8);
+console.log(`nice-flow bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.versions.node}${quick ? ' (quick)' : ''}`);
+console.log(`model: paper's MNIST NICE (4 couplings × 5×1000 ReLU), batch ${B}; ${(6 * MACS / 1e6).toFixed(0)} MFLOP per training example\n`);
+
+const candidates: Array<[string, () => Promise<Backend> | Backend]> = [];
+if (blasAvailable()) candidates.push(['blas', () => createBlasBackend()]);
+else console.log('blas: OpenBLAS not installed (apt-get install libopenblas0-pthread), skipped');
+candidates.push(['wasm 2 threads', () => createWasmBackendNode({ threads: 2 })]);
+candidates.push(['wasm 1 thread', () => createWasmBackendNode({ threads: 1 })]);
+candidates.push(['wasm plain SIMD 1 thread', () => createWasmBackendNode({ threads: 1, relaxed: false })]);
+
+const results: Array<{ name: string; gemm: number; train: number; evalRate: number; sample: number }> = [];
+for (const [name, make] of candidates) {
+  const b = await make();
+  const g = gemmRates(b, SECONDS);
+  const m = modelRates(b, SECONDS);
+  b.dispose();
+  results.push({ name, gemm: g.mean, ...m });
+  console.log(`${name}: gemm GFLOP/s ${Object.entries(g).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+}
+{
+  // The reference kernels are too slow for the full model; their gemm rate at one shape says enough.
+  const b = createRefBackend();
+  const [, tA, tB, M, N, K] = SHAPES[1];
+  const A = b.alloc(M * K), Bm = b.alloc(K * N), C = b.alloc(M * N);
+  const r = rate(() => b.gemm(tA, tB, M, N, K, A, Bm, C, false), SECONDS / 2, 1);
+  console.log(`ref: gemm GFLOP/s fwd 1000→1000 ${((2 * M * N * K * r) / 1e9).toFixed(2)} (training not measured: ~${Math.round(((2 * M * N * K * r) / 1e9) * 1e9 / (6 * MACS))} samples/s at best)`);
+}
+
+let torch: { trainSamplesPerSec: number; evalSamplesPerSec: number; torch: string; threads: number }[] = [];
+const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+if (python) {
+  for (const threads of [1, 2]) {
+    const r = spawnSync(python, [join(import.meta.dirname, 'torch_bench.py'), String(SECONDS), String(threads)], { encoding: 'utf8' });
+    if (r.status === 0) torch.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!));
+    else console.log(`PyTorch (${threads} threads) failed: ${r.stderr.trim().split('\n').at(-1)}`);
+  }
+} else {
+  console.log('PyTorch: not importable (Debian: apt-get install python3-torch), comparison skipped');
+}
+
+console.log('\n| backend | gemm GFLOP/s (mean at training shapes) | train samples/s | step GFLOP/s (% of gemm) | eval samples/s | sample samples/s |');
+console.log('|---|---|---|---|---|---|');
+for (const r of results) {
+  const stepGflops = (r.train * 6 * MACS) / 1e9;
+  console.log(`| ${r.name} | ${fmt(r.gemm)} | ${fmt(r.train, 0)} | ${fmt(stepGflops)} (${((100 * stepGflops) / r.gemm).toFixed(0)}%) | ${fmt(r.evalRate, 0)} | ${fmt(r.sample, 0)} |`);
+}
+for (const t of torch) {
+  console.log(`| PyTorch ${t.torch}, ${t.threads} thread${t.threads > 1 ? 's' : ''} | | ${fmt(t.trainSamplesPerSec, 0)} | ${fmt((t.trainSamplesPerSec * 6 * MACS) / 1e9)} | ${fmt(t.evalSamplesPerSec, 0)} | |`);
+}
+if (torch.length) {
+  console.log('');
+  for (const r of results) {
+    console.log(`${r.name}: training ${torch.map((t) => `${(r.train / t.trainSamplesPerSec).toFixed(2)}× PyTorch (${t.threads} thr)`).join(', ')}`);
+  }
+}
