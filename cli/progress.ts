@@ -1,8 +1,8 @@
 // Progress bars on stderr (so --json output on stdout stays clean); on a non-terminal, a line every 10 s.
 import cliProgress from 'cli-progress';
 
-/** A progress bar; `update(value, payload)` sets where it is and the payload's {fields}. */
-export function createBar(format: string, total: number, quiet = false): cliProgress.SingleBar {
+/** A progress bar; `payload` gives the format's {fields} their first values, `update(value, payload)` moves it. */
+export function createBar(format: string, total: number, quiet = false, payload: Record<string, unknown> = {}): cliProgress.SingleBar {
   const bar = new cliProgress.SingleBar(
     {
       format,
@@ -17,7 +17,7 @@ export function createBar(format: string, total: number, quiet = false): cliProg
     },
     cliProgress.Presets.shades_classic,
   );
-  if (!quiet) bar.start(total, 0, {});
+  if (!quiet) bar.start(total, 0, payload);
   return quiet ? (Object.assign(Object.create(bar), { update() {}, stop() {}, start() {}, setTotal() {} }) as cliProgress.SingleBar) : bar;
 }
 

@@ -139,8 +139,9 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const bar = createBar('epoch {epoch} |{bar}| step {value}/{total} | {rate} img/s | LL {ll} nats | ETA {eta_formatted}', stopAt, flags.quiet);
-  bar.update(trainer.step, { epoch: trainer.epoch + 1, rate: '-', ll: '-' });
+  const bar = createBar('epoch {epoch} |{bar}| step {value}/{total} | {rate} img/s | LL {ll} nats | ETA {eta_formatted}', stopAt, flags.quiet,
+    { epoch: trainer.epoch + 1, rate: '-', ll: '-' });
+  bar.update(trainer.step);
   let t0 = performance.now();
   let secondsBefore = run.seconds;
   let emaLL = NaN;
