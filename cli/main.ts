@@ -2,13 +2,17 @@
 import { Command, Option } from 'commander';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { PARTITION_NAMES } from '../src/flows/Partition.js';
+import { MASK_NAMES } from '../src/model/masks.js';
 import { evalCommand, sampleCommand } from './evalSample.js';
+import { inpaintCommand } from './inpaint.js';
+import { parseIndexList } from './inputs.js';
+import { decodeCommand, encodeCommand, interpolateCommand, spectrumCommand } from './latent.js';
 import { int, num, oneOf } from './options.js';
 import { trainCommand } from './train.js';
 import { BACKEND_NAMES } from '../src/node/selectBackend.js';
 
 const program = new Command('nice-flow')
-  .description('NICE normalizing flows (Dinh, Krueger & Bengio 2014): train, evaluate and sample')
+  .description('NICE normalizing flows (Dinh, Krueger & Bengio 2014): train, evaluate, sample, inpaint and edit in latent space')
   .version('0.1.0')
   .showHelpAfterError('(add --help for usage)');
 
@@ -71,6 +75,80 @@ program
   .option('--columns <n>', 'grid columns', int(1))
   .addOption(backendOption())
   .action((flags) => sampleCommand(flags));
+
+/** Options choosing input images from a data set split. */
+const dataInputOptions = (cmd: Command, dequantize: string): Command =>
+  cmd
+    .option('--data <mnist|PATH>', 'data set: "mnist" or an IDX image file (.gz too)', 'mnist')
+    .addOption(new Option('--split <name>', 'data split').choices(['test', 'train', 'valid']).default('test'))
+    .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
+    .addOption(dequantizeOption(dequantize))
+    .option('--seed <n>', 'random seed', int(0), 0)
+    .addOption(backendOption());
+
+dataInputOptions(
+  program
+    .command('inpaint')
+    .description('fill the hidden pixels of images by noisy projected gradient ascent on log p (paper §5.2); grid rows: original, masked, inpainted')
+    .requiredOption('--model <file>', 'model.safetensors')
+    .requiredOption('--mask <name|file.png>', `hidden pixels: ${MASK_NAMES.join(', ')}, or a PNG whose dark pixels are hidden`)
+    .option('--limit <n>', 'first N images of the split (default 10)', int(1))
+    .option('--index <i,j,...>', 'these images of the split', parseIndexList)
+    .option('--image <files...>', 'your own PNG images instead of a data set')
+    .option('--steps <n>', 'gradient steps', int(1), 1000)
+    .option('--raw-gradient', 'the paper\'s literal step (default: each image\'s gradient divided by its RMS, so steps have size ~α)', false)
+    .option('--batch-size <n>', 'images inpainted at once', int(1), 100)
+    .option('--out <file.png>', 'PNG grid')
+    .option('--npy <file.npy>', 'inpainted images, float32 [n, D]')
+    .option('--json', 'also print one JSON object as the last line', false)
+    .option('--quiet', 'no progress output', false),
+  'center',
+).action((flags) => inpaintCommand({ ...flags, npyOut: flags.npy, npy: undefined }));
+
+dataInputOptions(
+  program
+    .command('encode')
+    .description('latent codes h = f(x) of images, as float32 [n, D] .npy')
+    .requiredOption('--model <file>', 'model.safetensors')
+    .requiredOption('--out <codes.npy>', 'where the codes go')
+    .option('--limit <n>', 'first N images of the split', int(1))
+    .option('--index <i,j,...>', 'these images of the split', parseIndexList)
+    .option('--image <files...>', 'PNG images instead of a data set')
+    .option('--npy <file.npy>', 'images as float32 [n, D] .npy instead of a data set'),
+  'center',
+).action((flags) => encodeCommand(flags));
+
+program
+  .command('decode')
+  .description('images x = f⁻¹(h) from latent codes in a .npy')
+  .requiredOption('--model <file>', 'model.safetensors')
+  .requiredOption('--codes <codes.npy>', 'float32 [n, D] latent codes')
+  .option('--out <file.png>', 'PNG grid (clipped to [0,1])')
+  .option('--npy <file.npy>', 'decoded images, float32 [n, D]')
+  .addOption(backendOption())
+  .action((flags) => decodeCommand(flags));
+
+dataInputOptions(
+  program
+    .command('interpolate')
+    .description('decode points on the line between the latent codes of two images')
+    .requiredOption('--model <file>', 'model.safetensors')
+    .requiredOption('--from <i>', 'first image (index in the split)', int(0))
+    .requiredOption('--to <j>', 'last image (index in the split)', int(0))
+    .option('--steps <n>', 'images in the strip, endpoints included', int(2), 8)
+    .option('--out <file.png>', 'PNG strip')
+    .option('--npy <file.npy>', 'the strip as float32 [steps, D]'),
+  'center',
+).action((flags) => interpolateCommand({ ...flags, npyOut: flags.npy, npy: undefined }));
+
+program
+  .command('spectrum')
+  .description("the sorted exp(−s) of the scaling layer, the paper's spectrum: which latent dimensions carry the variance")
+  .requiredOption('--model <file>', 'model.safetensors')
+  .option('--out <file.png>', 'chart on a log scale')
+  .option('--json', 'print {"dim", "spectrum"} as the last line', false)
+  .addOption(backendOption())
+  .action((flags) => spectrumCommand(flags));
 
 try {
   await program.parseAsync(process.argv);

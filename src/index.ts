@@ -30,3 +30,8 @@ export { readSafetensors, writeSafetensors, type TensorF32 } from './io/safetens
 export { readNpyF32, writeNpyF32 } from './io/npy.js';
 export { decodePngImage, imageGridPng } from './io/pngGrid.js';
 export { createWasmBackend, relaxedSimdSupported, type SpawnWorker, type WasmBackendOptions, type WorkerInit } from './core/wasm/createWasmBackend.js';
+export { inpaint, type InpaintOptions, type InpaintResult } from './model/inpaint.js';
+export { interpolate } from './model/interpolate.js';
+export { hiddenCount, makeMask, MASK_NAMES, maskFromImage, type MaskName } from './model/masks.js';
+export { scaleSpectrum } from './model/scaleSpectrum.js';
+export { spectrumPng } from './io/spectrumPng.js';

@@ -1,0 +1,109 @@
+// inpaint, encode, decode, interpolate, spectrum and temperature sampling from the command line.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { encode } from 'fast-png';
+import { createRefBackend } from '../src/core/createRefBackend.js';
+import { Rng } from '../src/core/Rng.js';
+import { readNpyF32, writeNpyF32 } from '../src/io/npy.js';
+import { serializeModel } from '../src/model/modelFile.js';
+import { NiceModel } from '../src/model/NiceModel.js';
+import { loadSplit } from '../cli/data.js';
+
+const root = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'nice-flow-latent-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const cli = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
+const npy = (p: string) => readNpyF32(new Uint8Array(readFileSync(p)));
+function assertUserError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], pattern);
+}
+
+const modelPath = join(dir, 'model.safetensors');
+{
+  const model = new NiceModel(createRefBackend(), { dim: 784, couplings: 4, hidden: 24, depth: 1, prior: 'logistic', partition: 'alternate', coupling: 'additive', shape: [1, 28, 28] });
+  model.init(new Rng(1));
+  model.scaling.scale.data.fill(2);
+  writeFileSync(modelPath, serializeModel(model));
+}
+const test = loadSplit('mnist', 'test', { validSize: 10000, limit: 5 });
+const centered = (k: number, d: number): number => Math.fround((test.pixels[k * 784 + d] + 0.5) / 256);
+
+describe('latent-space CLI', () => {
+  it('inpaint writes a grid, .npy and JSON; observed pixels are the input\'s', () => {
+    const out = join(dir, 'inp.npy');
+    const r = cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '3', '--steps', '20', '--out', join(dir, 'inp.png'), '--npy', out, '--json', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const j = lastJson(r.stdout);
+    assert.equal(j.n, 3);
+    assert.equal(j.hidden, 392);
+    assert.equal(j.mask, 'top-half');
+    assert.ok(Number.isFinite(j.meanLLBefore) && Number.isFinite(j.meanLLAfter));
+    const { data, shape } = npy(out);
+    assert.deepEqual(shape, [3, 784]);
+    for (let k = 0; k < 3; k++) for (let d = 392; d < 784; d++) assert.equal(data[k * 784 + d], centered(k, d));
+  });
+
+  it('inpaint takes a mask PNG and the user\'s own PNG images, with clear errors for bad ones', () => {
+    const mask = new Uint8Array(784).fill(255);
+    mask.fill(0, 0, 100);
+    writeFileSync(join(dir, 'mask.png'), encode({ width: 28, height: 28, data: mask, channels: 1, depth: 8 }));
+    writeFileSync(join(dir, 'small.png'), encode({ width: 10, height: 10, data: new Uint8Array(100).fill(200), channels: 1, depth: 8 }));
+    const r = cli('inpaint', '--model', modelPath, '--mask', join(dir, 'mask.png'), '--image', join(dir, 'small.png'), '--steps', '5', '--json', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastJson(r.stdout).hidden, 100);
+    assert.match(r.stderr, /resized to 28×28/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', join(dir, 'small.png'), '--limit', '1', '--json'), /mask .*small\.png is 10×10.*28×28/);
+    writeFileSync(join(dir, 'fake.png'), 'not a png');
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', join(dir, 'fake.png'), '--limit', '1', '--json'), /not a PNG/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'diagonal', '--limit', '1', '--json'), /unknown mask "diagonal"/);
+  });
+
+  it('encode then decode gives the images back; bad codes are named', () => {
+    const codes = join(dir, 'codes.npy');
+    assert.equal(cli('encode', '--model', modelPath, '--limit', '4', '--out', codes).code, 0);
+    assert.deepEqual(npy(codes).shape, [4, 784]);
+    const back = join(dir, 'back.npy');
+    const r = cli('decode', '--model', modelPath, '--codes', codes, '--npy', back, '--out', join(dir, 'back.png'));
+    assert.equal(r.code, 0, r.stderr);
+    const { data } = npy(back);
+    for (let k = 0; k < 4; k++) for (let d = 0; d < 784; d++) assert.ok(Math.abs(data[k * 784 + d] - centered(k, d)) < 1e-5);
+    const bad = new Float32Array(784);
+    bad[5] = NaN;
+    writeFileSync(join(dir, 'nan.npy'), writeNpyF32(bad, [1, 784]));
+    assertUserError(cli('decode', '--model', modelPath, '--codes', join(dir, 'nan.npy'), '--npy', back), /value 5 is NaN/);
+    writeFileSync(join(dir, 'short.npy'), writeNpyF32(new Float32Array(10), [2, 5]));
+    assertUserError(cli('decode', '--model', modelPath, '--codes', join(dir, 'short.npy'), '--npy', back), /shape \[2, 5\].*\[n, 784\]/);
+  });
+
+  it('interpolate ends at its two images; spectrum is sorted; temperature 0 is deterministic', () => {
+    const strip = join(dir, 'strip.npy');
+    assert.equal(cli('interpolate', '--model', modelPath, '--from', '1', '--to', '3', '--steps', '4', '--npy', strip, '--out', join(dir, 'strip.png')).code, 0);
+    const { data, shape } = npy(strip);
+    assert.deepEqual(shape, [4, 784]);
+    for (let d = 0; d < 784; d++) {
+      assert.ok(Math.abs(data[d] - centered(1, d)) < 1e-5);
+      assert.ok(Math.abs(data[3 * 784 + d] - centered(3, d)) < 1e-5);
+    }
+    const sp = cli('spectrum', '--model', modelPath, '--json', '--out', join(dir, 'spectrum.png'));
+    assert.equal(sp.code, 0, sp.stderr);
+    const j = lastJson(sp.stdout);
+    assert.equal(j.dim, 784);
+    assert.ok(j.spectrum.every((v: number, i: number) => i === 0 || v <= j.spectrum[i - 1]));
+    assert.ok(Math.abs(j.spectrum[0] - Math.exp(-2)) < 1e-6);
+    const a = join(dir, 't0a.npy'), b = join(dir, 't0b.npy');
+    cli('sample', '--model', modelPath, '--n', '2', '--temperature', '0', '--seed', '1', '--npy', a);
+    cli('sample', '--model', modelPath, '--n', '2', '--temperature', '0', '--seed', '2', '--npy', b);
+    assert.deepEqual(npy(a).data, npy(b).data);
+  });
+});
