@@ -28,31 +28,53 @@ export function parseIndexList(value: string): number[] {
   return out.map(Number);
 }
 
-/** Loads the images the flags name, as [n, D] floats in the data range, checked against the model. */
-export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: number): { images: Float32Array; n: number } {
+/**
+ * Loads the images the flags name, as [n, D] floats in the data range, checked against the model. `indexName` says
+ * which flag chose the k-th index, for the error when it is past the end of the split.
+ */
+export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: number, indexName = (_k: number): string => '--index'): { images: Float32Array; n: number } {
   const D = model.dim;
   const sources = [flags.image?.length ? 1 : 0, flags.npy ? 1 : 0].reduce((a, b) => a + b, 0);
   if (sources > 1) throw new NiceFlowError('give images one way: --data, --image or --npy');
+  if (flags.limit !== undefined && flags.index !== undefined) throw new NiceFlowError('give --limit or --index, not both');
   if (flags.image?.length) return loadPngs(flags.image, model);
   if (flags.npy) {
-    const { data, shape } = readNpyF32(readInput(flags.npy, '.npy file'));
-    const n = shape.length === 1 ? 1 : shape[0];
-    if (data.length !== n * D) throw new NiceFlowError(`${flags.npy} has shape [${shape.join(', ')}], the model needs [n, ${D}]`);
-    checkFinite(data, flags.npy);
+    const { data, n } = readRows(flags.npy, D, 'images');
     return { images: data, n };
   }
   const ds = loadSplit(flags.data ?? 'mnist', flags.split, { validSize: flags.validSize });
   if (ds.dim !== D) throw new NiceFlowError(`${flags.data} has ${ds.dim} values per image, the model expects ${D}`);
   const order = flags.index ?? Array.from({ length: Math.min(flags.limit ?? defaultLimit, ds.count) }, (_, i) => i);
-  for (const i of order) if (i >= ds.count) throw new NiceFlowError(`--index ${i} is past the end of the ${flags.split} split (${ds.count} images)`);
+  order.forEach((i, k) => {
+    if (i >= ds.count) throw new NiceFlowError(`${indexName(k)} ${i} is past the end of the ${flags.split} split (${ds.count} images)`);
+  });
   const images = new Float32Array(order.length * D);
   dequantizeBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images);
   return { images, n: order.length };
 }
 
-function checkFinite(data: Float32Array, what: string): void {
+/**
+ * Reads a float32 .npy of rows [n, D] (or one row [D]) for the model: the file named in every error, the shape
+ * checked against D, and NaN or infinite values refused (they would pass through the bijection silently).
+ */
+export function readRows(path: string, D: number, what: 'images' | 'codes'): { data: Float32Array; n: number } {
+  let parsed;
+  try {
+    parsed = readNpyF32(readInput(path, '.npy file'));
+  } catch (e) {
+    if (e instanceof NiceFlowError && !e.message.includes(path)) throw new NiceFlowError(`${path}: ${e.message}`);
+    throw e;
+  }
+  const { data, shape } = parsed;
+  const n = shape.length === 1 ? 1 : shape[0];
+  if (shape.length > 2 || data.length !== n * D || n < 1) {
+    throw new NiceFlowError(`${path} has shape [${shape.join(', ')}], the model needs [n, ${D}]`);
+  }
   const bad = data.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new NiceFlowError(`${what}: value ${bad} is ${data[bad]} (NaN or infinite values cannot be encoded)`);
+  if (bad >= 0) {
+    throw new NiceFlowError(`${path}: value ${bad} (row ${Math.floor(bad / D)}) is ${data[bad]}; NaN or infinite ${what} cannot be ${what === 'codes' ? 'decoded' : 'encoded'}`);
+  }
+  return { data, n };
 }
 
 /** PNG files as model images: gray from colour and nearest-neighbour resizing, each said on stderr. */

@@ -1,13 +1,12 @@
 // `nice-flow encode`, `decode`, `interpolate` and `spectrum`: working in the latent space of an exact bijection.
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
-import { readNpyF32 } from '../src/io/npy.js';
 import { spectrumPng } from '../src/io/spectrumPng.js';
 import { interpolate } from '../src/model/interpolate.js';
 import { scaleSpectrum } from '../src/model/scaleSpectrum.js';
 import { loadModel } from './evalSample.js';
-import { readInput, writeAtomic } from './fsio.js';
+import { writeAtomic } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { loadImages, type InputFlags } from './inputs.js';
+import { loadImages, readRows, type InputFlags } from './inputs.js';
 
 const clip01 = (x: Float32Array): Float32Array => x.map((v) => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0));
 
@@ -22,12 +21,8 @@ export async function encodeCommand(flags: InputFlags & { model: string; out: st
 export async function decodeCommand(flags: { model: string; codes: string; out?: string; npy?: string; backend: string }): Promise<void> {
   if (!flags.out && !flags.npy) throw new NiceFlowError('decode: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
-  const { data, shape } = readNpyF32(readInput(flags.codes, '.npy file'));
   const D = model.dim;
-  const n = shape.length === 1 ? 1 : shape[0];
-  if (data.length !== n * D) throw new NiceFlowError(`${flags.codes} has shape [${shape.join(', ')}], the model needs [n, ${D}]`);
-  const bad = data.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new NiceFlowError(`${flags.codes}: value ${bad} is ${data[bad]} (NaN or infinite codes cannot be decoded)`);
+  const { data, n } = readRows(flags.codes, D, 'codes');
   const x = model.decode(data, n);
   if (flags.npy) writeNpy(flags.npy, x, n);
   if (flags.out) writeGrid(flags.out, clip01(x), n, imageShape(model.config.shape, D));
@@ -35,9 +30,9 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
 }
 
 export async function interpolateCommand(flags: InputFlags & { model: string; from: number; to: number; steps: number; out?: string; npyOut?: string; backend: string }): Promise<void> {
-  if (!flags.out && !flags.npyOut) throw new NiceFlowError('interpolate: give --out FILE.png and/or --npy-out FILE.npy');
+  if (!flags.out && !flags.npyOut) throw new NiceFlowError('interpolate: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
-  const { images } = loadImages({ ...flags, index: [flags.from, flags.to] }, model, 2);
+  const { images } = loadImages({ ...flags, index: [flags.from, flags.to] }, model, 2, (k) => (k === 0 ? '--from' : '--to'));
   const D = model.dim;
   const x = interpolate(model, images.subarray(0, D), images.subarray(D, 2 * D), flags.steps);
   if (flags.npyOut) writeNpy(flags.npyOut, x, flags.steps);

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { encode } from 'fast-png';
+import { decode as decodePng, encode } from 'fast-png';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import { readNpyF32, writeNpyF32 } from '../src/io/npy.js';
@@ -52,6 +52,24 @@ describe('latent-space CLI', () => {
     const { data, shape } = npy(out);
     assert.deepEqual(shape, [3, 784]);
     for (let k = 0; k < 3; k++) for (let d = 392; d < 784; d++) assert.equal(data[k * 784 + d], centered(k, d));
+    // Grid: 3 rows (original, masked, inpainted) × 3 columns of 2×-scaled 28×28 tiles with 1-pixel padding.
+    const png = decodePng(readFileSync(join(dir, 'inp.png')));
+    assert.equal(png.width, 3 * 56 + 4);
+    assert.equal(png.height, 3 * 56 + 4);
+    const at = (x: number, y: number): number => png.data[y * png.width + x];
+    assert.equal(at(1 + 10, 1 + 56 + 1 + 10), 128, 'hidden pixels of the masked row are mid-gray');
+    assert.equal(at(1 + 10, 1 + 56 + 1 + 40), Math.round(255 * centered(0, 20 * 28 + 5)), 'observed pixels of the masked row are the image');
+  });
+
+  it('inpaint picks images by --index and rejects bad selections', () => {
+    const r = cli('inpaint', '--model', modelPath, '--mask', 'even', '--index', '4,1', '--steps', '3', '--npy', join(dir, 'idx.npy'), '--json', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const { data } = npy(join(dir, 'idx.npy'));
+    assert.equal(data[1], centered(4, 1));
+    assert.equal(data[784 + 3], centered(1, 3));
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'even', '--index', '99999', '--json'), /--index 99999 is past the end of the test split/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'even', '--index', '1', '--limit', '2', '--json'), /--limit or --index, not both/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'even', '--index', '1,x', '--json'), /comma-separated/);
   });
 
   it('inpaint takes a mask PNG and the user\'s own PNG images, with clear errors for bad ones', () => {
@@ -67,6 +85,15 @@ describe('latent-space CLI', () => {
     writeFileSync(join(dir, 'fake.png'), 'not a png');
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', join(dir, 'fake.png'), '--limit', '1', '--json'), /not a PNG/);
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'diagonal', '--limit', '1', '--json'), /unknown mask "diagonal"/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', join(dir, 'missing.png'), '--limit', '1', '--json'), /cannot read mask PNG .*missing\.png: no such file/);
+    // The user's images: not a PNG, and colour (converted to gray with a note).
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--image', join(dir, 'fake.png'), '--json'), /fake\.png: not a PNG/);
+    const rgb = new Uint8Array(784 * 3).fill(90);
+    writeFileSync(join(dir, 'colour.png'), encode({ width: 28, height: 28, data: rgb, channels: 3, depth: 8 }));
+    const c = cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--image', join(dir, 'colour.png'), '--steps', '2', '--npy', join(dir, 'colour.npy'), '--quiet');
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stderr, /colour\.png is in colour; converted to gray/);
+    assert.ok(Math.abs(npy(join(dir, 'colour.npy')).data[783] - 90 / 255) < 1e-6);
   });
 
   it('encode then decode gives the images back; bad codes are named', () => {
@@ -81,9 +108,30 @@ describe('latent-space CLI', () => {
     const bad = new Float32Array(784);
     bad[5] = NaN;
     writeFileSync(join(dir, 'nan.npy'), writeNpyF32(bad, [1, 784]));
-    assertUserError(cli('decode', '--model', modelPath, '--codes', join(dir, 'nan.npy'), '--npy', back), /value 5 is NaN/);
+    assertUserError(cli('decode', '--model', modelPath, '--codes', join(dir, 'nan.npy'), '--npy', back), /nan\.npy: value 5 \(row 0\) is NaN; NaN or infinite codes cannot be decoded/);
     writeFileSync(join(dir, 'short.npy'), writeNpyF32(new Float32Array(10), [2, 5]));
     assertUserError(cli('decode', '--model', modelPath, '--codes', join(dir, 'short.npy'), '--npy', back), /shape \[2, 5\].*\[n, 784\]/);
+    writeFileSync(join(dir, 'junk.npy'), 'junk');
+    assertUserError(cli('decode', '--model', modelPath, '--codes', join(dir, 'junk.npy'), '--npy', back), /junk\.npy: not a \.npy file/);
+  });
+
+  it('encode takes .npy images, rejecting NaN/Inf and the wrong size; round trip through decode', () => {
+    const imgs = new Float32Array(2 * 784);
+    for (let i = 0; i < imgs.length; i++) imgs[i] = (i % 97) / 97;
+    writeFileSync(join(dir, 'imgs.npy'), writeNpyF32(imgs, [2, 784]));
+    const codes = join(dir, 'codes2.npy');
+    const strip0 = join(dir, 'strip0.npy');
+    assert.equal(cli('encode', '--model', modelPath, '--npy', join(dir, 'imgs.npy'), '--out', codes).code, 0);
+    assert.equal(cli('decode', '--model', modelPath, '--codes', codes, '--npy', join(dir, 'imgs2.npy')).code, 0);
+    const { data } = npy(join(dir, 'imgs2.npy'));
+    for (let i = 0; i < imgs.length; i++) assert.ok(Math.abs(data[i] - imgs[i]) < 1e-5);
+    imgs[800] = Infinity;
+    writeFileSync(join(dir, 'inf.npy'), writeNpyF32(imgs, [2, 784]));
+    assertUserError(cli('encode', '--model', modelPath, '--npy', join(dir, 'inf.npy'), '--out', codes), /inf\.npy: value 800 \(row 1\) is Infinity/);
+    writeFileSync(join(dir, 'wide.npy'), writeNpyF32(new Float32Array(2 * 785), [2, 785]));
+    assertUserError(cli('encode', '--model', modelPath, '--npy', join(dir, 'wide.npy'), '--out', codes), /shape \[2, 785\].*\[n, 784\]/);
+    assertUserError(cli('encode', '--model', modelPath, '--image', join(dir, 'fake.png'), '--out', codes), /not a PNG/);
+    assertUserError(cli('interpolate', '--model', modelPath, '--from', '0', '--to', '99999', '--npy', strip0), /--to 99999 is past the end of the test split/);
   });
 
   it('interpolate ends at its two images; spectrum is sorted; temperature 0 is deterministic', () => {
