@@ -32,6 +32,21 @@ it('wasm accepts arrays that are not its own (float32 and float64), with the sam
   assert.deepEqual(Array.from(y), [0, 2.5, 0, 4.5]);
 });
 
+// Workers start asynchronously; a job posted before they run must still be done by them (this used to hang).
+it('a parallel job posted right after creation completes and is correct', { timeout: 60_000 }, async () => {
+  for (let round = 0; round < 3; round++) {
+    const b = await keep(createWasmBackendNode({ threads: 2 }));
+    const M = 64, N = 300, K = 200; // 2·M·N·K above the parallel threshold
+    const A = b.alloc(M * K), B = b.alloc(K * N), C = b.alloc(M * N);
+    for (let i = 0; i < A.length; i++) A[i] = Math.sin(i);
+    for (let i = 0; i < B.length; i++) B[i] = Math.cos(i);
+    b.gemm(false, false, M, N, K, A, B, C, false);
+    const expected = new Float64Array(M * N);
+    gemmRef(false, false, M, N, K, A, B, expected, false);
+    for (let i = 0; i < C.length; i++) assert.ok(Math.abs(C[i] - expected[i]) < 1e-3, `round ${round}, C[${i}]`);
+  }
+});
+
 it('dispose stops the worker threads', () => {
   for (const b of made) b.dispose();
   assert.ok(made.length >= 3);

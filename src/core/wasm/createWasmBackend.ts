@@ -19,6 +19,8 @@ export interface WorkerInit {
   ctrl: number;
   index: number;
   threads: number;
+  /** The control block's generation counter when the worker was spawned. */
+  generation: number;
 }
 
 export interface WasmBackendOptions {
@@ -117,14 +119,24 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   };
 
   const workers: Array<{ terminate(): void }> = [];
-  for (let i = 1; i < threads; i++) workers.push(options.spawnWorker!(`(${WORKER_MAIN})`, { module, memory, ctrl, index: i, threads }));
+  for (let i = 1; i < threads; i++) workers.push(options.spawnWorker!(`(${WORKER_MAIN})`, { module, memory, ctrl, index: i, threads, generation: Atomics.load(ctl, 0) }));
   /** Runs the job described in the control block on every thread; the caller takes share 0. */
+  // A worker that never answers (it failed to start, or was terminated) must not block the caller forever: the
+  // workers' shares are no larger than the caller's, so waiting far longer than the caller took means one is gone.
   const parallel = (ownShare: () => void): void => {
     Atomics.store(ctl, 1, 0);
     Atomics.add(ctl, 0, 1);
     Atomics.notify(ctl, 0);
+    const t0 = Date.now();
     ownShare();
-    for (let done = Atomics.load(ctl, 1); done < threads - 1; done = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, done);
+    const limit = Math.max(30_000, 100 * (Date.now() - t0));
+    const waitStart = Date.now();
+    for (let done = Atomics.load(ctl, 1); done < threads - 1; done = Atomics.load(ctl, 1)) {
+      if (Date.now() - waitStart > limit) {
+        throw new Error(`wasm backend: ${threads - 1 - done} worker thread(s) did not finish a job within ${Math.round(limit / 1000)} s; use threads: 1`);
+      }
+      Atomics.wait(ctl, 1, done, 1000);
+    }
   };
   const share = (lo: number, hi: number, align: number): [number, number] => {
     const per = Math.ceil((hi - lo) / threads / align) * align;

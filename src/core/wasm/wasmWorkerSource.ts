@@ -8,14 +8,18 @@
 /** Op codes shared by the caller and the workers. */
 export const OP = { exit: 0, gemm: 1, adam: 2 } as const;
 
-/** `(init) => void`, where init = { module, memory, ctrl, index, threads }. */
+/**
+ * `(init) => void`, where init = { module, memory, ctrl, index, threads, generation }. `generation` is the counter's
+ * value when the worker was spawned: a worker may start running after the caller has already posted its first job,
+ * so it must not take the counter's current value as "seen" (that would skip the job and leave the caller waiting).
+ */
 export const WORKER_MAIN = `function workerMain(init) {
-  const { module, memory, ctrl, index, threads } = init;
+  const { module, memory, ctrl, index, threads, generation } = init;
   const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('wasm abort'); } } });
   const k = inst.exports;
   const ctl = new Int32Array(memory.buffer, ctrl, 64);
   const fl = new Float32Array(memory.buffer, ctrl + 128, 16);
-  let seen = Atomics.load(ctl, 0);
+  let seen = generation;
   for (;;) {
     Atomics.wait(ctl, 0, seen);
     const gen = Atomics.load(ctl, 0);
