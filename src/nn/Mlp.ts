@@ -1,6 +1,7 @@
 import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import type { Rng } from '../core/Rng.js';
+import type { CouplingNet } from './CouplingNet.js';
 import { denseBackward, denseForward } from './dense.js';
 import { createParam, type Param } from './Param.js';
 import { Workspace } from './Workspace.js';
@@ -9,7 +10,7 @@ import { Workspace } from './Workspace.js';
  * A ReLU multilayer perceptron: `depth` hidden layers of `hidden` units, then a linear output layer
  * (the coupling function m of NICE §3, §5.1). Parameters are named `{prefix}layers.{j}.weight|bias`.
  */
-export class Mlp {
+export class Mlp implements CouplingNet {
   readonly params: Param[] = [];
   /** Layer widths, input first: [inDim, hidden × depth, outDim]. */
   readonly widths: number[];
