@@ -1,0 +1,172 @@
+import type { Backend } from '../core/Backend.js';
+import type { FloatArray } from '../core/FloatArray.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import type { Rng } from '../core/Rng.js';
+import type { CouplingNet } from './CouplingNet.js';
+import { conv2dBackward, conv2dForward, ConvScratch, type ConvShape } from './conv2d.js';
+import { createParam, type Param } from './Param.js';
+import { Workspace } from './Workspace.js';
+
+/**
+ * A convolutional coupling function for images C×H×W: the kept coordinates are placed in a zero image, which goes
+ * through `depth` 3×3 convolutions (C → hidden → … → hidden, each followed by ReLU) and a final linear 1×1
+ * convolution to `outGroups`·C channels; output group g for updated coordinate j is channel g·C + c (c being that
+ * coordinate's channel) at that coordinate's pixel.
+ *
+ * Because the updated coordinates enter the image as zeros, the output cannot depend on them, whatever the
+ * partition (checkerboard, channel split, alternate): the coupling's Jacobian stays triangular.
+ *
+ * `kept` and `updated` are flat indices into the channel-major image (c·H·W + y·W + x) and must partition 0..C·H·W−1.
+ * Parameters are named `{prefix}layers.{j}.weight` ([out, in, k, k]) and `{prefix}layers.{j}.bias` ([out]),
+ * j = 0..depth, as torch.nn.Conv2d's. Internally activations are NHWC (see conv2d.ts).
+ */
+export class ConvNet implements CouplingNet {
+  readonly params: Param[] = [];
+  readonly inDim: number;
+  readonly outDim: number;
+  /** Geometry of each convolution, first layer first. */
+  readonly layers: ConvShape[] = [];
+  // For coordinate i of kept/updated: its position in an NHWC image of C channels (pixel·C + channel).
+  private readonly keptPos: Int32Array;
+  private readonly updatedPos: Int32Array;
+  private readonly image: Workspace;
+  private readonly acts: Workspace[];
+  private readonly gradA: Workspace;
+  private readonly gradB: Workspace;
+  private readonly outFlat: Workspace;
+  private readonly dxOut: Workspace;
+  private readonly scratch: ConvScratch;
+  private n = 0;
+
+  constructor(
+    private readonly backend: Backend,
+    readonly shape: [number, number, number],
+    readonly kept: Int32Array,
+    readonly updated: Int32Array,
+    readonly outGroups: number,
+    readonly hidden: number,
+    readonly depth: number,
+    prefix = '',
+  ) {
+    const [C, H, W] = shape;
+    const D = C * H * W;
+    if (!(depth >= 1 && hidden >= 1 && outGroups >= 1)) throw new NiceFlowError(`ConvNet: depth, hidden and outGroups must be ≥ 1 (got ${depth}, ${hidden}, ${outGroups})`);
+    const seen = new Uint8Array(D);
+    for (const i of [...kept, ...updated]) {
+      if (!(i >= 0 && i < D) || seen[i]) throw new NiceFlowError(`ConvNet: kept and updated must partition 0..${D - 1} (index ${i})`);
+      seen[i] = 1;
+    }
+    if (kept.length + updated.length !== D) throw new NiceFlowError(`ConvNet: kept and updated must partition 0..${D - 1}`);
+    this.inDim = kept.length;
+    this.outDim = outGroups * updated.length;
+    const P = H * W;
+    const nhwc = (i: number): number => (i % P) * C + Math.floor(i / P);
+    this.keptPos = Int32Array.from(kept, nhwc);
+    this.updatedPos = Int32Array.from(updated, nhwc);
+
+    for (let j = 0; j <= depth; j++) {
+      const last = j === depth;
+      this.layers.push({ inC: j === 0 ? C : hidden, outC: last ? outGroups * C : hidden, height: H, width: W, kernel: last ? 1 : 3 });
+    }
+    for (const [j, s] of this.layers.entries()) {
+      this.params.push(createParam(backend, `${prefix}layers.${j}.weight`, [s.outC, s.inC, s.kernel, s.kernel]));
+      this.params.push(createParam(backend, `${prefix}layers.${j}.bias`, [s.outC]));
+    }
+    this.image = new Workspace(backend, P * C);
+    this.acts = this.layers.map((s) => new Workspace(backend, P * s.outC));
+    const widest = P * Math.max(C, hidden, outGroups * C);
+    this.gradA = new Workspace(backend, widest);
+    this.gradB = new Workspace(backend, widest);
+    this.outFlat = new Workspace(backend, this.outDim);
+    this.dxOut = new Workspace(backend, this.inDim);
+    this.scratch = new ConvScratch(backend);
+  }
+
+  /** torch.nn.Conv2d's default initialisation: weight and bias uniform on ±1/sqrt(fan_in), fan_in = in·k·k. */
+  init(rng: Rng): void {
+    for (const [j, s] of this.layers.entries()) {
+      const bound = 1 / Math.sqrt(s.inC * s.kernel * s.kernel);
+      for (const p of [this.params[2 * j].data, this.params[2 * j + 1].data]) {
+        for (let i = 0; i < p.length; i++) p[i] = (2 * rng.uniform() - 1) * bound;
+      }
+    }
+  }
+
+  /** x [n, inDim] → out [n, outDim] (a view, valid until the next forward). */
+  forward(x: FloatArray, n: number): FloatArray {
+    this.n = n;
+    const C = this.shape[0], P = this.shape[1] * this.shape[2], D = P * C, inDim = this.inDim;
+    // Scatter into a zero image: the updated positions stay 0 (the triangular-Jacobian guarantee).
+    const img = this.image.get(n);
+    img.fill(0);
+    const kp = this.keptPos;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < inDim; j++) img[i * D + kp[j]] = x[i * inDim + j];
+    }
+    let cur = img;
+    for (const [j, s] of this.layers.entries()) {
+      const y = this.acts[j].get(n);
+      conv2dForward(this.backend, cur, this.params[2 * j].data, this.params[2 * j + 1].data, y, n, s, j < this.depth, this.scratch);
+      cur = y;
+    }
+    // Gather: group g of updated coordinate j reads output channel g·C + c at its pixel.
+    const GC = this.outGroups * C, U = this.updated.length, outDim = this.outDim;
+    const out = this.outFlat.get(n);
+    this.gatherOut(cur, out, n, GC, U, outDim, false);
+    return out;
+  }
+
+  /**
+   * Backward through the last forward: dOut [n, outDim] (left unchanged). Writes (overwrites) parameter gradients
+   * when `paramGrads`; returns dL/dx [n, inDim] (a view valid until the next call) when `inputGrad`, else null.
+   */
+  backward(dOut: FloatArray, paramGrads: boolean, inputGrad: boolean): FloatArray | null {
+    if (!paramGrads && !inputGrad) return null;
+    const n = this.n, C = this.shape[0], P = this.shape[1] * this.shape[2];
+    const GC = this.outGroups * C, U = this.updated.length;
+    // dOut scattered back onto the output image (the exact adjoint of the gather; other entries get no gradient).
+    // dy and spare are whole buffers (layer widths differ); views of the right length are taken per layer.
+    let dy = this.gradA.get(n);
+    dy.fill(0, 0, n * P * GC);
+    this.gatherOut(dy, dOut, n, GC, U, this.outDim, true);
+    let spare = this.gradB.get(n);
+    let dImg: FloatArray | null = null;
+    for (let j = this.depth; j >= 0; j--) {
+      const s = this.layers[j];
+      const layerIn = j > 0 ? this.acts[j - 1].get(n) : this.image.get(n);
+      const W = this.params[2 * j], b = this.params[2 * j + 1];
+      const dx = j > 0 || inputGrad ? spare.subarray(0, n * P * s.inC) : null;
+      conv2dBackward(this.backend, layerIn, W.data, dy, n, s, paramGrads ? W.grad : null, paramGrads ? b.grad : null, dx, this.scratch);
+      if (j === 0) {
+        dImg = dx;
+        break;
+      }
+      // Mask by the ReLU of layer j−1, whose output is this layer's input.
+      this.backend.reluBackward(dx!, layerIn, n * P * s.inC);
+      [dy, spare] = [spare, dy];
+    }
+    if (!dImg) return null;
+    // Gather the kept positions of the input-image gradient (the adjoint of the forward's scatter).
+    const out = this.dxOut.get(n);
+    const D = P * C, inDim = this.inDim, kp = this.keptPos;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < inDim; j++) out[i * inDim + j] = dImg[i * D + kp[j]];
+    }
+    return out;
+  }
+
+  /** out[i, g·U + j] = img[i, pixel·GC + g·C + c] for updated j; with `reverse`, the other way round. */
+  private gatherOut(img: FloatArray, flat: FloatArray, n: number, GC: number, U: number, outDim: number, reverse: boolean): void {
+    const C = this.shape[0], P = this.shape[1] * this.shape[2], up = this.updatedPos;
+    for (let i = 0; i < n; i++) {
+      for (let g = 0; g < this.outGroups; g++) {
+        for (let j = 0; j < U; j++) {
+          const pos = up[j], pix = (pos / C) | 0, c = pos - pix * C;
+          const a = (i * P + pix) * GC + g * C + c, f = i * outDim + g * U + j;
+          if (reverse) img[a] = flat[f];
+          else flat[f] = img[a];
+        }
+      }
+    }
+  }
+}

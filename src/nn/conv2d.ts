@@ -1,0 +1,210 @@
+import type { Backend } from '../core/Backend.js';
+import type { FloatArray } from '../core/FloatArray.js';
+
+// A 2-D convolution in torch.nn.Conv2d's parameter layout, stride 1, 'same' zero padding (pad = (k−1)/2, k odd):
+// W [outC, inC, k, k], b [outC]. Like PyTorch it is a cross-correlation (the kernel is not flipped):
+//   y[img, yy, xx, co] = b[co] + Σ_{ci, ky, kx} W[co, ci, ky, kx] · x[img, yy + ky − pad, xx + kx − pad, ci]
+// with x = 0 outside the image.
+//
+// Activation layout: NHWC, i.e. a batch is a row-major matrix [n·H·W, C] (one row per pixel, rows ordered by image,
+// then y, then x; channels contiguous). With this layout a conv is im2col + one gemm, and a 1×1 conv *is* a dense
+// layer on the pixel rows (so it needs no column buffer at all).
+//
+// im2col: cols [n·H·W, inC·k·k], row = output pixel, column (ci, ky, kx) = the input value that W[·, ci, ky, kx]
+// meets. This column order is W's memory order, so W is used in place as the [outC, inC·k·k] matrix (with transB).
+//
+// Derivatives (written once here; backends only multiply and add), dy [n·H·W, outC] already masked by the ReLU
+// (dy ← dy · [y > 0], y being the ReLU's output) when there was one:
+//   dL/dW    = dyᵀ · cols          (gemm, A transposed: [outC, n·H·W] · [n·H·W, inC·k·k]; summed over chunks)
+//   dL/db    = Σ_rows dy           (column sums)
+//   dL/dcols = dy · W              (gemm: [n·H·W, outC] · [outC, inC·k·k])
+//   dL/dx    = col2im(dL/dcols)    (each column entry is added back to the input pixel it was copied from; an input
+//                                   pixel appears in up to k² windows, so its gradient is the sum of those entries)
+// The columns are recomputed in backward (cheap next to the gemm) rather than kept for the whole batch.
+
+/** Geometry of one convolution: input channels, output channels, image height and width, kernel size (odd). */
+export interface ConvShape {
+  inC: number;
+  outC: number;
+  height: number;
+  width: number;
+  kernel: number;
+}
+
+/** Default upper bound on the column buffer, in bytes. */
+export const CONV_COLUMN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The column buffer shared by convolutions, reused across calls (like `Workspace`): the batch is processed in chunks
+ * of whole images so the buffer stays under `maxBytes` (n = 200 images of 28×28×64 at 3×3 would take 360 MB at once).
+ * It grows only up to the largest chunk seen, so nothing is allocated once the largest batch was seen.
+ */
+export class ConvScratch {
+  private buf: FloatArray;
+  private capacity = 0;
+  /** Largest column buffer wanted, in elements of the backend's dtype (at least one image is always allowed). */
+  readonly maxElements: number;
+
+  constructor(
+    private readonly backend: Backend,
+    maxBytes = CONV_COLUMN_BYTES,
+  ) {
+    this.buf = backend.alloc(0);
+    this.maxElements = Math.floor(maxBytes / (backend.dtype === 'float64' ? 8 : 4));
+  }
+
+  /** Images per chunk for a conv of this shape with a batch of n. */
+  chunk(n: number, s: ConvShape): number {
+    const perImage = s.height * s.width * s.inC * s.kernel * s.kernel;
+    return Math.max(1, Math.min(n, Math.floor(this.maxElements / perImage)));
+  }
+
+  /** A view of `length` values (contents unspecified), valid until a call with a larger length. */
+  get(length: number): FloatArray {
+    if (length > this.capacity) {
+      this.capacity = length;
+      this.buf = this.backend.alloc(length);
+    }
+    return this.buf.subarray(0, length);
+  }
+}
+
+/**
+ * im2col for `m` images: x [m·H·W, inC] → cols [m·H·W, inC·k·k] (zeros where the window leaves the image).
+ * With `back`, the reverse (col2im): dx [m·H·W, inC] += the column entries, summed over overlapping windows.
+ */
+function im2col(x: FloatArray, cols: FloatArray, m: number, s: ConvShape, back: boolean): void {
+  const { inC, height: H, width: Wd, kernel: k } = s;
+  const kk = k * k, pad = (k - 1) >> 1, rowLen = inC * kk;
+  let row = 0;
+  for (let img = 0; img < m; img++) {
+    const imgBase = img * H * Wd;
+    for (let yy = 0; yy < H; yy++) {
+      for (let xx = 0; xx < Wd; xx++, row++) {
+        const rb = row * rowLen;
+        for (let ky = 0; ky < k; ky++) {
+          const sy = yy + ky - pad;
+          for (let kx = 0; kx < k; kx++) {
+            const sx = xx + kx - pad;
+            const t = rb + ky * k + kx;
+            if (sy < 0 || sy >= H || sx < 0 || sx >= Wd) {
+              if (!back) for (let ci = 0; ci < inC; ci++) cols[t + ci * kk] = 0;
+              continue;
+            }
+            const src = (imgBase + sy * Wd + sx) * inC;
+            if (back) for (let ci = 0; ci < inC; ci++) x[src + ci] += cols[t + ci * kk];
+            else for (let ci = 0; ci < inC; ci++) cols[t + ci * kk] = x[src + ci];
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Forward: x [n·H·W, inC] → out [n·H·W, outC] (NHWC), W [outC, inC, k, k], b [outC]; `relu` fuses max(0, ·) with
+ * the bias add. `out` must not overlap `x`.
+ */
+export function conv2dForward(
+  backend: Backend,
+  x: FloatArray,
+  W: FloatArray,
+  b: FloatArray,
+  out: FloatArray,
+  n: number,
+  s: ConvShape,
+  relu: boolean,
+  scratch: ConvScratch,
+): void {
+  const P = s.height * s.width, K = s.inC * s.kernel * s.kernel, rows = n * P;
+  if (s.kernel === 1) {
+    backend.gemm(false, true, rows, s.outC, K, x, W, out, false);
+  } else {
+    const chunk = scratch.chunk(n, s);
+    const cols = scratch.get(chunk * P * K);
+    for (let i0 = 0; i0 < n; i0 += chunk) {
+      const m = Math.min(chunk, n - i0);
+      im2col(x.subarray(i0 * P * s.inC), cols, m, s, false);
+      backend.gemm(false, true, m * P, s.outC, K, cols, W, out.subarray(i0 * P * s.outC), false);
+    }
+  }
+  backend.addBias(out, b, rows, s.outC, relu);
+}
+
+/**
+ * Backward, given dy [n·H·W, outC] already masked for the ReLU if there was one, and the forward's input x.
+ * Each output is optional (null to skip) and overwritten: dW [outC, inC, k, k], db [outC], dx [n·H·W, inC].
+ */
+export function conv2dBackward(
+  backend: Backend,
+  x: FloatArray,
+  W: FloatArray,
+  dy: FloatArray,
+  n: number,
+  s: ConvShape,
+  gW: FloatArray | null,
+  gb: FloatArray | null,
+  dx: FloatArray | null,
+  scratch: ConvScratch,
+): void {
+  const P = s.height * s.width, K = s.inC * s.kernel * s.kernel, rows = n * P;
+  if (gb) backend.colSum(dy, rows, s.outC, gb, false);
+  if (n === 0) {
+    gW?.fill(0, 0, s.outC * K);
+    return;
+  }
+  if (s.kernel === 1) {
+    if (gW) backend.gemm(true, false, s.outC, K, rows, dy, x, gW, false);
+    if (dx) backend.gemm(false, false, rows, K, s.outC, dy, W, dx, false);
+    return;
+  }
+  if (!gW && !dx) return;
+  const chunk = scratch.chunk(n, s);
+  const cols = scratch.get(chunk * P * K);
+  for (let i0 = 0; i0 < n; i0 += chunk) {
+    const m = Math.min(chunk, n - i0);
+    const dyc = dy.subarray(i0 * P * s.outC);
+    if (gW) {
+      im2col(x.subarray(i0 * P * s.inC), cols, m, s, false);
+      backend.gemm(true, false, s.outC, K, m * P, dyc, cols, gW, i0 > 0);
+    }
+    if (dx) {
+      // The columns are no longer needed: the same buffer receives dL/dcols.
+      backend.gemm(false, false, m * P, K, s.outC, dyc, W, cols, false);
+      const dxc = dx.subarray(i0 * P * s.inC, (i0 + m) * P * s.inC);
+      dxc.fill(0);
+      im2col(dxc, cols, m, s, true);
+    }
+  }
+}
+
+/**
+ * The naive direct convolution (the oracle for tests): same layouts and meaning as `conv2dForward`, plain loops,
+ * exact in float64.
+ */
+export function conv2dRef(x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, out: FloatArray, n: number, s: ConvShape, relu: boolean): void {
+  const { inC, outC, height: H, width: Wd, kernel: k } = s;
+  const pad = (k - 1) >> 1;
+  for (let img = 0; img < n; img++) {
+    for (let yy = 0; yy < H; yy++) {
+      for (let xx = 0; xx < Wd; xx++) {
+        const o = ((img * H + yy) * Wd + xx) * outC;
+        for (let co = 0; co < outC; co++) {
+          let acc = b[co];
+          for (let ci = 0; ci < inC; ci++) {
+            for (let ky = 0; ky < k; ky++) {
+              const sy = yy + ky - pad;
+              if (sy < 0 || sy >= H) continue;
+              for (let kx = 0; kx < k; kx++) {
+                const sx = xx + kx - pad;
+                if (sx < 0 || sx >= Wd) continue;
+                acc += W[((co * inC + ci) * k + ky) * k + kx] * x[((img * H + sy) * Wd + sx) * inC + ci];
+              }
+            }
+          }
+          out[o + co] = relu && !(acc > 0) ? 0 : acc;
+        }
+      }
+    }
+  }
+}
