@@ -1,21 +1,27 @@
 // One property suite over every bijection (zuko/nflows style): shape, round trip, log-det against a brute-force
-// float64 Jacobian, the kept half untouched, and backward against finite differences.
+// float64 Jacobian, the kept half untouched, and backward against finite differences. Every coupling law runs with
+// every network (dense with alternate/halves/checkerboard, conv with checkerboard/channels), plus the scaling layer.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
 import { createRefBackend } from '../src/core/createRefBackend.js';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import { AdditiveCoupling } from '../src/flows/AdditiveCoupling.js';
 import type { Bijection } from '../src/flows/Bijection.js';
 import { Chain } from '../src/flows/Chain.js';
+import { Coupling } from '../src/flows/Coupling.js';
+import { COUPLING_LAWS, type CouplingLaw, lawOutputGroups, LOG_SCALE_BOUND } from '../src/flows/couplingLaw.js';
 import { DiagonalScaling } from '../src/flows/DiagonalScaling.js';
-import { partitionFor, PARTITION_NAMES, type Partition } from '../src/flows/Partition.js';
+import { partitionFor, type Partition, type PartitionName } from '../src/flows/Partition.js';
 import { NiceModel } from '../src/model/NiceModel.js';
+import { ConvNet } from '../src/nn/ConvNet.js';
+import type { CouplingNet } from '../src/nn/CouplingNet.js';
 import { Mlp } from '../src/nn/Mlp.js';
 import { assertAllClose, jacobian, logAbsDet, numericGrad, randn } from './helpers.js';
 
-const D = 16; // 1×4×4, so checkerboard applies
-const SHAPE = [1, 4, 4];
+const SHAPE: [number, number, number] = [2, 3, 4]; // C×H×W, so checkerboard and channels apply
+const D = 24;
 
 interface Case {
   name: string;
@@ -23,12 +29,21 @@ interface Case {
   partition?: Partition;
 }
 
-function coupling(backend: Backend, partition: Partition, seed: number): AdditiveCoupling {
-  const m = new Mlp(backend, partition.kept.length, partition.updated.length, 8, 2);
-  m.init(new Rng(seed));
+type NetKind = 'mlp' | 'conv';
+
+function makeNet(backend: Backend, kind: NetKind, p: Partition, groups: number, seed: number, gain = 2): CouplingNet {
+  const net =
+    kind === 'mlp'
+      ? new Mlp(backend, p.kept.length, groups * p.updated.length, 8, 2)
+      : new ConvNet(backend, SHAPE, p.kept, p.updated, groups, 4, 2);
+  net.init(new Rng(seed));
   // Bigger weights than the default init, so the coupling is far from the identity.
-  for (const p of m.params) for (let i = 0; i < p.data.length; i++) p.data[i] *= 2;
-  return new AdditiveCoupling(backend, D, partition, m);
+  for (const q of net.params) for (let i = 0; i < q.data.length; i++) q.data[i] *= gain;
+  return net;
+}
+
+function coupling(backend: Backend, law: CouplingLaw, kind: NetKind, p: Partition, seed: number, gain = 2): Coupling {
+  return new Coupling(backend, D, p, makeNet(backend, kind, p, lawOutputGroups(law), seed, gain), law);
 }
 
 function scaling(backend: Backend): DiagonalScaling {
@@ -37,27 +52,39 @@ function scaling(backend: Backend): DiagonalScaling {
   return s;
 }
 
+const NETS: [NetKind, PartitionName][] = [['mlp', 'alternate'], ['mlp', 'halves'], ['mlp', 'checkerboard'], ['conv', 'checkerboard'], ['conv', 'channels']];
+
 const cases: Case[] = [];
-for (const name of PARTITION_NAMES) {
-  for (const k of [0, 1]) {
-    const partition = partitionFor(name, k, D, SHAPE);
-    cases.push({ name: `additive coupling, ${name} partition, layer ${k}`, make: (b) => coupling(b, partition, 11 + k), partition });
+for (const law of COUPLING_LAWS) {
+  for (const [kind, name] of NETS) {
+    for (const k of [0, 1]) {
+      const partition = partitionFor(name, k, D, SHAPE);
+      cases.push({ name: `${law} coupling, ${kind} net, ${name} partition, layer ${k}`, make: (b) => coupling(b, law, kind, partition, 11 + k), partition });
+    }
   }
 }
+const alt0 = partitionFor('alternate', 0, D);
+cases.push({ name: 'AdditiveCoupling (the additive law by its old name)', make: (b) => new AdditiveCoupling(b, D, alt0, makeNet(b, 'mlp', alt0, 1, 5)), partition: alt0 });
 cases.push({ name: 'diagonal scaling', make: scaling });
 cases.push({
-  name: 'chain of 4 alternating couplings and a scaling',
-  make: (b) => new Chain(b, [0, 1, 2, 3].map((k) => coupling(b, partitionFor('alternate', k, D), 20 + k) as Bijection).concat(scaling(b))),
+  name: 'chain of 4 alternating additive couplings and a scaling',
+  make: (b) => new Chain(b, [0, 1, 2, 3].map((k) => coupling(b, 'additive', 'mlp', partitionFor('alternate', k, D), 20 + k) as Bijection).concat(scaling(b))),
 });
 cases.push({
-  name: 'NICE model flow (checkerboard, data-dependent scale)',
-  make: (b) => {
-    const model = new NiceModel(b, { dim: D, couplings: 4, hidden: 6, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'additive', shape: SHAPE });
-    model.init(new Rng(3));
-    model.initScaleFromData(Float64Array.from(randn(D * 50, 9, 0.3)), 50);
-    return model.flow;
-  },
+  name: 'chain of 4 affine conv couplings (channels) and a scaling',
+  make: (b) => new Chain(b, [0, 1, 2, 3].map((k) => coupling(b, 'affine', 'conv', partitionFor('channels', k, D, SHAPE), 30 + k) as Bijection).concat(scaling(b))),
 });
+for (const [coupling, network, partition] of [['additive', 'mlp', 'checkerboard'], ['affine', 'conv', 'checkerboard'], ['multiplicative', 'conv', 'channels']] as const) {
+  cases.push({
+    name: `NICE model flow (${coupling}, ${network}, ${partition}, data-dependent scale)`,
+    make: (b) => {
+      const model = new NiceModel(b, { dim: D, couplings: 4, hidden: 6, depth: 2, prior: 'logistic', partition, coupling, shape: SHAPE, network });
+      model.init(new Rng(3));
+      model.initScaleFromData(Float64Array.from(randn(D * 50, 9, 0.3)), 50);
+      return model.flow;
+    },
+  });
+}
 
 const n = 3;
 const x0 = randn(n * D, 42);
@@ -107,7 +134,7 @@ for (const c of cases) {
       });
     }
 
-    it('backward matches float64 finite differences (inputs and parameters)', () => {
+    it('backward matches float64 finite differences (inputs and parameters, log-det term included)', () => {
       const w = randn(n * D, 5);
       const logDetWeight = 0.7;
       // L = Σ w ⊙ y + logDetWeight · Σ_i logDet_i
@@ -135,3 +162,78 @@ for (const c of cases) {
     });
   });
 }
+
+describe('coupling laws', () => {
+  const b64 = createRefBackend({ dtype: 'float64' });
+  const p = partitionFor('checkerboard', 0, D, SHAPE);
+
+  it('the additive law computes y2 = x2 + m(x1) exactly, with log-det 0', () => {
+    const cpl = coupling(b64, 'additive', 'mlp', p, 3);
+    const { y, logDet } = cpl.forward(Float64Array.from(x0), n);
+    const xk = new Float64Array(n * p.kept.length);
+    for (let r = 0; r < n; r++) p.kept.forEach((i, j) => (xk[r * p.kept.length + j] = x0[r * D + i]));
+    const m = Float64Array.from(cpl.net.forward(xk, n));
+    for (let r = 0; r < n; r++) p.updated.forEach((i, j) => assert.equal(y[r * D + i], x0[r * D + i] + m[r * p.updated.length + j]));
+    assert.deepEqual(Array.from(logDet), [0, 0, 0]);
+    assert.equal(cpl.m, cpl.net);
+  });
+
+  it('affine: y2 = x2 ⊙ exp(ℓ(a)) + t with ℓ(a) = 2·tanh(a/2), a then t per example; log-det = Σ ℓ(a)', () => {
+    const cpl = coupling(b64, 'affine', 'conv', p, 4);
+    const { y, logDet } = cpl.forward(Float64Array.from(x0), n);
+    const du = p.updated.length;
+    const xk = new Float64Array(n * p.kept.length);
+    for (let r = 0; r < n; r++) p.kept.forEach((i, j) => (xk[r * p.kept.length + j] = x0[r * D + i]));
+    const h = Float64Array.from(cpl.net.forward(xk, n));
+    for (let r = 0; r < n; r++) {
+      let sum = 0;
+      p.updated.forEach((i, j) => {
+        const l = 2 * Math.tanh(h[r * 2 * du + j] / 2);
+        sum += l;
+        assert.ok(Math.abs(y[r * D + i] - (x0[r * D + i] * Math.exp(l) + h[r * 2 * du + du + j])) < 1e-12, `row ${r}, coordinate ${i}`);
+      });
+      assert.ok(Math.abs(logDet[r] - sum) < 1e-12);
+    }
+  });
+
+  for (const law of ['multiplicative', 'affine'] as const) {
+    it(`${law}: the log-scale stays in (−2, 2) per coordinate even for huge net outputs, and the inverse stays exact`, () => {
+      const cpl = coupling(b64, law, 'mlp', p, 6, 30);
+      const x = Float64Array.from(x0);
+      const { y, logDet } = cpl.forward(x, n);
+      const bound = LOG_SCALE_BOUND * p.updated.length;
+      for (const v of logDet) assert.ok(Math.abs(v) < bound, `log-det ${v}`);
+      assert.ok(y.every(Number.isFinite));
+      assertAllClose(cpl.inverse(Float64Array.from(y), n), x0, 1e-9, 1e-9, 'round trip');
+    });
+  }
+
+  it('a net of the wrong output size for the law is rejected', () => {
+    assert.throws(() => new Coupling(b64, D, p, makeNet(b64, 'mlp', p, 1, 1), 'affine'), /net maps 12 → 12.*12 → 24/);
+  });
+});
+
+describe('partitions', () => {
+  it('channels splits C×H×W into channels [0, ceil(C/2)) and the rest, alternating', () => {
+    const first = Array.from({ length: 12 }, (_, i) => i);
+    const second = Array.from({ length: 12 }, (_, i) => 12 + i);
+    assert.deepEqual(Array.from(partitionFor('channels', 0, 24, [2, 3, 4]).kept), first);
+    assert.deepEqual(Array.from(partitionFor('channels', 0, 24, [2, 3, 4]).updated), second);
+    assert.deepEqual(Array.from(partitionFor('channels', 1, 24, [2, 3, 4]).kept), second);
+    const three = partitionFor('channels', 0, 12, [3, 2, 2]);
+    assert.deepEqual(Array.from(three.kept), Array.from({ length: 8 }, (_, i) => i));
+    assert.deepEqual(Array.from(three.updated), [8, 9, 10, 11]);
+  });
+
+  it('channels on a single-channel image (or without a shape) is a clear error', () => {
+    assert.throws(() => partitionFor('channels', 0, 16, [1, 4, 4]), (e: unknown) => e instanceof NiceFlowError && /single-channel.*checkerboard or alternate/.test(e.message));
+    assert.throws(() => partitionFor('channels', 0, 16), (e: unknown) => e instanceof NiceFlowError && /needs an image shape/.test(e.message));
+  });
+
+  it('the existing partitions are unchanged (alternate: layer 0 updates the odd indices)', () => {
+    assert.deepEqual(Array.from(partitionFor('alternate', 0, 6).updated), [1, 3, 5]);
+    assert.deepEqual(Array.from(partitionFor('alternate', 1, 6).updated), [0, 2, 4]);
+    assert.deepEqual(Array.from(partitionFor('halves', 0, 5).kept), [0, 1]);
+    assert.deepEqual(Array.from(partitionFor('checkerboard', 0, 8, [2, 2, 2]).kept), [0, 3, 4, 7]);
+  });
+});

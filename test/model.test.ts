@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRefBackend } from '../src/core/createRefBackend.js';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import { denseBackward, denseForward } from '../src/nn/dense.js';
 import { NiceModel } from '../src/model/NiceModel.js';
-import type { NiceConfig } from '../src/model/NiceConfig.js';
+import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
+import { ConvNet } from '../src/nn/ConvNet.js';
+import { Mlp } from '../src/nn/Mlp.js';
 import { gaussianPrior } from '../src/priors/gaussianPrior.js';
 import { logisticPrior } from '../src/priors/logisticPrior.js';
 import { assertAllClose, jacobian, logAbsDet, numericGrad, randn } from './helpers.js';
@@ -117,5 +120,105 @@ describe('NICE model', () => {
     mean /= hs.length;
     const variance = sq / hs.length - mean * mean;
     assert.ok(Math.abs(mean) < 0.03 && Math.abs(variance - 1) < 0.05, `latent mean ${mean}, variance ${variance}`);
+  });
+});
+
+describe('NICE model with general coupling laws and conv nets', () => {
+  const base = { dim: 24, couplings: 4, hidden: 3, depth: 1, prior: 'logistic', shape: [2, 3, 4] } as const;
+  const variants: NiceConfig[] = [
+    { ...base, partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [2, 3, 4] },
+    { ...base, partition: 'channels', coupling: 'multiplicative', network: 'conv', shape: [2, 3, 4] },
+    { ...base, partition: 'halves', coupling: 'affine', shape: [2, 3, 4] },
+  ];
+  const build = (config: NiceConfig, seed: number): NiceModel => {
+    const m = new NiceModel(b64, config);
+    m.init(new Rng(seed));
+    m.scaling.scale.data.set(randn(24, seed + 100, 0.4));
+    return m;
+  };
+
+  for (const config of variants) {
+    const label = `${config.coupling}, ${config.network ?? 'mlp'}, ${config.partition}`;
+
+    it(`${label}: builds the right nets and logProb equals Σ log prior(f(x)) + log|det| of the brute-force Jacobian`, () => {
+      const model = build(config, 4);
+      const groups = config.coupling === 'affine' ? 2 : 1;
+      for (const c of model.couplings) {
+        assert.ok(config.network === 'conv' ? c.net instanceof ConvNet : c.net instanceof Mlp);
+        assert.equal(c.law, config.coupling);
+        assert.equal(c.net.outDim, groups * c.partition.updated.length);
+      }
+      const x = randn(24, 19, 0.5);
+      const J = jacobian((v) => Float64Array.from(model.flow.forward(v, 1).y), x, 1e-5);
+      const h = Float64Array.from(model.flow.forward(x, 1).y);
+      let expected = logAbsDet(J, 24);
+      for (const v of h) expected += model.prior.logDensity(v);
+      const got = model.logProb(x, 1)[0];
+      assert.ok(Math.abs(got - expected) < 1e-5, `${got} vs ${expected}`);
+    });
+
+    it(`${label}: gradient of the mean log-likelihood (parameters) and of log p (inputs) match finite differences`, () => {
+      const model = build(config, 5);
+      const n = 3;
+      const x = randn(n * 24, 20, 0.5);
+      const meanNll = (): number => -model.logProb(x, n).reduce((a, v) => a + v, 0) / n;
+      model.gradLogProb(x, n, -1 / n, true);
+      const grads = model.params.map((p) => Float64Array.from(p.grad));
+      model.params.forEach((p, k) => {
+        const step = Math.max(1, Math.floor(p.data.length / 10));
+        for (let i = 0; i < p.data.length; i += step) {
+          const num = numericGrad(p.data, i, meanNll);
+          assert.ok(Math.abs(grads[k][i] - num) < 1e-6 + 1e-5 * Math.abs(num), `${p.name}[${i}]: ${grads[k][i]} vs ${num}`);
+        }
+      });
+      const { dx } = model.gradLogProb(x, n, 1, false);
+      const dxCopy = Float64Array.from(dx);
+      const total = (): number => model.logProb(x, n).reduce((a, v) => a + v, 0);
+      for (let i = 0; i < n * 24; i++) {
+        const num = numericGrad(x, i, total);
+        assert.ok(Math.abs(dxCopy[i] - num) < 1e-5 + 1e-5 * Math.abs(num), `dx[${i}]: ${dxCopy[i]} vs ${num}`);
+      }
+    });
+  }
+
+  it('initScaleFromData gives every latent dimension the prior spread (affine conv model)', () => {
+    const model = build(variants[0], 6);
+    const n = 400;
+    const x = randn(n * 24, 21, 0.3);
+    model.initScaleFromData(x, n);
+    const { h } = model.encode(x, n);
+    for (let d = 0; d < 24; d++) {
+      let mean = 0, sq = 0;
+      for (let i = 0; i < n; i++) mean += h[i * 24 + d];
+      mean /= n;
+      for (let i = 0; i < n; i++) sq += (h[i * 24 + d] - mean) ** 2;
+      const std = Math.sqrt(sq / (n - 1));
+      assert.ok(Math.abs(std - Math.PI / Math.sqrt(3)) < 1e-3, `dimension ${d}: std ${std}`);
+    }
+  });
+});
+
+describe('model config', () => {
+  const dense = { dim: 8, couplings: 2, hidden: 4, depth: 1, prior: 'logistic', partition: 'alternate' };
+  const bad = (what: string, raw: Record<string, unknown>, pattern: RegExp): void => {
+    it(`rejects ${what}`, () => {
+      assert.throws(() => validateConfig(raw), (e: unknown) => e instanceof NiceFlowError && pattern.test(e.message) && !e.message.includes('\n'));
+    });
+  };
+  bad('an unknown coupling law', { ...dense, coupling: 'cubic' }, /"coupling" must be one of additive, multiplicative, affine, got "cubic"/);
+  bad('an unknown network', { ...dense, network: 'rnn' }, /"network" must be one of mlp, conv, got "rnn"/);
+  bad('a conv network without a shape', { ...dense, network: 'conv' }, /"network" conv needs "shape"/);
+  bad('a conv network with depth 0', { ...dense, depth: 0, network: 'conv', shape: [2, 2, 2] }, /"depth" must be an integer ≥ 1 for network conv/);
+  bad('a channel split of a single-channel image', { ...dense, dim: 16, partition: 'channels', shape: [1, 4, 4] }, /"partition".*single-channel.*checkerboard or alternate/);
+  bad('a channel split without a shape', { ...dense, partition: 'channels' }, /"partition".*needs an image shape/);
+
+  it('defaults: coupling additive when absent; network mlp is left out, conv is kept', () => {
+    const c = validateConfig(dense);
+    assert.deepEqual(Object.keys(c), ['dim', 'couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling']);
+    assert.equal(c.coupling, 'additive');
+    assert.deepEqual(Object.keys(validateConfig({ ...dense, network: 'mlp', coupling: 'affine' })), Object.keys(c));
+    const conv = validateConfig({ ...dense, partition: 'channels', network: 'conv', shape: [2, 2, 2], coupling: 'multiplicative' });
+    assert.equal(conv.network, 'conv');
+    assert.equal(conv.coupling, 'multiplicative');
   });
 });

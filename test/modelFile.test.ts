@@ -76,4 +76,58 @@ describe('model file', () => {
   reject('a config that is not JSON', (_t, m) => (m.config = '{dim: 8'), /not valid JSON/);
   reject('a config with a bad field', (_t, m) => (m.config = JSON.stringify({ ...config, prior: 'cauchy' })), /prior/);
   reject('a config whose depth disagrees with the tensors', (_t, m) => (m.config = JSON.stringify({ ...config, depth: 3 })), /missing|shape/);
+  reject(
+    'a dense file declared as conv',
+    (_t, m) => (m.config = JSON.stringify({ ...config, network: 'conv', shape: [2, 2, 2] })),
+    /tensor "couplings\.0\.layers\.0\.weight" has shape \[5, 4\], the config needs \[5, 2, 3, 3\] \(a dense layer's weight, but the config says network "conv"\)/,
+  );
+  reject(
+    'an additive file declared as affine',
+    (_t, m) => (m.config = JSON.stringify({ ...config, coupling: 'affine' })),
+    /tensor "couplings\.0\.layers\.2\.weight" has shape \[4, 5\], the config needs \[8, 5\] \(an output layer sized for another coupling law; the config says coupling "affine"\)/,
+  );
+  reject('a config with an unknown coupling law', (_t, m) => (m.config = JSON.stringify({ ...config, coupling: 'cubic' })), /"coupling" must be one of/);
+
+  it('keeps exactly the old config keys for a dense additive model', () => {
+    const model = new NiceModel(createRefBackend(), { ...config, shape: [2, 2, 2] });
+    const stored = JSON.parse(readSafetensors(serializeModel(model)).metadata.config) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(stored), ['dim', 'couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling', 'shape']);
+  });
+});
+
+describe('model file: conv and affine models', () => {
+  const convConfig = { dim: 24, couplings: 3, hidden: 4, depth: 2, prior: 'gaussian' as const, partition: 'channels' as const, coupling: 'affine' as const, shape: [2, 3, 4], network: 'conv' as const };
+  const xs = Float32Array.from(randn(5 * 24, 78, 0.5));
+  const convModel = (): NiceModel => {
+    const model = new NiceModel(createRefBackend(), convConfig);
+    model.init(new Rng(2));
+    model.scaling.scale.data.set(randn(24, 3, 0.3));
+    return model;
+  };
+
+  it('round-trips a conv affine model: config (network included), Conv2d-layout tensors, same logProb', () => {
+    const model = convModel();
+    const bytes = serializeModel(model);
+    const { tensors, metadata } = readSafetensors(bytes);
+    assert.deepEqual(JSON.parse(metadata.config), convConfig);
+    // torch.nn.Conv2d layout: [out, in, k, k]; the 1×1 output conv gives 2 groups (a, t) × C channels.
+    assert.deepEqual(tensors['couplings.0.layers.0.weight'].shape, [4, 2, 3, 3]);
+    assert.deepEqual(tensors['couplings.0.layers.2.weight'].shape, [4, 4, 1, 1]);
+    const back = deserializeModel(bytes, createRefBackend());
+    assert.deepEqual(back.config, model.config);
+    assert.equal(back.config.network, 'conv');
+    const lp = model.logProb(xs, 5);
+    assert.ok(lp.every(Number.isFinite));
+    assert.deepEqual(back.logProb(xs, 5), lp);
+  });
+
+  it('rejects a conv file declared as dense, naming the tensor and the layout', () => {
+    const { tensors } = readSafetensors(serializeModel(convModel()));
+    const { network: _network, ...denseConfig } = convConfig;
+    const bytes = writeSafetensors(tensors, { config: JSON.stringify(denseConfig) });
+    assert.throws(
+      () => deserializeModel(bytes, createRefBackend()),
+      (e: unknown) => e instanceof NiceFlowError && /"couplings\.0\.layers\.0\.weight" has shape \[4, 2, 3, 3\], the config needs \[4, 12\] \(a convolution's weight, but the config says network "mlp"\)/.test(e.message),
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
-import { PARTITION_NAMES, type PartitionName } from '../flows/Partition.js';
+import { COUPLING_LAWS, type CouplingLaw } from '../flows/couplingLaw.js';
+import { PARTITION_NAMES, partitionFor, type PartitionName } from '../flows/Partition.js';
 import type { PriorName } from '../priors/Prior.js';
 
 /**
@@ -11,16 +12,28 @@ export interface NiceConfig {
   dim: number;
   /** Number of coupling layers (the paper: 4). */
   couplings: number;
-  /** Hidden units per layer of each coupling MLP (the paper, MNIST: 1000). */
+  /** Hidden units per layer of each coupling MLP (the paper, MNIST: 1000); channels per conv layer for `conv`. */
   hidden: number;
-  /** Hidden layers per coupling MLP (the paper, MNIST: 5). */
+  /** Hidden layers per coupling MLP (the paper, MNIST: 5); number of 3×3 conv layers (≥ 1) for `conv`. */
   depth: number;
   prior: PriorName;
   partition: PartitionName;
-  coupling: 'additive';
-  /** Image shape [C, H, W] when the data are images (used by checkerboard and for pictures). */
+  /** Coupling law g (NICE §3.2); `additive` when absent from a file. */
+  coupling: CouplingLaw;
+  /** Image shape [C, H, W] when the data are images (used by checkerboard, channels, conv and for pictures). */
   shape?: number[];
+  /**
+   * The coupling network m: `mlp` (dense, the default; omitted from configs and files) or `conv` (convolutional on
+   * the `shape` image). validateConfig leaves it out when it is `mlp`.
+   */
+  network?: NetworkName;
 }
+
+/** Kinds of coupling network. */
+export type NetworkName = 'mlp' | 'conv';
+
+/** The names accepted for `NetworkName`. */
+export const NETWORK_NAMES: readonly NetworkName[] = ['mlp', 'conv'];
 
 /** The paper's MNIST model (§5.1): 4 additive couplings of 5 × 1000 ReLU layers, logistic prior. */
 export const PAPER_MNIST_CONFIG: NiceConfig = {
@@ -58,14 +71,31 @@ export function validateConfig(raw: unknown): NiceConfig {
     throw new NiceFlowError(`model config: "partition" must be one of ${PARTITION_NAMES.join(', ')}, got ${JSON.stringify(c.partition)}`);
   }
   const coupling = c.coupling ?? 'additive';
-  if (coupling !== 'additive') throw new NiceFlowError(`model config: coupling "${String(coupling)}" is not supported (only additive)`);
-  const config: NiceConfig = { dim, couplings, hidden, depth, prior: c.prior, partition: c.partition as PartitionName, coupling };
+  if (!COUPLING_LAWS.includes(coupling as CouplingLaw)) {
+    throw new NiceFlowError(`model config: "coupling" must be one of ${COUPLING_LAWS.join(', ')}, got ${JSON.stringify(coupling)}`);
+  }
+  const network = c.network ?? 'mlp';
+  if (!NETWORK_NAMES.includes(network as NetworkName)) {
+    throw new NiceFlowError(`model config: "network" must be one of ${NETWORK_NAMES.join(', ')}, got ${JSON.stringify(network)}`);
+  }
+  const partition = c.partition as PartitionName;
+  const config: NiceConfig = { dim, couplings, hidden, depth, prior: c.prior, partition, coupling: coupling as CouplingLaw };
   if (c.shape !== undefined) {
     const s = c.shape;
     if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {
       throw new NiceFlowError(`model config: "shape" must be [C, H, W] with C·H·W = dim (${dim}), got ${JSON.stringify(s)}`);
     }
     config.shape = s as number[];
+  }
+  if (network === 'conv') {
+    if (!config.shape) throw new NiceFlowError('model config: "network" conv needs "shape" [C, H, W]');
+    if (depth < 1) throw new NiceFlowError(`model config: "depth" must be an integer ≥ 1 for network conv (the number of 3×3 conv layers), got ${depth}`);
+    config.network = 'conv';
+  }
+  try {
+    partitionFor(partition, 0, dim, config.shape);
+  } catch (e) {
+    throw new NiceFlowError(`model config: "partition": ${(e as Error).message}`);
   }
   return config;
 }

@@ -1,10 +1,13 @@
 import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import type { Rng } from '../core/Rng.js';
-import { AdditiveCoupling } from '../flows/AdditiveCoupling.js';
 import { Chain } from '../flows/Chain.js';
+import { Coupling } from '../flows/Coupling.js';
+import { lawOutputGroups } from '../flows/couplingLaw.js';
 import { DiagonalScaling } from '../flows/DiagonalScaling.js';
 import { partitionFor } from '../flows/Partition.js';
+import { ConvNet } from '../nn/ConvNet.js';
+import type { CouplingNet } from '../nn/CouplingNet.js';
 import { Mlp } from '../nn/Mlp.js';
 import type { Param } from '../nn/Param.js';
 import { Workspace } from '../nn/Workspace.js';
@@ -20,7 +23,7 @@ import { type NiceConfig, validateConfig } from './NiceConfig.js';
  */
 export class NiceModel {
   readonly config: NiceConfig;
-  readonly couplings: AdditiveCoupling[];
+  readonly couplings: Coupling[];
   readonly scaling: DiagonalScaling;
   readonly flow: Chain;
   readonly prior: Prior;
@@ -33,12 +36,17 @@ export class NiceModel {
     config: NiceConfig,
   ) {
     this.config = validateConfig(config);
-    const { dim, couplings, hidden, depth, partition, shape } = this.config;
+    const { dim, couplings, hidden, depth, partition, shape, coupling, network } = this.config;
+    const groups = lawOutputGroups(coupling);
     this.couplings = [];
     for (let k = 0; k < couplings; k++) {
       const part = partitionFor(partition, k, dim, shape);
-      const m = new Mlp(backend, part.kept.length, part.updated.length, hidden, depth, `couplings.${k}.`);
-      this.couplings.push(new AdditiveCoupling(backend, dim, part, m));
+      const prefix = `couplings.${k}.`;
+      const net: CouplingNet =
+        network === 'conv'
+          ? new ConvNet(backend, shape as [number, number, number], part.kept, part.updated, groups, hidden, depth, prefix)
+          : new Mlp(backend, part.kept.length, groups * part.updated.length, hidden, depth, prefix);
+      this.couplings.push(new Coupling(backend, dim, part, net, coupling));
     }
     this.scaling = new DiagonalScaling(backend, dim);
     this.flow = new Chain(backend, [...this.couplings, this.scaling]);
@@ -51,9 +59,14 @@ export class NiceModel {
     return this.config.dim;
   }
 
-  /** Initialise the coupling MLPs like torch.nn.Linear; the scale starts at 0 (the identity). */
+  /**
+   * Initialise the coupling networks like PyTorch (torch.nn.Linear / Conv2d defaults); the scale starts at 0 (the
+   * identity). The multiplicative and affine laws keep that default init too, with no special zeroing of the last
+   * layer: their log-scale ℓ(a) = 2·tanh(a/2) is bounded in (−2, 2) per layer, so a random start cannot blow up
+   * the forward or the inverse, and it is near the identity map where the net outputs are small (NICE §3.2).
+   */
   init(rng: Rng): void {
-    for (const c of this.couplings) c.m.init(rng);
+    for (const c of this.couplings) c.net.init(rng);
     this.scaling.scale.data.fill(0);
   }
 

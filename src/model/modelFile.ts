@@ -5,8 +5,9 @@ import { type NiceConfig, validateConfig } from './NiceConfig.js';
 import { NiceModel } from './NiceModel.js';
 
 // Weight files follow ../shared/NICE.md: one safetensors file, torch.nn.Linear layouts
-// (`couplings.{k}.layers.{j}.weight` [out, in], `.bias` [out]), `scaling.scale` [D], and the config as JSON in
-// `__metadata__.config`, so a PyTorch state_dict of the same architecture loads unchanged.
+// (`couplings.{k}.layers.{j}.weight` [out, in], `.bias` [out]) or, for `network: conv`, torch.nn.Conv2d layouts
+// (`weight` [out, in, k, k]), `scaling.scale` [D], and the config as JSON in `__metadata__.config`, so a PyTorch
+// state_dict of the same architecture loads unchanged.
 
 /** The model's parameters as float32 tensors by weight-file name. */
 export function modelTensors(model: NiceModel): Record<string, TensorF32> {
@@ -22,9 +23,13 @@ export function serializeModel(model: NiceModel, metadata: Record<string, string
   return writeSafetensors(modelTensors(model), { ...metadata, config: JSON.stringify(configForFile(model.config)) });
 }
 
+/** The config as stored: `shape` only when set, `network` only when it is not the default `mlp`. */
 function configForFile(config: NiceConfig): NiceConfig {
-  const { dim, couplings, hidden, depth, prior, partition, coupling, shape } = config;
-  return shape ? { dim, couplings, hidden, depth, prior, partition, coupling, shape } : { dim, couplings, hidden, depth, prior, partition, coupling };
+  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network } = config;
+  const out: NiceConfig = { dim, couplings, hidden, depth, prior, partition, coupling };
+  if (shape) out.shape = shape;
+  if (network && network !== 'mlp') out.network = network;
+  return out;
 }
 
 /** Reads the config stored in a weight file's metadata. */
@@ -49,11 +54,12 @@ export function configFromMetadata(metadata: Record<string, string>, what: strin
  */
 export function loadTensorsInto(model: NiceModel, tensors: Record<string, TensorF32>, what: string, ignorePrefix?: string): void {
   const params = model.paramMap();
+  const outputLayer = new Set(model.couplings.flatMap((c) => c.net.params.slice(-2).map((p) => p.name)));
   for (const [name, p] of params) {
     const t = tensors[name];
     if (!t) throw new NiceFlowError(`${what}: tensor "${name}" is missing (the file does not match its config)`);
     if (t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
-      throw new NiceFlowError(`${what}: tensor "${name}" has shape [${t.shape.join(', ')}], the config needs [${p.shape.join(', ')}]`);
+      throw new NiceFlowError(`${what}: tensor "${name}" has shape [${t.shape.join(', ')}], the config needs [${p.shape.join(', ')}]${layoutHint(t.shape, p.shape, model.config, outputLayer.has(name))}`);
     }
     p.data.set(t.data);
   }
@@ -62,6 +68,21 @@ export function loadTensorsInto(model: NiceModel, tensors: Record<string, Tensor
       throw new NiceFlowError(`${what}: unexpected tensor "${name}" (the file is of another architecture than its config says)`);
     }
   }
+}
+
+/**
+ * Names the likely cause of a shape mismatch: a dense weight where the config needs a convolution's (or the other way
+ * round), or an output layer sized for another coupling law (affine nets output twice as many values).
+ */
+function layoutHint(got: number[], need: number[], config: NiceConfig, outputLayer: boolean): string {
+  const network = config.network ?? 'mlp';
+  if (got.length === 2 && need.length === 4) return ` (a dense layer's weight, but the config says network "${network}")`;
+  if (got.length === 4 && need.length === 2) return ` (a convolution's weight, but the config says network "${network}")`;
+  const rest = got.length === need.length && got.every((v, i) => i === 0 || v === need[i]);
+  if (outputLayer && rest && (2 * got[0] === need[0] || got[0] === 2 * need[0])) {
+    return ` (an output layer sized for another coupling law; the config says coupling "${config.coupling}")`;
+  }
+  return '';
 }
 
 /** Builds the model a weight file describes, on the given backend. */
