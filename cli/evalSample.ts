@@ -72,8 +72,7 @@ export async function sampleCommand(flags: SampleFlags): Promise<void> {
   for (const v of x) if (!Number.isFinite(v)) nonFinite++;
   if (flags.npy) writeNpy(flags.npy, x, flags.n);
   if (flags.out) {
-    const clipped = x.map((v) => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0));
-    writeGrid(flags.out, clipped, flags.n, imageShape(model.config.shape, model.dim), flags.columns);
+    writeGrid(flags.out, x, flags.n, imageShape(model.config.shape, model.dim), flags.columns, model.range);
   }
   console.log(`wrote ${flags.n} samples (temperature ${flags.temperature})${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? `${flags.out ? ' and' : ''} to ${flags.npy}` : ''}` +
     (nonFinite ? `; warning: ${nonFinite} values are not finite` : ''));

@@ -44,7 +44,7 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     const m = Math.min(flags.batchSize, n - start);
     const done = (start / flags.batchSize) * flags.steps;
     const r = await inpaint(model, images.subarray(start * D, (start + m) * D), m, mask, {
-      steps: flags.steps, rng, gradient: flags.rawGradient ? 'raw' : 'normalized', onStep: async (i, ll) => {
+      steps: flags.steps, rng, low: model.range[0], high: model.range[1], gradient: flags.rawGradient ? 'raw' : 'normalized', onStep: async (i, ll) => {
         bar.update(done + i + 1, { ll: ll.toFixed(1) });
         await yieldToEventLoop();
       },
@@ -57,12 +57,12 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   if (flags.out) {
     // Rows: originals, masked (hidden pixels mid-gray), inpainted.
     const masked = Float32Array.from(images.subarray(0, n * D));
-    for (let k = 0; k < n; k++) for (let d = 0; d < D; d++) if (mask[d % (H * W)]) masked[k * D + d] = 0.5;
+    for (let k = 0; k < n; k++) for (let d = 0; d < D; d++) if (mask[d % (H * W)]) masked[k * D + d] = (model.range[0] + model.range[1]) / 2;
     const grid = new Float32Array(3 * n * D);
     grid.set(images.subarray(0, n * D));
     grid.set(masked, n * D);
     grid.set(out, 2 * n * D);
-    writeGrid(flags.out, grid, 3 * n, [C, H, W], n);
+    writeGrid(flags.out, grid, 3 * n, [C, H, W], n, model.range);
   }
   if (flags.npyOut) writeNpy(flags.npyOut, out, n);
   const hidden = hiddenCount(mask) * C;

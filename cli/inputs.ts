@@ -49,7 +49,7 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
     if (i >= ds.count) throw new NiceFlowError(`${indexName(k)} ${i} is past the end of the ${flags.split} split (${ds.count} images)`);
   });
   const images = new Float32Array(order.length * D);
-  dequantizeBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images);
+  dequantizeBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images, model.range);
   return { images, n: order.length };
 }
 
@@ -77,7 +77,7 @@ export function readRows(path: string, D: number, what: 'images' | 'codes'): { d
   return { data, n };
 }
 
-/** PNG files as model images: gray from colour and nearest-neighbour resizing, each said on stderr. */
+/** PNG files as model images in its data range: gray from colour and nearest-neighbour resizing, each said on stderr. */
 function loadPngs(paths: string[], model: NiceModel): { images: Float32Array; n: number } {
   const [C, H, W] = imageShape(model.config.shape, model.dim);
   const images = new Float32Array(paths.length * C * H * W);
@@ -102,12 +102,13 @@ function loadPngs(paths: string[], model: NiceModel): { images: Float32Array; n:
     if (img.height !== H || img.width !== W) {
       process.stderr.write(`note: ${path} is ${img.width}×${img.height}; resized to ${W}×${H} (nearest neighbour)\n`);
     }
+    const [lo, hi] = model.range;
     for (let c = 0; c < C; c++) {
       for (let y = 0; y < H; y++) {
         const sy = Math.min(img.height - 1, Math.floor(((y + 0.5) * img.height) / H));
         for (let x = 0; x < W; x++) {
           const sx = Math.min(img.width - 1, Math.floor(((x + 0.5) * img.width) / W));
-          images[k * C * H * W + c * H * W + y * W + x] = data[c * img.height * img.width + sy * img.width + sx];
+          images[k * C * H * W + c * H * W + y * W + x] = lo + (hi - lo) * data[c * img.height * img.width + sy * img.width + sx];
         }
       }
     }

@@ -8,7 +8,6 @@ import { writeAtomic } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
 import { loadImages, readRows, type InputFlags } from './inputs.js';
 
-const clip01 = (x: Float32Array): Float32Array => x.map((v) => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0));
 
 export async function encodeCommand(flags: InputFlags & { model: string; out: string; backend: string }): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
@@ -25,7 +24,7 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
   const { data, n } = readRows(flags.codes, D, 'codes');
   const x = model.decode(data, n);
   if (flags.npy) writeNpy(flags.npy, x, n);
-  if (flags.out) writeGrid(flags.out, clip01(x), n, imageShape(model.config.shape, D));
+  if (flags.out) writeGrid(flags.out, x, n, imageShape(model.config.shape, D), undefined, model.range);
   console.log(`decoded ${n} codes${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? ` to ${flags.npy}` : ''}`);
 }
 
@@ -36,7 +35,7 @@ export async function interpolateCommand(flags: InputFlags & { model: string; fr
   const D = model.dim;
   const x = interpolate(model, images.subarray(0, D), images.subarray(D, 2 * D), flags.steps);
   if (flags.npyOut) writeNpy(flags.npyOut, x, flags.steps);
-  if (flags.out) writeGrid(flags.out, clip01(x), flags.steps, imageShape(model.config.shape, D), flags.steps);
+  if (flags.out) writeGrid(flags.out, x, flags.steps, imageShape(model.config.shape, D), flags.steps, model.range);
   console.log(`interpolated images ${flags.from} → ${flags.to} of the ${flags.split} split in ${flags.steps} steps`);
 }
 

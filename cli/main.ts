@@ -1,7 +1,10 @@
 // The nice-flow command line. This file and its neighbours are the only code that touches files and the terminal.
 import { Command, Option } from 'commander';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { COUPLING_LAWS } from '../src/flows/couplingLaw.js';
 import { PARTITION_NAMES } from '../src/flows/Partition.js';
+import { NETWORK_NAMES } from '../src/model/NiceConfig.js';
+import { PRESET_NAMES } from '../src/model/presets.js';
 import { MASK_NAMES } from '../src/model/masks.js';
 import { evalCommand, sampleCommand } from './evalSample.js';
 import { inpaintCommand } from './inpaint.js';
@@ -24,16 +27,22 @@ const dequantizeOption = (def: string): Option =>
 program
   .command('train')
   .description('train a NICE model by maximum likelihood; writes model.safetensors (best by validation), checkpoint.safetensors, log.jsonl and samples/ to --out')
-  .option('--data <mnist|PATH>', 'data set: "mnist" or an IDX image file (.gz too)', 'mnist')
+  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist')
   .requiredOption('--out <dir>', 'output directory')
   .option('--epochs <n>', 'epochs (the paper: 1500; ~35 reach ~1960 nats on MNIST)', int(1), 1500)
   .option('--max-steps <n>', 'stop after this many steps in total', int(1))
   .option('--batch-size <n>', 'examples per step', int(1), 200)
-  .option('--couplings <n>', 'additive coupling layers', int(1), 4)
-  .option('--hidden <n>', 'hidden units per layer of each coupling MLP', int(1), 1000)
-  .option('--depth <n>', 'hidden layers per coupling MLP', int(0), 5)
+  .addOption(new Option('--preset <name>', 'the paper\'s settings for a data set (architecture, prior, whitening, range); flags given explicitly win').choices([...PRESET_NAMES]))
+  .option('--couplings <n>', 'coupling layers', int(1), 4)
+  .option('--hidden <n>', 'hidden units per layer of each coupling MLP (channels for --network conv)', int(1), 1000)
+  .option('--depth <n>', 'hidden layers per coupling MLP (3×3 conv layers for --network conv)', int(0), 5)
+  .addOption(new Option('--coupling <law>', 'coupling law (paper §3.2): additive x+m, multiplicative x·exp(ℓ), affine x·exp(ℓ)+t, ℓ = 2·tanh(a/2)').choices([...COUPLING_LAWS]).default('additive'))
+  .addOption(new Option('--network <kind>', 'coupling network: mlp (dense) or conv (conv3×3 → ReLU … → conv1×1 on the image)').choices([...NETWORK_NAMES]).default('mlp'))
   .addOption(new Option('--prior <name>', 'latent prior').choices(['logistic', 'gaussian']).default('logistic'))
-  .addOption(new Option('--partition <name>', 'how couplings split the pixels').choices([...PARTITION_NAMES]).default('alternate'))
+  .addOption(new Option('--partition <name>', 'how couplings split the values (channels: C×H×W with C ≥ 2)').choices([...PARTITION_NAMES]).default('alternate'))
+  .addOption(new Option('--whiten <how>', 'zca: fixed ZCA whitening fitted on the training split, its log-det included').choices(['none', 'zca']).default('none'))
+  .option('--whiten-limit <n>', 'fit the whitening on the first N training images (default: all)', int(2))
+  .option('--range <lo,hi>', 'data range of the dequantized pixels, e.g. 0,1 or -1,1 (default: 0,1; -1,1 for CIFAR-10)')
   .option('--lr <rate>', 'Adam learning rate', num(true), 1e-3)
   .option('--seed <n>', 'random seed (init, shuffling, noise)', int(0), 0)
   .option('--limit <n>', 'use only the first N training images', int(1))
@@ -51,7 +60,7 @@ program
   .command('eval')
   .description('log-likelihood of a data split under a model, in nats per image and bits/dim')
   .requiredOption('--model <file>', 'model.safetensors')
-  .option('--data <mnist|PATH>', 'data set: "mnist" or an IDX image file (.gz too)', 'mnist')
+  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist')
   .addOption(new Option('--split <name>', 'train/valid: the training file without/with its held-out tail; test: the test file').choices(['test', 'train', 'valid']).default('test'))
   .option('--limit <n>', 'first N images of the split', int(1))
   .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
@@ -79,7 +88,7 @@ program
 /** Options choosing input images from a data set split. */
 const dataInputOptions = (cmd: Command, dequantize: string): Command =>
   cmd
-    .option('--data <mnist|PATH>', 'data set: "mnist" or an IDX image file (.gz too)', 'mnist')
+    .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist')
     .addOption(new Option('--split <name>', 'data split').choices(['test', 'train', 'valid']).default('test'))
     .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
     .addOption(dequantizeOption(dequantize))

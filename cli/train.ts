@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
-import { bitsPerDim, dequantizeBatch, type Dequantize } from '../src/data/dequantize.js';
+import { bitsPerDim, dequantizeBatch, parseDataRange, type Dequantize } from '../src/data/dequantize.js';
+import { fitZca } from '../src/data/fitWhitening.js';
+import type { CouplingLaw } from '../src/flows/couplingLaw.js';
+import { Whitening } from '../src/flows/Whitening.js';
+import { getPreset, type PresetConfig } from '../src/model/presets.js';
 import type { ImageDataset } from '../src/data/ImageDataset.js';
-import type { NiceConfig } from '../src/model/NiceConfig.js';
+import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
 import { serializeModel } from '../src/model/modelFile.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { PAPER_ADAM } from '../src/nn/Adam.js';
@@ -16,7 +20,7 @@ import { deserializeCheckpoint, serializeCheckpoint } from '../src/train/checkpo
 import { evaluate } from '../src/train/evaluate.js';
 import { NonFiniteLossError, Trainer } from '../src/train/Trainer.js';
 import { selectBackend } from '../src/node/selectBackend.js';
-import { loadSplit } from './data.js';
+import { describeData, loadSplit, resolveData } from './data.js';
 import { appendLine, readInput, writeAtomic } from './fsio.js';
 import { imageShape, writeGrid } from './images.js';
 import { createBar, formatDuration, yieldToEventLoop } from './progress.js';
@@ -32,6 +36,12 @@ export interface TrainFlags {
   depth: number;
   prior: PriorName;
   partition: PartitionName;
+  preset?: string;
+  coupling: CouplingLaw;
+  network: NetworkName;
+  whiten: 'none' | 'zca';
+  whitenLimit?: number;
+  range?: string;
   lr: number;
   seed: number;
   limit?: number;
@@ -91,22 +101,22 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       throw new NiceFlowError(`${out} already holds a run (checkpoint.safetensors): add --resume to continue it, or choose another --out`);
     }
     train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
-    const config: NiceConfig = {
-      dim: train.dim,
-      couplings: flags.couplings,
-      hidden: flags.hidden,
-      depth: flags.depth,
-      prior: flags.prior,
-      partition: flags.partition,
-      coupling: 'additive',
-      shape: [...train.shape],
-    };
+    const config = configFromFlags(flags, explicit, train);
     model = new NiceModel(backend, config);
     model.init(new Rng(flags.seed));
+    if (config.whiten === 'zca') {
+      const n = Math.min(flags.whitenLimit ?? train.count, train.count);
+      say(`fitting ZCA whitening on ${n} training images (${train.dim}×${train.dim} covariance and eigen-decomposition)…`);
+      const x = new Float32Array(n * train.dim);
+      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
+      const fit = fitZca(x, n, train.dim, undefined, backend);
+      model.setWhitening(new Whitening(backend, train.dim, fit.mean, fit.matrix, fit.inverse, fit.logDet));
+      say(`whitening: log|det W| = ${fit.logDet.toFixed(1)} nats, ε = ${fit.eps.toExponential(2)}`);
+    }
     if (flags.scaleInit === 'data') {
       const n = Math.min(2000, train.count);
       const x = backend.alloc(n * train.dim);
-      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x);
+      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
       model.initScaleFromData(x, n);
     }
     run = {
@@ -117,8 +127,10 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       batchSize: flags.batchSize, adam: { ...PAPER_ADAM, lr: flags.lr }, dequantize: flags.dequantize, seed: flags.seed,
     });
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
-    say(`training NICE (${config.couplings} couplings of ${config.depth}×${config.hidden}, ${(params / 1e6).toFixed(2)}M parameters, ${config.prior} prior) ` +
-      `on ${train.count} images of ${flags.data} with the ${backend.name} backend`);
+    const c = model.config;
+    say(`training NICE (${c.couplings} ${c.coupling} couplings, ${c.network === 'conv' ? `conv ${c.depth}×${c.hidden} channels` : `${c.depth}×${c.hidden} MLP`}, ` +
+      `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
+      `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend`);
   }
   const valid = loadSplit(run.data, 'valid', { validSize: run.validSize, limit: run.validLimit });
   const runWithOptions = (): unknown => ({ ...run, trainerOptions: trainer.options });
@@ -165,12 +177,11 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       writeAtomic(modelPath, serializeModel(model, { step: String(trainer.step), epoch: String(epoch), validLogLikelihood: String(result.logLikelihood) }), 'model');
     }
     appendLine(logPath, JSON.stringify({
-      step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D),
+      step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
       validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim, seconds: Math.round(stepSeconds * 10) / 10,
     }));
     const samples = model.sample(64, new Rng(run.seed + 2), 1);
-    for (let i = 0; i < samples.length; i++) samples[i] = Math.min(1, Math.max(0, samples[i]));
-    writeGrid(join(out, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), samples, 64, imageShape(model.config.shape, D), 8);
+    writeGrid(join(out, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), samples, 64, imageShape(model.config.shape, D), 8, model.range);
     saveCheckpoint();
     say(`epoch ${epoch}: train LL ${trainLL.toFixed(2)}, valid LL ${result.logLikelihood.toFixed(2)} nats ` +
       `(${result.bitsPerDim.toFixed(3)} bits/dim)${improved ? ', best so far: saved model.safetensors' : ''}`);
@@ -223,5 +234,30 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     return;
   }
   say(`done: ${trainer.step} steps in ${formatDuration(run.seconds)}; best valid LL ${run.bestValid?.toFixed(2)} nats ` +
-    `(${bitsPerDim(run.bestValid ?? NaN, D).toFixed(3)} bits/dim) at epoch ${run.bestEpoch}; model: ${modelPath}`);
+    `(${bitsPerDim(run.bestValid ?? NaN, D, model.range).toFixed(3)} bits/dim) at epoch ${run.bestEpoch}; model: ${modelPath}`);
+}
+
+/**
+ * The model config a new run asks for: a --preset gives the paper's settings for its data set, and flags given
+ * explicitly on the command line override them; the data range defaults to the data set's (CIFAR-10: [−1, 1]).
+ */
+function configFromFlags(flags: TrainFlags, explicit: (name: string) => boolean, train: ImageDataset): NiceConfig {
+  const preset: Partial<PresetConfig> = flags.preset ? getPreset(flags.preset) : {};
+  const pick = <K extends keyof PresetConfig>(key: K, flagValue: NonNullable<PresetConfig[K]>): PresetConfig[K] =>
+    explicit(key) || preset[key] === undefined ? flagValue : preset[key];
+  const range = flags.range !== undefined ? parseDataRange(flags.range) : (preset.range ?? resolveData(flags.data).defaultRange);
+  const whiten = explicit('whiten') ? flags.whiten : (preset.whiten ?? flags.whiten);
+  return {
+    dim: train.dim,
+    couplings: pick('couplings', flags.couplings)!,
+    hidden: pick('hidden', flags.hidden)!,
+    depth: pick('depth', flags.depth)!,
+    prior: pick('prior', flags.prior)!,
+    partition: flags.partition,
+    coupling: pick('coupling', flags.coupling)!,
+    network: flags.network,
+    shape: [...train.shape],
+    range: [range[0], range[1]],
+    ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
+  };
 }

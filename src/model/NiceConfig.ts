@@ -27,6 +27,16 @@ export interface NiceConfig {
    * the `shape` image). validateConfig leaves it out when it is `mlp`.
    */
   network?: NetworkName;
+  /**
+   * The data range [lo, hi] the model was trained on: pixels are dequantized to lo + (hi − lo)·(pixel + u)/256.
+   * [0, 1] when absent (omitted from files then); the paper's CIFAR-10 uses [−1, 1].
+   */
+  range?: [number, number];
+  /**
+   * `zca`: a fixed ZCA whitening layer (fitted on the training split, stored in the weight file as `whitening.*`)
+   * runs before the couplings, and its log-determinant is part of log p(x) (the paper, SVHN and CIFAR-10).
+   */
+  whiten?: 'zca';
 }
 
 /** Kinds of coupling network. */
@@ -91,6 +101,17 @@ export function validateConfig(raw: unknown): NiceConfig {
     if (!config.shape) throw new NiceFlowError('model config: "network" conv needs "shape" [C, H, W]');
     if (depth < 1) throw new NiceFlowError(`model config: "depth" must be an integer ≥ 1 for network conv (the number of 3×3 conv layers), got ${depth}`);
     config.network = 'conv';
+  }
+  if (c.range !== undefined) {
+    const r = c.range;
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1])) {
+      throw new NiceFlowError(`model config: "range" must be [lo, hi] with lo < hi, got ${JSON.stringify(r)}`);
+    }
+    if (r[0] !== 0 || r[1] !== 1) config.range = [r[0], r[1]];
+  }
+  if (c.whiten !== undefined && c.whiten !== 'none') {
+    if (c.whiten !== 'zca') throw new NiceFlowError(`model config: "whiten" must be zca or none, got ${JSON.stringify(c.whiten)}`);
+    config.whiten = 'zca';
   }
   try {
     partitionFor(partition, 0, dim, config.shape);

@@ -1,11 +1,13 @@
 import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import { Chain } from '../flows/Chain.js';
 import { Coupling } from '../flows/Coupling.js';
 import { lawOutputGroups } from '../flows/couplingLaw.js';
 import { DiagonalScaling } from '../flows/DiagonalScaling.js';
 import { partitionFor } from '../flows/Partition.js';
+import { Whitening } from '../flows/Whitening.js';
 import { ConvNet } from '../nn/ConvNet.js';
 import type { CouplingNet } from '../nn/CouplingNet.js';
 import { Mlp } from '../nn/Mlp.js';
@@ -25,7 +27,8 @@ export class NiceModel {
   readonly config: NiceConfig;
   readonly couplings: Coupling[];
   readonly scaling: DiagonalScaling;
-  readonly flow: Chain;
+  private chain: Chain;
+  private whiteningLayer: Whitening | null = null;
   readonly prior: Prior;
   readonly params: Param[];
   private readonly dh: Workspace;
@@ -49,14 +52,48 @@ export class NiceModel {
       this.couplings.push(new Coupling(backend, dim, part, net, coupling));
     }
     this.scaling = new DiagonalScaling(backend, dim);
-    this.flow = new Chain(backend, [...this.couplings, this.scaling]);
+    if (this.config.whiten === 'zca') {
+      // The identity until setWhitening installs the fitted (or loaded) one.
+      const identity = new Float32Array(dim * dim);
+      for (let d = 0; d < dim; d++) identity[d * dim + d] = 1;
+      this.whiteningLayer = new Whitening(backend, dim, new Float32Array(dim), identity, identity, 0);
+    }
+    this.chain = this.buildChain();
     this.prior = getPrior(this.config.prior);
-    this.params = this.flow.params;
+    this.params = this.chain.params;
     this.dh = new Workspace(backend, dim);
   }
 
   get dim(): number {
     return this.config.dim;
+  }
+
+  /** The whole bijection f: [whitening], couplings, scaling. */
+  get flow(): Chain {
+    return this.chain;
+  }
+
+  /** The fixed whitening layer (config.whiten = zca), or null. */
+  get whitening(): Whitening | null {
+    return this.whiteningLayer;
+  }
+
+  /** Installs a fitted or loaded whitening layer; the config must ask for one (`whiten: 'zca'`). */
+  setWhitening(w: Whitening): void {
+    if (this.config.whiten !== 'zca') throw new NiceFlowError('setWhitening: the model config has no whitening (whiten: "zca")');
+    if (w.dim !== this.dim) throw new NiceFlowError(`setWhitening: whitening of dimension ${w.dim}, the model has ${this.dim}`);
+    this.whiteningLayer = w;
+    this.chain = this.buildChain();
+  }
+
+  private buildChain(): Chain {
+    const first = this.whiteningLayer ? [this.whiteningLayer] : [];
+    return new Chain(this.backend, [...first, ...this.couplings, this.scaling]);
+  }
+
+  /** The data range [lo, hi] the model is defined on (config.range, default [0, 1]). */
+  get range(): readonly [number, number] {
+    return this.config.range ?? [0, 1];
   }
 
   /**
@@ -129,7 +166,7 @@ export class NiceModel {
    */
   initScaleFromData(x: FloatArray, n: number): void {
     const D = this.dim;
-    let z: FloatArray = x;
+    let z: FloatArray = this.whiteningLayer ? this.whiteningLayer.forward(x, n).y : x;
     for (const c of this.couplings) z = c.forward(z, n).y;
     const priorStd = this.config.prior === 'logistic' ? Math.PI / Math.sqrt(3) : 1;
     const s = this.scaling.scale.data;

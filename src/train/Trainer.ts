@@ -73,7 +73,7 @@ export class Trainer {
    */
   trainStep(): number {
     const n = this.options.batchSize;
-    dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x);
+    dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
     const { logProb } = this.model.gradLogProb(this.x, n, -1 / n, true);
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logProb[i];

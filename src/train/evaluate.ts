@@ -5,9 +5,9 @@ import type { NiceModel } from '../model/NiceModel.js';
 
 /** Mean log-likelihood of a data set and what it means in bits per dimension. */
 export interface EvalResult {
-  /** Mean log p(x) in nats per example, on the dequantized [0,1]^D scale. */
+  /** Mean log p(x) in nats per example, on the model's dequantized scale (its `range`, [0,1]^D by default). */
   logLikelihood: number;
-  /** (−LL/D + ln 256)/ln 2 of the 256-level data. */
+  /** Bits per dimension of the 256-level data, (−LL/D − ln(hi − lo) + ln 256)/ln 2. */
   bitsPerDim: number;
   /** Standard error of the mean log-likelihood. */
   stdError: number;
@@ -26,7 +26,7 @@ export async function evaluate(
   let sumSq = 0;
   for (let start = 0; start < ds.count; start += batchSize) {
     const n = Math.min(batchSize, ds.count - start);
-    dequantizeBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x);
+    dequantizeBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
     const lp = model.logProb(x, n);
     for (let i = 0; i < n; i++) {
       sum += lp[i];
@@ -37,5 +37,5 @@ export async function evaluate(
   const n = ds.count;
   const mean = sum / n;
   const variance = Math.max(0, sumSq / n - mean * mean);
-  return { logLikelihood: mean, bitsPerDim: bitsPerDim(mean, ds.dim), stdError: Math.sqrt(variance / Math.max(1, n - 1)), n };
+  return { logLikelihood: mean, bitsPerDim: bitsPerDim(mean, ds.dim, model.range), stdError: Math.sqrt(variance / Math.max(1, n - 1)), n };
 }

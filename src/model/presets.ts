@@ -1,0 +1,30 @@
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import type { NiceConfig } from './NiceConfig.js';
+
+/** What a preset fixes: the paper's architecture, prior and preprocessing for one data set (NICE §5.1). */
+export type PresetConfig = Pick<NiceConfig, 'couplings' | 'hidden' | 'depth' | 'prior' | 'coupling' | 'range' | 'whiten'>;
+
+/** Names of the presets. */
+export type PresetName = 'mnist' | 'tfd-like' | 'svhn' | 'cifar10';
+
+/**
+ * The paper's settings per data set (§5.1 and its appendix; ../shared/NICE.md): 4 additive couplings each time;
+ * MNIST 5 × 1000 ReLU layers, logistic prior, no preprocessing; TFD 4 × 5000, Gaussian prior, "approximate
+ * whitening" (here: ZCA, the exact version, since TFD's own approximation is not specified further); SVHN and
+ * CIFAR-10 4 × 2000, logistic prior, ZCA whitening, CIFAR-10 dequantized to [−1, 1].
+ */
+export const PRESETS: Readonly<Record<PresetName, PresetConfig>> = {
+  mnist: { couplings: 4, hidden: 1000, depth: 5, prior: 'logistic', coupling: 'additive' },
+  'tfd-like': { couplings: 4, hidden: 5000, depth: 4, prior: 'gaussian', coupling: 'additive', whiten: 'zca' },
+  svhn: { couplings: 4, hidden: 2000, depth: 4, prior: 'logistic', coupling: 'additive', whiten: 'zca' },
+  cifar10: { couplings: 4, hidden: 2000, depth: 4, prior: 'logistic', coupling: 'additive', whiten: 'zca', range: [-1, 1] },
+};
+
+/** The names accepted for `PresetName`. */
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+/** The preset of that name; the error lists the others. */
+export function getPreset(name: string): PresetConfig {
+  if (!(PRESET_NAMES as string[]).includes(name)) throw new NiceFlowError(`unknown preset "${name}" (use ${PRESET_NAMES.join(', ')})`);
+  return PRESETS[name as PresetName];
+}
