@@ -2,22 +2,16 @@
 // whitening and the [−1, 1] range trains a few steps, resumes, evaluates and samples a colour PNG; and a set in
 // CIFAR-10's binary format, where a preset sets the paper's architecture with explicit flags winning.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { decode, encode } from 'fast-png';
 import { readSafetensors } from '../src/io/safetensors.js';
+import { cli } from './cliRun.js';
 
-const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-colour-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A CIFAR-10 binary file of `count` 32×32 RGB records: smooth colour gradients plus noise, labels 0..9. */
 function cifarFile(count: number, seed: number): Uint8Array {

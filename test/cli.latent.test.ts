@@ -1,6 +1,5 @@
 // inpaint, encode, decode, interpolate, spectrum and temperature sampling from the command line.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,22 +11,12 @@ import { readNpyF32, writeNpyF32 } from '../src/io/npy.js';
 import { serializeModel } from '../src/model/modelFile.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { loadSplit } from '../cli/data.js';
+import { assertUserError, cli } from './cliRun.js';
 
-const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-latent-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const cli = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-};
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
 const npy = (p: string) => readNpyF32(new Uint8Array(readFileSync(p)));
-function assertUserError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], pattern);
-}
 
 const modelPath = join(dir, 'model.safetensors');
 {

@@ -1,6 +1,6 @@
 // The command line end to end on a tiny subset of MNIST: train, resume, eval, sample, and bad input.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,24 +9,10 @@ import { rmSync } from 'node:fs';
 import { decode } from 'fast-png';
 import { gzipSync } from 'node:zlib';
 import { readNpyF32 } from '../src/io/npy.js';
+import { assertUserError, cli, root } from './cliRun.js';
 
-const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Asserts a clean user error: non-zero exit, one line on stderr naming the problem, no stack trace. */
-function assertUserError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('(add --help'));
-  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
 
 const tiny = ['--data', 'mnist', '--limit', '64', '--valid-limit', '32', '--batch-size', '16', '--hidden', '16', '--depth', '1', '--quiet'];
 const run = join(dir, 'run');
