@@ -10,14 +10,16 @@ import type { FloatArray } from '../core/FloatArray.js';
 // then y, then x; channels contiguous). With this layout a conv is im2col + one gemm, and a 1×1 conv *is* a dense
 // layer on the pixel rows (so it needs no column buffer at all).
 //
-// im2col: cols [n·H·W, inC·k·k], row = output pixel, column (ci, ky, kx) = the input value that W[·, ci, ky, kx]
-// meets. This column order is W's memory order, so W is used in place as the [outC, inC·k·k] matrix (with transB).
+// im2col: cols [n·H·W, k·k·inC], row = output pixel, column (ky, kx, ci) = the input value that W[·, ci, ky, kx]
+// meets. In this order each window tap copies inC contiguous channels from an NHWC pixel to contiguous columns (the
+// (ci, ky, kx) order of W's memory would scatter every value k² apart, and im2col was then ~40% of a step); the gemm
+// uses a copy of W permuted to [outC, k, k, inC] (W̃), and dW̃ is permuted back. Both are tiny next to the columns.
 //
 // Derivatives (written once here; backends only multiply and add), dy [n·H·W, outC] already masked by the ReLU
 // (dy ← dy · [y > 0], y being the ReLU's output) when there was one:
-//   dL/dW    = dyᵀ · cols          (gemm, A transposed: [outC, n·H·W] · [n·H·W, inC·k·k]; summed over chunks)
+//   dL/dW̃    = dyᵀ · cols          (gemm, A transposed: [outC, n·H·W] · [n·H·W, k·k·inC]; summed over chunks)
 //   dL/db    = Σ_rows dy           (column sums)
-//   dL/dcols = dy · W              (gemm: [n·H·W, outC] · [outC, inC·k·k])
+//   dL/dcols = dy · W̃              (gemm: [n·H·W, outC] · [outC, k·k·inC])
 //   dL/dx    = col2im(dL/dcols)    (each column entry is added back to the input pixel it was copied from; an input
 //                                   pixel appears in up to k² windows, so its gradient is the sum of those entries)
 // The columns are recomputed in backward (cheap next to the gemm) rather than kept for the whole batch.
@@ -67,33 +69,54 @@ export class ConvScratch {
     }
     return this.buf.subarray(0, length);
   }
+
+  private wbuf: FloatArray | null = null;
+
+  /** Two buffers of `length` values for W̃ and dW̃ (contents unspecified), grown like `get`. */
+  weights(length: number): [FloatArray, FloatArray] {
+    if (!this.wbuf || this.wbuf.length < 2 * length) this.wbuf = this.backend.alloc(2 * length);
+    return [this.wbuf.subarray(0, length), this.wbuf.subarray(length, 2 * length)];
+  }
+}
+
+/** W̃[co, (ky·k + kx)·inC + ci] = W[co, ci·k² + ky·k + kx] (or the reverse with `back`). */
+function permuteWeights(W: FloatArray, Wt: FloatArray, s: ConvShape, back: boolean): void {
+  const kk = s.kernel * s.kernel, K = s.inC * kk;
+  for (let co = 0; co < s.outC; co++) {
+    const o = co * K;
+    for (let ci = 0; ci < s.inC; ci++) {
+      for (let t = 0; t < kk; t++) {
+        if (back) W[o + ci * kk + t] = Wt[o + t * s.inC + ci];
+        else Wt[o + t * s.inC + ci] = W[o + ci * kk + t];
+      }
+    }
+  }
 }
 
 /**
- * im2col for `m` images: x [m·H·W, inC] → cols [m·H·W, inC·k·k] (zeros where the window leaves the image).
+ * im2col for `m` images: x [m·H·W, inC] → cols [m·H·W, k·k·inC] (zeros where the window leaves the image).
  * With `back`, the reverse (col2im): dx [m·H·W, inC] += the column entries, summed over overlapping windows.
  */
 function im2col(x: FloatArray, cols: FloatArray, m: number, s: ConvShape, back: boolean): void {
   const { inC, height: H, width: Wd, kernel: k } = s;
-  const kk = k * k, pad = (k - 1) >> 1, rowLen = inC * kk;
+  const pad = (k - 1) >> 1, rowLen = inC * k * k;
   let row = 0;
   for (let img = 0; img < m; img++) {
     const imgBase = img * H * Wd;
     for (let yy = 0; yy < H; yy++) {
       for (let xx = 0; xx < Wd; xx++, row++) {
-        const rb = row * rowLen;
+        let t = row * rowLen;
         for (let ky = 0; ky < k; ky++) {
           const sy = yy + ky - pad;
-          for (let kx = 0; kx < k; kx++) {
+          for (let kx = 0; kx < k; kx++, t += inC) {
             const sx = xx + kx - pad;
-            const t = rb + ky * k + kx;
             if (sy < 0 || sy >= H || sx < 0 || sx >= Wd) {
-              if (!back) for (let ci = 0; ci < inC; ci++) cols[t + ci * kk] = 0;
+              if (!back) cols.fill(0, t, t + inC);
               continue;
             }
             const src = (imgBase + sy * Wd + sx) * inC;
-            if (back) for (let ci = 0; ci < inC; ci++) x[src + ci] += cols[t + ci * kk];
-            else for (let ci = 0; ci < inC; ci++) cols[t + ci * kk] = x[src + ci];
+            if (back) for (let ci = 0; ci < inC; ci++) x[src + ci] += cols[t + ci];
+            else for (let ci = 0; ci < inC; ci++) cols[t + ci] = x[src + ci];
           }
         }
       }
@@ -122,10 +145,12 @@ export function conv2dForward(
   } else {
     const chunk = scratch.chunk(n, s);
     const cols = scratch.get(chunk * P * K);
+    const [Wt] = scratch.weights(s.outC * K);
+    permuteWeights(W, Wt, s, false);
     for (let i0 = 0; i0 < n; i0 += chunk) {
       const m = Math.min(chunk, n - i0);
       im2col(x.subarray(i0 * P * s.inC), cols, m, s, false);
-      backend.gemm(false, true, m * P, s.outC, K, cols, W, out.subarray(i0 * P * s.outC), false);
+      backend.gemm(false, true, m * P, s.outC, K, cols, Wt, out.subarray(i0 * P * s.outC), false);
     }
   }
   backend.addBias(out, b, rows, s.outC, relu);
@@ -161,21 +186,24 @@ export function conv2dBackward(
   if (!gW && !dx) return;
   const chunk = scratch.chunk(n, s);
   const cols = scratch.get(chunk * P * K);
+  const [Wt, gWt] = scratch.weights(s.outC * K);
+  if (dx) permuteWeights(W, Wt, s, false);
   for (let i0 = 0; i0 < n; i0 += chunk) {
     const m = Math.min(chunk, n - i0);
     const dyc = dy.subarray(i0 * P * s.outC);
     if (gW) {
       im2col(x.subarray(i0 * P * s.inC), cols, m, s, false);
-      backend.gemm(true, false, s.outC, K, m * P, dyc, cols, gW, i0 > 0);
+      backend.gemm(true, false, s.outC, K, m * P, dyc, cols, gWt, i0 > 0);
     }
     if (dx) {
       // The columns are no longer needed: the same buffer receives dL/dcols.
-      backend.gemm(false, false, m * P, K, s.outC, dyc, W, cols, false);
+      backend.gemm(false, false, m * P, K, s.outC, dyc, Wt, cols, false);
       const dxc = dx.subarray(i0 * P * s.inC, (i0 + m) * P * s.inC);
       dxc.fill(0);
       im2col(dxc, cols, m, s, true);
     }
   }
+  if (gW) permuteWeights(gW, gWt, s, true);
 }
 
 /**
