@@ -192,7 +192,7 @@ describe('ConvNet', () => {
     for (const [j, fanIn] of [18, 144, 16].entries()) {
       const bound = 1 / Math.sqrt(fanIn);
       for (const p of [net.params[2 * j], net.params[2 * j + 1]]) {
-        const max = p.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const max = Array.from(p.data).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
         assert.ok(max <= bound, `${p.name}: ${max} > ${bound}`);
         if (p.data.length > 100) assert.ok(max > 0.9 * bound, `${p.name} spans its range`);
       }
