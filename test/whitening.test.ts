@@ -82,6 +82,15 @@ describe('symEigen', () => {
     assertAllClose(values, [...spectrum].sort((a, b) => a - b), 0, 1e-12, 'eigenvalues');
   });
 
+  it('handles a low-rank covariance with exactly-zero rows (reflectors built from rounding noise)', () => {
+    const m = 30, Dd = 120;
+    const X = lowRankWithConstants(m, Dd);
+    const C = new Float64Array(Dd * Dd);
+    for (let r = 0; r < m; r++) for (let i = 0; i < Dd; i++) for (let j = 0; j < Dd; j++) C[i * Dd + j] += (X[r * Dd + i] * X[r * Dd + j]) / m;
+    const { values } = checkEigen(C, Dd);
+    assert.ok(values.every(Number.isFinite));
+  });
+
   it('handles a rank-deficient covariance (a cluster of zero eigenvalues)', () => {
     const D = 30, n = 5;
     const X = randn(n * D, 8);
@@ -196,6 +205,19 @@ describe('fitZca', () => {
     assert.ok(Math.abs(viaBackend.logDet - fit.logDet) < 1e-3 * Math.abs(fit.logDet));
   });
 
+  // Image data: many pixels never vary (MNIST's borders) and there are fewer images than pixels, so the covariance is
+  // low-rank with exactly-zero rows. The Householder reduction then meets rows of pure rounding noise (~1e-15), whose
+  // unscaled reflectors had β ~ 1e30 and overflowed to NaN ("covariance is singular" on 300 MNIST images once).
+  it('fits low-rank data with constant coordinates (fewer examples than dimensions)', () => {
+    const m = 30, Dd = 120;
+    const xs = Float32Array.from(lowRankWithConstants(m, Dd));
+    for (const backend of [undefined, createRefBackend()]) {
+      const fit = fitZca(xs, m, Dd, undefined, backend);
+      assert.ok(Number.isFinite(fit.logDet) && fit.matrix.every(Number.isFinite) && fit.inverse.every(Number.isFinite));
+      assertAllClose(matmul(Float64Array.from(fit.matrix), Float64Array.from(fit.inverse), Dd), identity(Dd), 0, 1e-3, 'W W⁻¹');
+    }
+  });
+
   it('rejects bad arguments', () => {
     assert.throws(() => fitZca(x, 1, D), NiceFlowError);
     assert.throws(() => fitZca(x, n + 1, D), NiceFlowError);
@@ -203,6 +225,18 @@ describe('fitZca', () => {
     assert.throws(() => fitZca(new Float64Array(20), 10, 2), /zero variance/);
   });
 });
+
+/** m examples of Dd coordinates, centred: the first fifth and every other coordinate are 0, the rest N(0, 1). */
+function lowRankWithConstants(m: number, Dd: number): Float64Array {
+  const X = randn(m * Dd, 3);
+  for (let r = 0; r < m; r++) for (let i = 0; i < Dd; i++) if (i % 2 === 0 || i < Dd / 5) X[r * Dd + i] = 0;
+  for (let i = 0; i < Dd; i++) {
+    let mean = 0;
+    for (let r = 0; r < m; r++) mean += X[r * Dd + i] / m;
+    for (let r = 0; r < m; r++) X[r * Dd + i] -= mean;
+  }
+  return X;
+}
 
 /** A general (non-symmetric) whitening, so transposition mistakes show: W = I + 0.4 G, W⁻¹ by Gauss–Jordan. */
 function generalWhitening(D: number): { mean: Float64Array; W: Float64Array; Winv: Float64Array; logDet: number } {

@@ -45,24 +45,31 @@ export function symEigen(a: ArrayLike<number>, D: number): SymEigen {
 
 /**
  * Reflector H = I − β v vᵀ with H x = α e_0 for x = row r of A, entries r+1…D−1 (= column r by symmetry).
- * v overwrites x in place (v_0 = x_0 − α, the rest = x), α goes to e[r]. α = −sign(x_0)‖x‖ so that x_0 − α never
- * cancels. An already-zero tail gives β = 0 (no reflection).
+ * v overwrites x in place (v_0 = x_0 − α, the rest = x, all divided by max|x|), α goes to e[r]. α = −sign(x_0)‖x‖ so that x_0 − α never
+ * cancels. An already-zero tail gives β = 0 (no reflection). v is stored scaled (see below), which H does not see.
  */
 function reflect(A: Float64Array, D: number, r: number, e: Float64Array, beta: Float64Array): void {
   const o = r * D;
+  // H is unchanged when v is scaled, so x is divided by its largest entry first: a row of tiny values (a pixel that
+  // is constant in the data, centred to rounding noise ~1e-17) would otherwise give β ~ 1e68 and overflow to NaN
+  // two steps later (LAPACK's dlarfg rescales for the same reason).
+  let big = 0;
+  for (let j = r + 1; j < D; j++) big = Math.max(big, Math.abs(A[o + j]));
+  const x0raw = A[o + r + 1];
   let tail = 0;
-  for (let j = r + 2; j < D; j++) tail += A[o + j] * A[o + j];
-  const x0 = A[o + r + 1];
+  if (big > 0) for (let j = r + 2; j < D; j++) tail += (A[o + j] / big) ** 2;
   if (tail === 0) {
-    e[r] = x0;
+    e[r] = x0raw;
     beta[r] = 0;
     return;
   }
+  for (let j = r + 1; j < D; j++) A[o + j] /= big;
+  const x0 = A[o + r + 1];
   const norm = Math.sqrt(x0 * x0 + tail);
   const alpha = x0 >= 0 ? -norm : norm;
   const v0 = x0 - alpha;
   A[o + r + 1] = v0;
-  e[r] = alpha;
+  e[r] = alpha * big;
   beta[r] = 2 / (v0 * v0 + tail);
 }
 
