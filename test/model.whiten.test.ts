@@ -117,6 +117,14 @@ describe('NICE model with ZCA whitening', () => {
     assert.throws(() => deserializeModel(writeSafetensors(file.tensors, { config: JSON.stringify(plain) }), backend), /unexpected tensor "whitening\./);
   });
 
+  it('refuses to compute log p before its whitening is installed, instead of leaving it out', () => {
+    const model = new NiceModel(createRefBackend({ dtype: 'float64' }), config);
+    model.init(new Rng(3));
+    assert.equal(model.whitening, null);
+    assert.throws(() => model.logProb(data(1, 8), 1), /whiten: "zca" but no whitening is installed/);
+    assert.throws(() => model.sample(1, new Rng(1)), /no whitening is installed/);
+  });
+
   it('a config without whitening refuses setWhitening; a bad whiten value is named', () => {
     const { whiten: _w, ...plain } = config;
     const model = new NiceModel(createRefBackend(), plain);

@@ -7,7 +7,7 @@ import { Coupling } from '../flows/Coupling.js';
 import { lawOutputGroups } from '../flows/couplingLaw.js';
 import { DiagonalScaling } from '../flows/DiagonalScaling.js';
 import { partitionFor } from '../flows/Partition.js';
-import { Whitening } from '../flows/Whitening.js';
+import type { Whitening } from '../flows/Whitening.js';
 import { ConvNet } from '../nn/ConvNet.js';
 import type { CouplingNet } from '../nn/CouplingNet.js';
 import { Mlp } from '../nn/Mlp.js';
@@ -52,12 +52,8 @@ export class NiceModel {
       this.couplings.push(new Coupling(backend, dim, part, net, coupling));
     }
     this.scaling = new DiagonalScaling(backend, dim);
-    if (this.config.whiten === 'zca') {
-      // The identity until setWhitening installs the fitted (or loaded) one.
-      const identity = new Float32Array(dim * dim);
-      for (let d = 0; d < dim; d++) identity[d * dim + d] = 1;
-      this.whiteningLayer = new Whitening(backend, dim, new Float32Array(dim), identity, identity, 0);
-    }
+    // With whiten: 'zca' the whitening layer comes later (fitted, or loaded from the file) through setWhitening;
+    // until then `flow` refuses to run rather than silently leave it out of log p(x).
     this.chain = this.buildChain();
     this.prior = getPrior(this.config.prior);
     this.params = this.chain.params;
@@ -70,6 +66,9 @@ export class NiceModel {
 
   /** The whole bijection f: [whitening], couplings, scaling. */
   get flow(): Chain {
+    if (this.config.whiten === 'zca' && !this.whiteningLayer) {
+      throw new NiceFlowError('the model config says whiten: "zca" but no whitening is installed: fit one (fitZca) and call setWhitening, or load the model from its file');
+    }
     return this.chain;
   }
 
@@ -166,8 +165,9 @@ export class NiceModel {
    */
   initScaleFromData(x: FloatArray, n: number): void {
     const D = this.dim;
-    let z: FloatArray = this.whiteningLayer ? this.whiteningLayer.forward(x, n).y : x;
-    for (const c of this.couplings) z = c.forward(z, n).y;
+    const layers = this.flow.layers;
+    let z: FloatArray = x;
+    for (const layer of layers.slice(0, -1)) z = layer.forward(z, n).y; // all but the scaling layer
     const priorStd = this.config.prior === 'logistic' ? Math.PI / Math.sqrt(3) : 1;
     const s = this.scaling.scale.data;
     for (let d = 0; d < D; d++) {
