@@ -36,6 +36,20 @@ export function readInput(path: string, what = 'file'): Uint8Array {
 }
 
 /**
+ * Reads a file (as readInput) and parses it; a parser's error that does not name the file gets its name in front, so
+ * the one-line message always says which file is wrong ("mask m.png: not a PNG file").
+ */
+export function parseInput<T>(path: string, what: string, parse: (bytes: Uint8Array) => T): T {
+  const bytes = readInput(path, what);
+  try {
+    return parse(bytes);
+  } catch (e) {
+    if (e instanceof NiceFlowError && !e.message.includes(path)) throw new NiceFlowError(`${what} ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
  * Writes a file atomically: a temporary file beside it, flushed to disk, then renamed over the target, so a crash
  * or a full disk never leaves a half-written file in its place (the previous version stays).
  */

@@ -6,7 +6,7 @@ import { decodePngImage } from '../src/io/pngGrid.js';
 import { inpaint } from '../src/model/inpaint.js';
 import { hiddenCount, makeMask, MASK_NAMES, maskFromImage } from '../src/model/masks.js';
 import { loadModel } from './evalSample.js';
-import { readInput } from './fsio.js';
+import { parseInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
 import { loadImages, type InputFlags } from './inputs.js';
 import { createBar, yieldToEventLoop } from './progress.js';
@@ -31,7 +31,7 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   // A built-in name wins over a file of that name; anything else that looks like a file is read as a mask PNG.
   const named = (MASK_NAMES as readonly string[]).includes(flags.mask);
   const mask = !named && (flags.mask.toLowerCase().endsWith('.png') || existsSync(flags.mask))
-    ? maskFromImage(readMaskPng(flags.mask), H, W, `mask ${flags.mask}`)
+    ? maskFromImage(parseInput(flags.mask, 'mask PNG', decodePngImage), H, W, `mask ${flags.mask}`)
     : makeMask(flags.mask, H, W, flags.seed);
   const { images, n } = loadImages(flags, model, 10);
   const D = model.dim;
@@ -69,14 +69,4 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   console.log(`inpainted ${n} images (${hidden} of ${D} values hidden, mask ${flags.mask}, ${flags.steps} steps): ` +
     `mean log-likelihood ${(before / n).toFixed(2)} → ${(after / n).toFixed(2)} nats`);
   if (flags.json) console.log(JSON.stringify({ n, mask: flags.mask, hidden, steps: flags.steps, meanLLBefore: before / n, meanLLAfter: after / n }));
-}
-
-function readMaskPng(path: string): ReturnType<typeof decodePngImage> {
-  try {
-    return decodePngImage(readInput(path, 'mask PNG'));
-  } catch (e) {
-    // decodePngImage does not know the file's name; the one-line error should.
-    if (e instanceof NiceFlowError && !e.message.includes(path)) throw new NiceFlowError(`mask ${path}: ${e.message}`);
-    throw e;
-  }
 }

@@ -6,7 +6,7 @@ import { decodePngImage } from '../src/io/pngGrid.js';
 import { readNpyF32 } from '../src/io/npy.js';
 import type { NiceModel } from '../src/model/NiceModel.js';
 import { loadSplit, type Split } from './data.js';
-import { readInput } from './fsio.js';
+import { parseInput } from './fsio.js';
 import { imageShape } from './images.js';
 
 export interface InputFlags {
@@ -58,14 +58,7 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
  * checked against D, and NaN or infinite values refused (they would pass through the bijection silently).
  */
 export function readRows(path: string, D: number, what: 'images' | 'codes'): { data: Float32Array; n: number } {
-  let parsed;
-  try {
-    parsed = readNpyF32(readInput(path, '.npy file'));
-  } catch (e) {
-    if (e instanceof NiceFlowError && !e.message.includes(path)) throw new NiceFlowError(`${path}: ${e.message}`);
-    throw e;
-  }
-  const { data, shape } = parsed;
+  const { data, shape } = parseInput(path, '.npy file', readNpyF32);
   const n = shape.length === 1 ? 1 : shape[0];
   if (shape.length > 2 || data.length !== n * D || n < 1) {
     throw new NiceFlowError(`${path} has shape [${shape.join(', ')}], the model needs [n, ${D}]`);
@@ -82,12 +75,7 @@ function loadPngs(paths: string[], model: NiceModel): { images: Float32Array; n:
   const [C, H, W] = imageShape(model.config.shape, model.dim);
   const images = new Float32Array(paths.length * C * H * W);
   paths.forEach((path, k) => {
-    let img;
-    try {
-      img = decodePngImage(readInput(path, 'PNG'));
-    } catch (e) {
-      throw new NiceFlowError(`${path}: ${(e as Error).message}`);
-    }
+    const img = parseInput(path, 'PNG', decodePngImage);
     let data = img.data;
     let channels = img.channels;
     if (C === 1 && channels === 3) {
