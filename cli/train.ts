@@ -243,18 +243,18 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
  */
 function configFromFlags(flags: TrainFlags, explicit: (name: string) => boolean, train: ImageDataset): NiceConfig {
   const preset: Partial<PresetConfig> = flags.preset ? getPreset(flags.preset) : {};
-  const pick = <K extends keyof PresetConfig>(key: K, flagValue: NonNullable<PresetConfig[K]>): PresetConfig[K] =>
-    explicit(key) || preset[key] === undefined ? flagValue : preset[key];
+  // A flag typed on the command line wins; otherwise the preset's value, when it has one; otherwise the flag's default.
+  const pick = <T>(key: keyof PresetConfig, flagValue: T): T => (explicit(key) || preset[key] === undefined ? flagValue : (preset[key] as T));
   const range = flags.range !== undefined ? parseDataRange(flags.range) : (preset.range ?? resolveData(flags.data).defaultRange);
-  const whiten = explicit('whiten') ? flags.whiten : (preset.whiten ?? flags.whiten);
+  const whiten = pick('whiten', flags.whiten);
   return {
     dim: train.dim,
-    couplings: pick('couplings', flags.couplings)!,
-    hidden: pick('hidden', flags.hidden)!,
-    depth: pick('depth', flags.depth)!,
-    prior: pick('prior', flags.prior)!,
+    couplings: pick('couplings', flags.couplings),
+    hidden: pick('hidden', flags.hidden),
+    depth: pick('depth', flags.depth),
+    prior: pick('prior', flags.prior),
     partition: flags.partition,
-    coupling: pick('coupling', flags.coupling)!,
+    coupling: pick('coupling', flags.coupling),
     network: flags.network,
     shape: [...train.shape],
     range: [range[0], range[1]],
