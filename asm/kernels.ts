@@ -231,3 +231,117 @@ export function adam(p: usize, g: usize, m: usize, v: usize, a: f32, beta1: f32,
     store<f32>(p + o, load<f32>(p + o) - (a * mi) / (Mathf.sqrt(vi) * sb2 + eps));
   }
 }
+
+/** out[r, j] = x[r, idx[j]] for rows r < n of x [n, D]; idx holds k int32 column indices. */
+export function gather(x: usize, n: i32, D: i32, idx: usize, k: i32, out: usize): void {
+  for (let r = 0; r < n; r++) {
+    const src = x + <usize>(r * D) * 4;
+    const dst = out + <usize>(r * k) * 4;
+    for (let j = 0; j < k; j++) {
+      store<f32>(dst + <usize>j * 4, load<f32>(src + (<usize>load<i32>(idx + <usize>j * 4)) * 4));
+    }
+  }
+}
+
+/** x[r, idx[j]] += v[r, j] for rows r < n of x [n, D]; v [n, k]. */
+export function scatterAdd(v: usize, n: i32, D: i32, idx: usize, k: i32, x: usize): void {
+  for (let r = 0; r < n; r++) {
+    const src = v + <usize>(r * k) * 4;
+    const dst = x + <usize>(r * D) * 4;
+    for (let j = 0; j < k; j++) {
+      const p = dst + (<usize>load<i32>(idx + <usize>j * 4)) * 4;
+      store<f32>(p, load<f32>(p) + load<f32>(src + <usize>j * 4));
+    }
+  }
+}
+
+// exp(x) for x ≤ 0, four lanes: Cephes expf (range reduction by ln 2 in two parts, degree-5 polynomial, scaling
+// by 2^k through the exponent bits). Inputs below −87 are clamped there (e^−87 ≈ 1.6e−38, the smallest normal),
+// which is exact to f32 for what it feeds (log1p of it, and 1 ± it).
+// @ts-ignore: decorator
+@inline function expNonPositive(x: v128): v128 {
+  x = f32x4.max(x, f32x4.splat(-87.0));
+  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
+  let y = f32x4.splat(1.9875691500e-4);
+  y = madd(y, r, f32x4.splat(1.3981999507e-3));
+  y = madd(y, r, f32x4.splat(8.3334519073e-3));
+  y = madd(y, r, f32x4.splat(4.1665795894e-2));
+  y = madd(y, r, f32x4.splat(1.6666665459e-1));
+  y = madd(y, r, f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(madd(y, f32x4.mul(r, r), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+// log1p(e) for e in [0, 1], four lanes: 2·atanh(s) with s = e/(2+e) ∈ [0, 1/3], as the odd series
+// 2s·(1 + s²/3 + s⁴/5 + … + s¹⁴/15), whose next term is below 2e−9: relative accuracy to f32 even for tiny e.
+// @ts-ignore: decorator
+@inline function log1pUnit(e: v128): v128 {
+  const s = f32x4.div(e, f32x4.add(e, f32x4.splat(2)));
+  const z = f32x4.mul(s, s);
+  let q = f32x4.splat(<f32>(1.0 / 15));
+  q = madd(q, z, f32x4.splat(<f32>(1.0 / 13)));
+  q = madd(q, z, f32x4.splat(<f32>(1.0 / 11)));
+  q = madd(q, z, f32x4.splat(<f32>(1.0 / 9)));
+  q = madd(q, z, f32x4.splat(<f32>(1.0 / 7)));
+  q = madd(q, z, f32x4.splat(<f32>(1.0 / 5)));
+  q = madd(q, z, f32x4.splat(<f32>(1.0 / 3)));
+  q = madd(q, z, f32x4.splat(1));
+  return f32x4.mul(f32x4.add(s, s), q);
+}
+
+/**
+ * Standard logistic prior on h [n, D] (formulas in src/priors/logisticPrior.ts): logProb[r] (f64) = Σ_d log p(h[r,d])
+ * with log p(h) = −|h| − 2·log1p(e^−|h|), and dh[r,d] = weight · score = −weight · tanh(h/2), written as
+ * −weight · sign(h) · (1 − e)/(1 + e) with the same e = e^−|h|.
+ */
+export function logisticPrior(h: usize, n: i32, D: i32, weight: f32, logProb: usize, dh: usize): void {
+  const signBit = i32x4.splat(0x80000000);
+  const one = f32x4.splat(1);
+  const two = f32x4.splat(2);
+  const nw = f32x4.splat(-weight);
+  const vecEnd = D & ~3;
+  for (let r = 0; r < n; r++) {
+    const row = <usize>(r * D) * 4;
+    let acc0 = f64x2.splat(0);
+    let acc1 = f64x2.splat(0);
+    for (let d = 0; d < vecEnd; d += 4) {
+      const o = row + <usize>d * 4;
+      const x = v128.load(h + o);
+      const a = f32x4.abs(x);
+      const e = expNonPositive(f32x4.neg(a));
+      const lp = f32x4.sub(f32x4.neg(a), f32x4.mul(two, log1pUnit(e)));
+      acc0 = f64x2.add(acc0, f64x2.promote_low_f32x4(lp));
+      acc1 = f64x2.add(acc1, f64x2.promote_low_f32x4(v128.shuffle<f32>(lp, lp, 2, 3, 0, 1)));
+      const t = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
+      v128.store(dh + o, f32x4.mul(nw, v128.or(t, v128.and(x, signBit))));
+    }
+    let s = f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1) + f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1);
+    // The last D mod 4 values go through the same vector code, padded with zeros that are then left out (no
+    // scalar Mathf here: its lookup tables would be a data segment, which each worker's instantiation rewrites).
+    const rem = D - vecEnd;
+    if (rem > 0) {
+      const o = row + <usize>vecEnd * 4;
+      let x = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(h + o));
+      if (rem > 1) x = f32x4.replace_lane(x, 1, load<f32>(h + o + 4));
+      if (rem > 2) x = f32x4.replace_lane(x, 2, load<f32>(h + o + 8));
+      const a = f32x4.abs(x);
+      const e = expNonPositive(f32x4.neg(a));
+      const lp = f32x4.sub(f32x4.neg(a), f32x4.mul(two, log1pUnit(e)));
+      const g = f32x4.mul(nw, v128.or(f32x4.div(f32x4.sub(one, e), f32x4.add(one, e)), v128.and(x, signBit)));
+      s += <f64>f32x4.extract_lane(lp, 0);
+      store<f32>(dh + o, f32x4.extract_lane(g, 0));
+      if (rem > 1) {
+        s += <f64>f32x4.extract_lane(lp, 1);
+        store<f32>(dh + o + 4, f32x4.extract_lane(g, 1));
+      }
+      if (rem > 2) {
+        s += <f64>f32x4.extract_lane(lp, 2);
+        store<f32>(dh + o + 8, f32x4.extract_lane(g, 2));
+      }
+    }
+    store<f64>(logProb + <usize>r * 8, s);
+  }
+}

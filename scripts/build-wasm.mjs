@@ -29,7 +29,29 @@ async function compile(features) {
     console.error(stderr.toString());
     throw error;
   }
-  return Buffer.from(outputs['kernels.wasm']).toString('base64');
+  const wasm = Buffer.from(outputs['kernels.wasm']);
+  // The backend owns all of the memory (its allocator starts at byte 1024), and every worker's instantiation
+  // re-applies active data segments: a kernel with static data (e.g. Mathf's lookup tables) would overwrite live
+  // arrays. Refuse to build such a module.
+  if (sectionIds(wasm).includes(11)) throw new Error('asm/kernels.ts compiled to a module with a data segment (static data); the wasm backend cannot allow that');
+  return wasm.toString('base64');
+}
+
+/** The ids of a wasm binary's sections, in order. */
+function sectionIds(bytes) {
+  const ids = [];
+  let i = 8;
+  while (i < bytes.length) {
+    ids.push(bytes[i++]);
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[i++];
+      size |= (b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    i += size;
+  }
+  return ids;
 }
 
 const simd = await compile(['simd', 'threads']);

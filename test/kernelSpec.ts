@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
-import { adamRef, addBiasRef, colSumRef, gemmRef, reluBackwardRef } from '../src/core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
+import { logisticPrior } from '../src/priors/logisticPrior.js';
 
 function randomInto(a: { length: number; [i: number]: number }, rng: Rng): void {
   for (let i = 0; i < a.length; i++) a[i] = rng.normal();
@@ -114,6 +115,64 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
         }
         assertClose(p, p64, 1e-5, `adam n=${n}`);
         assertClose(m, m64, 1e-5, `adam m n=${n}`);
+      }
+    });
+
+    it('gather and scatterAdd match the reference (every partition-like index pattern, odd widths)', { skip }, () => {
+      const b = backend!;
+      for (const [n, D] of [[1, 1], [3, 7], [200, 784], [5, 33]]) {
+        const evens = Int32Array.from({ length: Math.ceil(D / 2) }, (_, j) => 2 * j);
+        const shuffled = Int32Array.from({ length: D }, (_, j) => j);
+        rng.shuffle(shuffled);
+        for (const idx of [evens, shuffled.subarray(0, Math.max(1, D >> 1)), shuffled]) {
+          const k = idx.length;
+          const x = fill(b, n * D, rng);
+          const out = fill(b, n * k, rng);
+          const exp = new Float64Array(n * k);
+          gatherRef(Float64Array.from(x), n, D, idx, exp);
+          b.gather(x, n, D, idx, out);
+          assertClose(out, exp, 0, `gather ${n}x${D} k=${k}`);
+          const v = fill(b, n * k, rng);
+          const expX = Float64Array.from(x);
+          scatterAddRef(Float64Array.from(v), n, D, idx, expX);
+          b.scatterAdd(v, n, D, idx, x);
+          assertClose(x, expX, 1e-7, `scatterAdd ${n}x${D} k=${k}`);
+        }
+      }
+      // Arrays that are not the backend's own (plain Float32Array) give the same results.
+      const x = Float32Array.from({ length: 12 }, (_, i) => i);
+      const out = new Float32Array(6);
+      b.gather(x, 2, 6, Int32Array.of(5, 0, 3), out);
+      assert.deepEqual(Array.from(out), [5, 0, 3, 11, 6, 9]);
+      b.scatterAdd(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 6, Int32Array.of(5, 0, 3), x);
+      assert.deepEqual(Array.from(x), [2, 1, 2, 6, 4, 6, 11, 7, 8, 15, 10, 15]);
+    });
+
+    it('logisticPrior matches the reference and the scalar prior, tails and extremes included', { skip }, () => {
+      const b = backend!;
+      for (const [n, D] of [[1, 1], [3, 7], [200, 784], [2, 33]]) {
+        const h = fill(b, n * D, rng);
+        for (let i = 0; i < h.length; i++) h[i] *= 1 + (i % 5) * 3; // spreads up to |h| ~ 40
+        // Extremes: 0, ±tiny, values where e^−|h| underflows in float32, and beyond the clamp.
+        const extremes = [0, -0, 1e-30, -1e-8, 20, -40, 88, -87.5, 150, -1e4];
+        for (let i = 0; i < Math.min(extremes.length, h.length); i++) h[i] = extremes[i];
+        const weight = -1 / n;
+        const lp = new Float64Array(n), dh = fill(b, n * D, rng);
+        b.logisticPrior(h, n, D, weight, lp, dh);
+        const lpRef = new Float64Array(n), dhRef = new Float64Array(n * D);
+        logisticPriorRef(Float64Array.from(h), n, D, weight, lpRef, dhRef);
+        assertClose(lp, lpRef, 2e-6, `logisticPrior logProb ${n}x${D}`);
+        assertClose(dh, dhRef, 1e-6, `logisticPrior dh ${n}x${D}`);
+        // The reference itself against the scalar formulas of src/priors/logisticPrior.ts.
+        for (let r = 0; r < n; r++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += logisticPrior.logDensity(h[r * D + d]);
+          assert.ok(Math.abs(lpRef[r] - s) <= 1e-9 * (1 + Math.abs(s)), `logProb row ${r}: ${lpRef[r]} vs ${s}`);
+        }
+        for (let i = 0; i < n * D; i++) {
+          const e = weight * logisticPrior.score(h[i]);
+          assert.ok(Math.abs(dhRef[i] - e) <= 1e-12, `dh ${i}: ${dhRef[i]} vs ${e}`);
+        }
       }
     });
   });

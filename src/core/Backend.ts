@@ -60,6 +60,15 @@ export interface Backend {
     eps: number,
     step: number,
   ): void;
+  /** Column gather: `out[r, j] = x[r, idx[j]]`. x [n, D], idx [k], out [n, k]. */
+  gather(x: FloatArray, n: number, D: number, idx: Int32Array, out: FloatArray): void;
+  /** Column scatter-add, the adjoint of gather: `x[r, idx[j]] += v[r, j]`. v [n, k], idx [k] (no repeats), x [n, D]. */
+  scatterAdd(v: FloatArray, n: number, D: number, idx: Int32Array, x: FloatArray): void;
+  /**
+   * The standard logistic prior and its gradient in one pass (formulas: src/priors/logisticPrior.ts).
+   * h [n, D]: `logProb[r] = Σ_d log p(h[r,d])` (summed in float64) and `dh[r,d] = weight · d log p/dh (h[r,d])`.
+   */
+  logisticPrior(h: FloatArray, n: number, D: number, weight: number, logProb: Float64Array, dh: FloatArray): void;
   /** Release threads and memory, if any. */
   dispose(): void;
 }

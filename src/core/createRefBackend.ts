@@ -1,6 +1,6 @@
 import type { Backend } from './Backend.js';
 import type { DType } from './FloatArray.js';
-import { adamRef, addBiasRef, colSumRef, gemmRef, reluBackwardRef } from './refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
 
 /**
  * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
@@ -17,6 +17,9 @@ export function createRefBackend(options: { dtype?: DType } = {}): Backend {
     reluBackward: reluBackwardRef,
     colSum: colSumRef,
     adam: adamRef,
+    gather: gatherRef,
+    scatterAdd: scatterAddRef,
+    logisticPrior: logisticPriorRef,
     dispose: () => {},
   };
 }

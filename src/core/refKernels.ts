@@ -102,3 +102,45 @@ export function adamRef(
     p[i] -= (a * mi) / (Math.sqrt(vi) * sb2 + eps);
   }
 }
+
+/** out[r, j] = x[r, idx[j]]. x [n, D], out [n, idx.length]. */
+export function gatherRef(x: FloatArray, n: number, D: number, idx: Int32Array, out: FloatArray): void {
+  const k = idx.length;
+  for (let r = 0; r < n; r++) {
+    const o = r * D;
+    const q = r * k;
+    for (let j = 0; j < k; j++) out[q + j] = x[o + idx[j]];
+  }
+}
+
+/** x[r, idx[j]] += v[r, j]. v [n, idx.length], x [n, D]. */
+export function scatterAddRef(v: FloatArray, n: number, D: number, idx: Int32Array, x: FloatArray): void {
+  const k = idx.length;
+  for (let r = 0; r < n; r++) {
+    const o = r * D;
+    const q = r * k;
+    for (let j = 0; j < k; j++) x[o + idx[j]] += v[q + j];
+  }
+}
+
+/**
+ * Standard logistic prior (NICE §3.4) with its gradient, per element with e = exp(−|h|) ≤ 1 (never overflows):
+ *   log p(h) = −|h| − 2·log1p(e)            (= −softplus(h) − softplus(−h))
+ *   d log p/dh = −tanh(h/2) = −sign(h)·(1 − e)/(1 + e)
+ * logProb[r] = Σ_d log p(h[r,d]) in float64; dh[r,d] = weight · d log p/dh.
+ */
+export function logisticPriorRef(h: FloatArray, n: number, D: number, weight: number, logProb: Float64Array, dh: FloatArray): void {
+  for (let r = 0; r < n; r++) {
+    const o = r * D;
+    let s = 0;
+    for (let d = 0; d < D; d++) {
+      const x = h[o + d];
+      const a = Math.abs(x);
+      const e = Math.exp(-a);
+      s += -a - 2 * Math.log1p(e);
+      const t = (1 - e) / (1 + e);
+      dh[o + d] = -weight * (x < 0 ? -t : t);
+    }
+    logProb[r] = s;
+  }
+}

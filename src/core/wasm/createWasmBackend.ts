@@ -54,6 +54,9 @@ interface Kernels {
   reluBackward(dy: number, y: number, i0: number, i1: number): void;
   colSum(dy: number, rows: number, cols: number, out: number, acc: number, c0: number, c1: number): void;
   adam(p: number, g: number, m: number, v: number, a: number, b1: number, b2: number, eps: number, sb2: number, i0: number, i1: number): void;
+  gather(x: number, n: number, D: number, idx: number, k: number, out: number): void;
+  scatterAdd(v: number, n: number, D: number, idx: number, k: number, x: number): void;
+  logisticPrior(h: number, n: number, D: number, weight: number, logProb: number, dh: number): void;
 }
 
 /** Creates the wasm backend. */
@@ -97,6 +100,26 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       stage = reserve(stageBytes);
     }
     return stage;
+  };
+  // Index vectors and float64 outputs are small (one row's worth): each has its own reusable area.
+  let idxArea = 0;
+  let idxBytes = 0;
+  const indices = (idx: Int32Array): number => {
+    if (idx.byteLength > idxBytes) {
+      idxBytes = Math.max(idx.byteLength, 2 * idxBytes);
+      idxArea = reserve(idxBytes);
+    }
+    new Int32Array(memory.buffer, idxArea, idx.length).set(idx);
+    return idxArea;
+  };
+  let f64Area = 0;
+  let f64Bytes = 0;
+  const f64Out = (n: number): number => {
+    if (n * 8 > f64Bytes) {
+      f64Bytes = Math.max(n * 8, 2 * f64Bytes);
+      f64Area = reserve(f64Bytes);
+    }
+    return f64Area;
   };
   const view = (ptr: number, n: number): Float32Array => new Float32Array(memory.buffer, ptr, n);
   /** Pointers for the arrays (length n each); copies in the ones not in wasm memory. */
@@ -199,6 +222,23 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       copyBack(0);
       copyBack(2);
       copyBack(3);
+    },
+    gather(x, n, D, idx, out) {
+      const { ptrs: [px, po], copyBack } = pointers([x, out], [n * D, n * idx.length]);
+      k.gather(px, n, D, indices(idx), idx.length, po);
+      copyBack(1);
+    },
+    scatterAdd(v, n, D, idx, x) {
+      const { ptrs: [pv, px], copyBack } = pointers([v, x], [n * idx.length, n * D]);
+      k.scatterAdd(pv, n, D, indices(idx), idx.length, px);
+      copyBack(1);
+    },
+    logisticPrior(h, n, D, weight, logProb, dh) {
+      const { ptrs: [ph, pdh], copyBack } = pointers([h, dh], [n * D, n * D]);
+      const lp = f64Out(n);
+      k.logisticPrior(ph, n, D, weight, lp, pdh);
+      logProb.set(new Float64Array(memory.buffer, lp, n));
+      copyBack(1);
     },
     dispose() {
       if (workers.length) {
