@@ -147,7 +147,7 @@ for (const c of cases) {
       };
       const x = Float64Array.from(x0);
       f.forward(x, n);
-      const dx = Float64Array.from(f.backward(Float64Array.from(w), logDetWeight, true));
+      const dx = Float64Array.from(f.backward(Float64Array.from(w), logDetWeight, true)!);
       const numDx = new Float64Array(n * D);
       for (let i = 0; i < n * D; i++) numDx[i] = numericGrad(x, i, () => loss(x));
       assertAllClose(dx, numDx, 1e-5, 1e-6, 'dL/dx');
@@ -159,6 +159,17 @@ for (const c of cases) {
           assert.ok(Math.abs(grads[k][i] - num) <= 1e-6 + 1e-5 * Math.abs(num), `${p.name || 'param'}[${i}]: ${grads[k][i]} vs ${num}`);
         }
       });
+    });
+
+    it('backward without the input gradient returns null and writes the same parameter gradients', () => {
+      const w = randn(n * D, 6);
+      f.forward(Float64Array.from(x0), n);
+      f.backward(Float64Array.from(w), 0.3, true, true);
+      const full = f.params.map((p) => Float64Array.from(p.grad));
+      for (const p of f.params) p.grad.fill(Number.NaN);
+      f.forward(Float64Array.from(x0), n);
+      assert.equal(f.backward(Float64Array.from(w), 0.3, true, false), null);
+      f.params.forEach((p, k) => assertAllClose(p.grad, full[k], 0, 0, `${p.name || 'param'} without input gradient`));
     });
   });
 }

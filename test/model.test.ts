@@ -97,6 +97,12 @@ describe('NICE model', () => {
           assert.ok(Math.abs(p.grad[i] - num) < 1e-6 + 1e-5 * Math.abs(num), `${p.name}[${i}]: ${p.grad[i]} vs ${num}`);
         }
       }
+      // The training path (no input gradient) writes the same parameter gradients and log-likelihoods.
+      const full = model.params.map((p) => Float64Array.from(p.grad));
+      for (const p of model.params) p.grad.fill(Number.NaN);
+      const lpTrain = Float64Array.from(model.paramGradLogProb(x, n, -1 / n));
+      model.params.forEach((p, k) => assertAllClose(p.grad, full[k], 0, 0, `${p.name} from paramGradLogProb`));
+      assertAllClose(lpTrain, model.logProb(x, n), 1e-12, 1e-12, 'logProb from paramGradLogProb');
       const { dx, logProb } = model.gradLogProb(x, n, 1, false);
       const dxCopy = Float64Array.from(dx);
       assertAllClose(logProb, model.logProb(x, n), 1e-12, 1e-12, 'logProb from gradLogProb');

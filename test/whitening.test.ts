@@ -307,7 +307,7 @@ describe('Whitening bijection', () => {
     };
     const x = Float64Array.from(x0);
     f.forward(x, n);
-    const dx = Float64Array.from(f.backward(Float64Array.from(w), 0.7, true));
+    const dx = Float64Array.from(f.backward(Float64Array.from(w), 0.7, true)!);
     const num = Float64Array.from({ length: n * D }, (_, i) => numericGrad(x, i, () => loss(x)));
     assertAllClose(dx, num, 1e-6, 1e-7, 'dL/dx');
   });

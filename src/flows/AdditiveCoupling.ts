@@ -3,8 +3,6 @@ import type { CouplingNet } from '../nn/CouplingNet.js';
 import { Coupling } from './Coupling.js';
 import type { Partition } from './Partition.js';
 
-export { gather } from './couplingLaw.js';
-
 /**
  * Additive coupling layer (NICE §3.2, eq. 6): `y_I1 = x_I1`, `y_I2 = x_I2 + m(x_I1)`.
  * The Jacobian is unit triangular, so log|det| = 0; the inverse subtracts: `x_I2 = y_I2 − m(y_I1)`.

@@ -18,7 +18,9 @@ export interface Bijection {
   /**
    * Backward through the last `forward`, for a loss L that depends on its outputs through dL/dy = `dy` and on its
    * log-determinants as `L = … + logDetWeight · Σ_i logDet_i`. Returns dL/dx [n, dim] (it may reuse and overwrite
-   * `dy`). Parameter gradients are written (overwritten, not accumulated) when `paramGrads` is true.
+   * `dy`), or null when `inputGrad` is false: training needs no gradient for the data, and skipping it saves the
+   * first layer's input-gradient product. Parameter gradients are written (overwritten, not accumulated) when
+   * `paramGrads` is true.
    */
-  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean): FloatArray;
+  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean, inputGrad?: boolean): FloatArray | null;
 }

@@ -40,9 +40,9 @@ export class Chain implements Bijection {
     return cur;
   }
 
-  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean): FloatArray {
+  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean, inputGrad = true): FloatArray | null {
     let cur = dy;
-    for (let k = this.layers.length - 1; k >= 0; k--) cur = this.layers[k].backward(cur, logDetWeight, paramGrads);
-    return cur;
+    for (let k = this.layers.length - 1; k > 0; k--) cur = this.layers[k].backward(cur, logDetWeight, paramGrads, true)!;
+    return this.layers[0].backward(cur, logDetWeight, paramGrads, inputGrad);
   }
 }

@@ -4,7 +4,7 @@ import type { CouplingNet } from '../nn/CouplingNet.js';
 import type { Param } from '../nn/Param.js';
 import { Workspace } from '../nn/Workspace.js';
 import type { Bijection } from './Bijection.js';
-import { boundedLogScale, type CouplingLaw, gather, LOG_SCALE_BOUND, lawOutputGroups, scatterAdd } from './couplingLaw.js';
+import { boundedLogScale, type CouplingLaw, LOG_SCALE_BOUND, lawOutputGroups } from './couplingLaw.js';
 import type { Partition } from './Partition.js';
 
 /**
@@ -37,7 +37,7 @@ export class Coupling implements Bijection {
   private n = 0;
 
   constructor(
-    backend: Backend,
+    private readonly backend: Backend,
     readonly dim: number,
     readonly partition: Partition,
     readonly net: CouplingNet,
@@ -68,7 +68,7 @@ export class Coupling implements Bijection {
   /** Gathers x_I1, runs the net on it and copies the input to `out`; returns the net output (a view). */
   private begin(input: FloatArray, n: number, out: FloatArray): FloatArray {
     const xk = this.keptWs.get(n);
-    gather(input, n, this.dim, this.partition.kept, xk);
+    this.backend.gather(input, n, this.dim, this.partition.kept, xk);
     const h = this.net.forward(xk, n);
     out.set(input.subarray(0, n * this.dim));
     return h;
@@ -83,7 +83,7 @@ export class Coupling implements Bijection {
     const h = this.begin(x, n, y);
     const logDet = this.logDet.get(n);
     if (this.law === 'additive') {
-      scatterAdd(h, n, D, updated, y);
+      this.backend.scatterAdd(h, n, D, updated, y);
       logDet.fill(0);
       return { y, logDet };
     }
@@ -137,14 +137,14 @@ export class Coupling implements Bijection {
     return x;
   }
 
-  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean): FloatArray {
+  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean, inputGrad = true): FloatArray | null {
     const n = this.n;
     const D = this.dim;
     const { kept, updated } = this.partition;
     const du = updated.length;
     const dh = this.dNet.get(n);
     if (this.law === 'additive') {
-      gather(dy, n, D, updated, dh);
+      this.backend.gather(dy, n, D, updated, dh);
     } else {
       const G = this.groups;
       const S = LOG_SCALE_BOUND;
@@ -164,8 +164,10 @@ export class Coupling implements Bijection {
         }
       }
     }
-    const dxk = this.net.backward(dh, paramGrads, true)!;
-    scatterAdd(dxk, n, D, kept, dy);
+    // dL/dx1 needs the net's input gradient; without inputGrad the net skips its first layer's dX product.
+    const dxk = this.net.backward(dh, paramGrads, inputGrad);
+    if (!dxk) return null;
+    this.backend.scatterAdd(dxk, n, D, kept, dy);
     return dy;
   }
 }

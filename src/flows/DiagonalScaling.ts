@@ -16,6 +16,8 @@ export class DiagonalScaling implements Bijection {
   private readonly out: Workspace;
   private readonly logDet: Workspace;
   private readonly expS: Float64Array;
+  /** Float64 accumulator for the gradient of s. */
+  private readonly gradAcc: Float64Array;
   private n = 0;
 
   constructor(
@@ -27,6 +29,7 @@ export class DiagonalScaling implements Bijection {
     this.out = new Workspace(backend, dim);
     this.logDet = new Workspace(backend, 1);
     this.expS = new Float64Array(dim);
+    this.gradAcc = new Float64Array(dim);
   }
 
   private refreshExp(sign: 1 | -1): number {
@@ -58,19 +61,22 @@ export class DiagonalScaling implements Bijection {
     return x;
   }
 
-  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean): FloatArray {
+  backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean, inputGrad = true): FloatArray | null {
     const n = this.n;
     const D = this.dim;
     const h = this.out.get(n);
     this.refreshExp(+1);
     if (paramGrads) {
-      const g = this.scale.grad;
-      for (let d = 0; d < D; d++) {
-        let acc = logDetWeight * n;
-        for (let r = 0; r < n; r++) acc += dy[r * D + d] * h[r * D + d];
-        g[d] = acc;
+      // Row by row (contiguous reads), summed in float64.
+      const acc = this.gradAcc;
+      acc.fill(logDetWeight * n);
+      for (let r = 0; r < n; r++) {
+        const o = r * D;
+        for (let d = 0; d < D; d++) acc[d] += dy[o + d] * h[o + d];
       }
+      this.scale.grad.set(acc);
     }
+    if (!inputGrad) return null;
     for (let r = 0; r < n; r++) for (let d = 0; d < D; d++) dy[r * D + d] *= this.expS[d];
     return dy;
   }

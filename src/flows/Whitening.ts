@@ -84,7 +84,8 @@ export class Whitening implements Bijection {
   }
 
   /** dL/dx = dL/dy · W; the log-det is constant, so `logDetWeight` adds nothing and there are no parameters. */
-  backward(dy: FloatArray, _logDetWeight: number, _paramGrads: boolean): FloatArray {
+  backward(dy: FloatArray, _logDetWeight: number, _paramGrads: boolean, inputGrad = true): FloatArray | null {
+    if (!inputGrad) return null;
     const dx = this.centred.get(this.n);
     this.backend.gemm(false, false, this.n, this.dim, this.dim, dy, this.matrix, dx, false);
     return dx;

@@ -1,5 +1,3 @@
-import type { FloatArray } from '../core/FloatArray.js';
-
 /**
  * The coupling law g of NICE §3.2, `y_I2 = g(x_I2; m(x_I1))`, `y_I1 = x_I1`:
  * - `additive` (the paper's choice, eq. 6): y2 = x2 + m;
@@ -30,24 +28,4 @@ export const LOG_SCALE_BOUND = 2;
 /** ℓ(a) = S·tanh(a/S), S = LOG_SCALE_BOUND. Its derivative is 1 − tanh²(a/S) = 1 − (ℓ/S)². */
 export function boundedLogScale(a: number): number {
   return LOG_SCALE_BOUND * Math.tanh(a / LOG_SCALE_BOUND);
-}
-
-/** out[r, j] = x[r, idx[j]] for a batch x [n, D]. */
-export function gather(x: FloatArray, n: number, D: number, idx: Int32Array, out: FloatArray): void {
-  const k = idx.length;
-  for (let r = 0; r < n; r++) {
-    const o = r * D;
-    const q = r * k;
-    for (let j = 0; j < k; j++) out[q + j] = x[o + idx[j]];
-  }
-}
-
-/** x[r, idx[j]] += v[r, j] for a batch x [n, D]. */
-export function scatterAdd(v: FloatArray, n: number, D: number, idx: Int32Array, x: FloatArray): void {
-  const k = idx.length;
-  for (let r = 0; r < n; r++) {
-    const o = r * D;
-    const q = r * k;
-    for (let j = 0; j < k; j++) x[o + idx[j]] += v[q + j];
-  }
 }

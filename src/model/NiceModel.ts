@@ -115,9 +115,25 @@ export class NiceModel {
   logProb(x: FloatArray, n: number): Float64Array {
     const { y, logDet } = this.flow.forward(x, n);
     const out = new Float64Array(n);
-    priorLogProb(this.prior, y, n, this.dim, out);
+    this.priorTerms(y, n, 0, out);
     for (let i = 0; i < n; i++) out[i] += logDet[i];
     return out;
+  }
+
+  /**
+   * logProb[i] = log p_H(h_i) and, in the workspace returned, weight · ∂ log p_H/∂h. The logistic prior has a fused
+   * backend kernel (one pass, float32 transcendental functions in the wasm backend); other priors go element-wise.
+   */
+  private priorTerms(h: FloatArray, n: number, weight: number, logProb: Float64Array): FloatArray {
+    const D = this.dim;
+    const dh = this.dh.get(n);
+    if (this.prior.name === 'logistic') {
+      this.backend.logisticPrior(h, n, D, weight, logProb, dh);
+    } else {
+      priorLogProb(this.prior, h, n, D, logProb);
+      for (let i = 0; i < n * D; i++) dh[i] = weight * this.prior.score(h[i]);
+    }
+    return dh;
   }
 
   /**
@@ -127,14 +143,24 @@ export class NiceModel {
    * gets ∂ log p(x_i)/∂x_i for every example.
    */
   gradLogProb(x: FloatArray, n: number, weight: number, paramGrads: boolean): { dx: FloatArray; logProb: Float64Array } {
-    const D = this.dim;
+    const { dx, logProb } = this.backprop(x, n, weight, paramGrads, true);
+    return { dx: dx!, logProb };
+  }
+
+  /**
+   * Parameter gradients of `weight · Σ_i log p(x_i)` into each param's `grad`, without the input gradient (the
+   * training step: it saves the first layer's input-gradient product). Returns the log-likelihoods (a view).
+   */
+  paramGradLogProb(x: FloatArray, n: number, weight: number): Float64Array {
+    return this.backprop(x, n, weight, true, false).logProb;
+  }
+
+  private backprop(x: FloatArray, n: number, weight: number, paramGrads: boolean, inputGrad: boolean): { dx: FloatArray | null; logProb: Float64Array } {
     const { y: h, logDet } = this.flow.forward(x, n);
     const logProb = this.logProbBuffer(n);
-    priorLogProb(this.prior, h, n, D, logProb);
+    const dh = this.priorTerms(h, n, weight, logProb);
     for (let i = 0; i < n; i++) logProb[i] += logDet[i];
-    const dh = this.dh.get(n);
-    for (let i = 0; i < n * D; i++) dh[i] = weight * this.prior.score(h[i]);
-    const dx = this.flow.backward(dh, weight, paramGrads);
+    const dx = this.flow.backward(dh, weight, paramGrads, inputGrad);
     return { dx, logProb };
   }
 

@@ -74,7 +74,7 @@ export class Trainer {
   trainStep(): number {
     const n = this.options.batchSize;
     dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
-    const { logProb } = this.model.gradLogProb(this.x, n, -1 / n, true);
+    const logProb = this.model.paramGradLogProb(this.x, n, -1 / n);
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logProb[i];
     mean /= n;
