@@ -151,6 +151,22 @@ describe('PNG image folders', () => {
   });
 });
 
+describe('Rng.fillUniform', () => {
+  it('draws the same numbers as repeated uniform() and leaves the same state', () => {
+    for (const seed of [0, 1, 12345, 0xffffffff]) {
+      const a = new Rng(seed), b = new Rng(seed);
+      a.uniform();
+      b.uniform();
+      const out = new Float64Array(1003).fill(-1);
+      a.fillUniform(out, 2, 1000);
+      assert.deepEqual([out[0], out[1], out[1002]], [-1, -1, -1], 'writes only [offset, offset + count)');
+      for (let i = 0; i < 1000; i++) assert.equal(out[2 + i], b.uniform(), `seed ${seed}, draw ${i}`);
+      assert.deepEqual(a.getState(), b.getState());
+      assert.equal(a.uniform(), b.uniform());
+    }
+  });
+});
+
 describe('dequantization ranges', () => {
   const ds: ImageDataset = { pixels: Uint8Array.from([0, 255, 128, 7, 1, 254]), count: 2, dim: 3, shape: [1, 1, 3] };
 

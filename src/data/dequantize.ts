@@ -55,14 +55,23 @@ export function dequantizeBatch(
   // For [0,1] and [−1,1] the scale (1/256, 1/128) is a power of two, so low + scale·v rounds exactly like v/256:
   // runs written before ranges existed dequantize to the same bits.
   const scale = (range[1] - range[0]) / 256;
+  if (noise.length < D) noise = new Float64Array(D);
   for (let r = 0; r < n; r++) {
     const img = order ? order[offset + r] : offset + r;
     const src = img * D;
     const dst = r * D;
-    if (mode === 'uniform') for (let d = 0; d < D; d++) out[dst + d] = low + scale * (px[src + d] + rng.uniform());
-    else for (let d = 0; d < D; d++) out[dst + d] = low + scale * (px[src + d] + 0.5);
+    if (mode === 'uniform') {
+      // One row of u at a time, in double: the same numbers and rounding as rng.uniform() per pixel.
+      rng.fillUniform(noise, 0, D);
+      for (let d = 0; d < D; d++) out[dst + d] = low + scale * (px[src + d] + noise[d]);
+    } else {
+      for (let d = 0; d < D; d++) out[dst + d] = low + scale * (px[src + d] + 0.5);
+    }
   }
 }
+
+/** Reused noise row for dequantizeBatch (grown to the widest image seen; never shrinks). */
+let noise = new Float64Array(0);
 
 /**
  * Bits per dimension of the 256-level data from a log-likelihood in nats of data on `range`^D (default [0,1]^D).
