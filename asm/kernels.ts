@@ -191,6 +191,32 @@ export function reluBackward(dy: usize, y: usize, i0: i32, i1: i32): void {
   for (; i < i1; i++) if (!(load<f32>(y + <usize>i * 4) > 0)) store<f32>(dy + <usize>i * 4, 0);
 }
 
+/**
+ * ReLU backward fused with the bias gradient of the layer below, columns [c0, c1): dy[r, c] = y[r, c] > 0 ? dy[r, c]
+ * : 0 in place, and out[c] = Σ_r dy[r, c] (overwritten). One pass over dy instead of two.
+ */
+export function reluBackwardColSum(dy: usize, y: usize, rows: i32, cols: i32, out: usize, c0: i32, c1: i32): void {
+  const zero = f32x4.splat(0);
+  for (let c = c0; c < c1; c++) store<f32>(out + <usize>c * 4, 0);
+  for (let r = 0; r < rows; r++) {
+    const rowD = dy + <usize>(r * cols) * 4;
+    const rowY = y + <usize>(r * cols) * 4;
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const o = <usize>c * 4;
+      const m = v128.and(v128.load(rowD + o), f32x4.gt(v128.load(rowY + o), zero));
+      v128.store(rowD + o, m);
+      v128.store(out + o, f32x4.add(v128.load(out + o), m));
+    }
+    for (; c < c1; c++) {
+      const o = <usize>c * 4;
+      const v: f32 = load<f32>(rowY + o) > 0 ? load<f32>(rowD + o) : 0;
+      store<f32>(rowD + o, v);
+      store<f32>(out + o, load<f32>(out + o) + v);
+    }
+  }
+}
+
 /** Columns [c0, c1) of out (+)= Σ_r dy[r, :]. */
 export function colSum(dy: usize, rows: i32, cols: i32, out: usize, accumulate: i32, c0: i32, c1: i32): void {
   if (!accumulate) for (let c = c0; c < c1; c++) store<f32>(out + <usize>c * 4, 0);

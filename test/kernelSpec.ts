@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
 import { logisticPrior } from '../src/priors/logisticPrior.js';
 
 function randomInto(a: { length: number; [i: number]: number }, rng: Rng): void {
@@ -75,7 +75,7 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       assertClose(big.subarray(0, 3), before, 0, 'memory before A untouched');
     });
 
-    it('addBias, fused ReLU, reluBackward and colSum match the reference', { skip }, () => {
+    it('addBias, fused ReLU, reluBackward, colSum and reluBackwardColSum match the reference', { skip }, () => {
       const b = backend!;
       for (const [rows, cols] of [[1, 1], [7, 33], [200, 1000], [33, 392]]) {
         for (const relu of [false, true]) {
@@ -100,6 +100,15 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
           b.colSum(dy, rows, cols, out, accumulate);
           assertClose(out, exp, 1e-5 * Math.sqrt(rows), `colSum ${rows}x${cols} acc=${accumulate}`);
         }
+        // Fused: the same mask, and the column sums of the masked values (overwriting out).
+        const dy2 = fill(b, rows * cols, rng);
+        const expDy = Float64Array.from(dy2);
+        const expSum = new Float64Array(cols);
+        reluBackwardColSumRef(expDy, y, rows, cols, expSum);
+        const sum = fill(b, cols, rng);
+        b.reluBackwardColSum(dy2, y, rows, cols, sum);
+        assertClose(dy2, expDy, 0, `reluBackwardColSum mask ${rows}x${cols}`);
+        assertClose(sum, expSum, 1e-5 * Math.sqrt(rows), `reluBackwardColSum sums ${rows}x${cols}`);
       }
     });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { it } from 'node:test';
 import { createWasmBackend } from '../src/core/wasm/createWasmBackend.js';
 import { gemmRef } from '../src/core/refKernels.js';
@@ -45,6 +46,13 @@ it('a parallel job posted right after creation completes and is correct', { time
     gemmRef(false, false, M, N, K, A, B, expected, false);
     for (let i = 0; i < C.length; i++) assert.ok(Math.abs(C[i] - expected[i]) < 1e-3, `round ${round}, C[${i}]`);
   }
+});
+
+it('threads: all cores by default (also when passed as undefined), else as asked', async () => {
+  assert.equal((await keep(createWasmBackendNode())).threads, availableParallelism());
+  assert.equal((await keep(createWasmBackendNode({ threads: undefined }))).threads, availableParallelism());
+  assert.equal((await keep(createWasmBackendNode({ threads: 1 }))).threads, 1);
+  assert.equal((await keep(createWasmBackend({ threads: 2 }))).threads, 1, 'no spawner: one thread');
 });
 
 it('dispose stops the worker threads', () => {

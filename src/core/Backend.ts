@@ -10,6 +10,8 @@ import type { DType, FloatArray } from './FloatArray.js';
 export interface Backend {
   /** Short name shown to users: `ref`, `wasm`, `blas`. */
   readonly name: string;
+  /** Threads it computes on (the caller's included). */
+  readonly threads: number;
   /** Element type of arrays from `alloc`. */
   readonly dtype: DType;
   /** A zero-filled array of `length` elements, resident where this backend computes. */
@@ -39,6 +41,11 @@ export interface Backend {
    * ReLU backward in place, using the ReLU's output: `dy[i] = y[i] > 0 ? dy[i] : 0` for i < n.
    */
   reluBackward(dy: FloatArray, y: FloatArray, n: number): void;
+  /**
+   * ReLU backward fused with the column sums that give the bias gradient of the layer that produced y:
+   * `dy[r,c] = y[r,c] > 0 ? dy[r,c] : 0` in place, then `out[c] = Σ_r dy[r,c]` (overwritten). dy, y [rows, cols].
+   */
+  reluBackwardColSum(dy: FloatArray, y: FloatArray, rows: number, cols: number, out: FloatArray): void;
   /**
    * Column sums (bias gradient). dy [rows, cols], out [cols]: `out[c] (+)= Σ_r dy[r,c]`.
    */

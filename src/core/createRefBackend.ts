@@ -1,6 +1,6 @@
 import type { Backend } from './Backend.js';
 import type { DType } from './FloatArray.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
 
 /**
  * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
@@ -10,11 +10,13 @@ export function createRefBackend(options: { dtype?: DType } = {}): Backend {
   const dtype = options.dtype ?? 'float32';
   return {
     name: 'ref',
+    threads: 1,
     dtype,
     alloc: (n) => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)),
     gemm: gemmRef,
     addBias: addBiasRef,
     reluBackward: reluBackwardRef,
+    reluBackwardColSum: reluBackwardColSumRef,
     colSum: colSumRef,
     adam: adamRef,
     gather: gatherRef,

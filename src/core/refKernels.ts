@@ -67,6 +67,12 @@ export function reluBackwardRef(dy: FloatArray, y: FloatArray, n: number): void 
   for (let i = 0; i < n; i++) if (!(y[i] > 0)) dy[i] = 0;
 }
 
+/** ReLU backward, then the column sums of the masked dy into out (see Backend.reluBackwardColSum). */
+export function reluBackwardColSumRef(dy: FloatArray, y: FloatArray, rows: number, cols: number, out: FloatArray): void {
+  reluBackwardRef(dy, y, rows * cols);
+  colSumRef(dy, rows, cols, out, false);
+}
+
 /** out[c] (+)= Σ_r dy[r,c]. dy [rows, cols], out [cols]. */
 export function colSumRef(dy: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void {
   if (!accumulate) out.fill(0, 0, cols);

@@ -89,10 +89,14 @@ export class Mlp implements CouplingNet {
       const b = this.params[2 * j + 1];
       const needDx = j > 0 || inputGrad;
       const dx = needDx ? spare.subarray(0, n * inF) : null;
-      denseBackward(this.backend, layerIn, W.data, dy, n, inF, outF, paramGrads ? W.grad : null, paramGrads ? b.grad : null, dx);
+      // A hidden layer's bias gradient was already summed when its dy was masked (below, one layer up).
+      const gb = paramGrads && j === this.layerCount - 1 ? b.grad : null;
+      denseBackward(this.backend, layerIn, W.data, dy, n, inF, outF, paramGrads ? W.grad : null, gb, dx);
       if (j > 0) {
-        // Mask by the ReLU of layer j−1, whose output is this layer's input.
-        this.backend.reluBackward(dx!, layerIn, n * inF);
+        // Mask by the ReLU of layer j−1, whose output is this layer's input; with parameter gradients, the same
+        // pass sums layer j−1's bias gradient (dL/db = Σ_rows of the masked dy).
+        if (paramGrads) this.backend.reluBackwardColSum(dx!, layerIn, n, inF, this.params[2 * j - 1].grad);
+        else this.backend.reluBackward(dx!, layerIn, n * inF);
         dy = dx!;
         [spare, other] = [other, spare];
       } else {

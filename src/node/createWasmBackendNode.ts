@@ -22,5 +22,7 @@ export async function createWasmBackendNode(options: WasmBackendOptions = {}): P
     setFlagsFromString('--experimental-wasm-relaxed-simd');
     flagSet = true;
   }
-  return createWasmBackend({ threads: availableParallelism(), spawnWorker: spawnNodeWorker, ...options });
+  // An explicit `threads: undefined` (e.g. passed through by the blas backend) still means the default.
+  const { threads = availableParallelism(), ...rest } = options;
+  return createWasmBackend({ spawnWorker: spawnNodeWorker, ...rest, threads });
 }

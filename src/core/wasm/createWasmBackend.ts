@@ -53,6 +53,7 @@ interface Kernels {
   addBias(y: number, b: number, cols: number, relu: number, r0: number, r1: number): void;
   reluBackward(dy: number, y: number, i0: number, i1: number): void;
   colSum(dy: number, rows: number, cols: number, out: number, acc: number, c0: number, c1: number): void;
+  reluBackwardColSum(dy: number, y: number, rows: number, cols: number, out: number, c0: number, c1: number): void;
   adam(p: number, g: number, m: number, v: number, a: number, b1: number, b2: number, eps: number, sb2: number, i0: number, i1: number): void;
   gather(x: number, n: number, D: number, idx: number, k: number, out: number): void;
   scatterAdd(v: number, n: number, D: number, idx: number, k: number, x: number): void;
@@ -168,6 +169,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
 
   return {
     name: 'wasm',
+    threads,
     dtype: 'float32',
     alloc(n: number): FloatArray {
       const ptr = reserve(Math.max(4, n * 4));
@@ -200,6 +202,12 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const { ptrs: [pdy, py], copyBack } = pointers([dy, y], [n, n]);
       k.reluBackward(pdy, py, 0, n);
       copyBack(0);
+    },
+    reluBackwardColSum(dy, y, rows, cols, out) {
+      const { ptrs: [pdy, py, po], copyBack } = pointers([dy, y, out], [rows * cols, rows * cols, cols]);
+      k.reluBackwardColSum(pdy, py, rows, cols, po, 0, cols);
+      copyBack(0);
+      copyBack(2);
     },
     colSum(dy, rows, cols, out, accumulate) {
       const { ptrs: [pdy, po], copyBack } = pointers([dy, out], [rows * cols, cols]);
