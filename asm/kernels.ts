@@ -132,15 +132,16 @@ function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, rows: i32, col
 }
 
 /**
- * Rows [m0, m1) of C[M,N] (+)= op(A)[M,K]·op(B)[K,N] (see Backend.gemm). K must be ≥ 1.
- * `scratch` holds SCRATCH_BYTES for this thread.
+ * The block rows [m0, m1) × columns [n0, n1) of C[M,N] (+)= op(A)[M,K]·op(B)[K,N] (see Backend.gemm). K must be ≥ 1.
+ * `scratch` holds SCRATCH_BYTES for this thread. Threads split C by rows or by columns: by columns, each packs only
+ * its own part of op(B) (the larger operand when N > M, as in a batch-200 forward pass).
  */
-export function gemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, accumulate: i32, m0: i32, m1: i32, scratch: usize): void {
+export function gemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, accumulate: i32, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
   const ap = scratch;
   const bp = scratch + <usize>(MC * KC) * 4;
   const tmp = bp + <usize>(KC * NC) * 4;
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min(NC, N - jc);
+  for (let jc = n0; jc < n1; jc += NC) {
+    const nc = min(NC, n1 - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
       const overwrite = accumulate == 0 && pc == 0;

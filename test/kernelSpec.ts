@@ -43,6 +43,8 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       // Every size in each position at least once, plus the training shapes, without the cost of all 125 triples.
       for (const s of SIZES) shapes.push([s, 7, 33], [7, s, 33], [33, 7, s]);
       shapes.push([200, 1000, 392], [200, 392, 1000], [1000, 1000, 200], [1, 1, 1], [33, 1000, 7]);
+      // Wider than tall and above the parallel threshold: threaded backends split these by columns (odd N, tiny M).
+      shapes.push([5, 999, 500], [33, 1001, 61]);
       for (const [M, N, K] of shapes) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {

@@ -49,7 +49,7 @@ export function relaxedSimdSupported(): boolean {
 
 interface Kernels {
   SCRATCH_BYTES: WebAssembly.Global;
-  gemm(ta: number, tb: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, m0: number, m1: number, scratch: number): void;
+  gemm(ta: number, tb: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, m0: number, m1: number, n0: number, n1: number, scratch: number): void;
   addBias(y: number, b: number, cols: number, relu: number, r0: number, r1: number): void;
   reluBackward(dy: number, y: number, i0: number, i1: number): void;
   colSum(dy: number, rows: number, cols: number, out: number, acc: number, c0: number, c1: number): void;
@@ -183,13 +183,20 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       }
       const { ptrs: [a, b, c], copyBack } = pointers([A, B, C], [M * K, K * N, M * N]);
       const ta = transA ? 1 : 0, tb = transB ? 1 : 0, acc = accumulate ? 1 : 0;
-      if (threads > 1 && 2 * M * N * K >= PARALLEL_MIN_FLOPS && M >= 8 * threads) {
+      // Split C by columns when it is wider than tall (each thread then packs only its share of op(B)), else by rows.
+      const byCols = N > M;
+      if (threads > 1 && 2 * M * N * K >= PARALLEL_MIN_FLOPS && (byCols ? N : M) >= 8 * threads) {
         ctl[2] = OP.gemm;
-        ctl.set([ta, tb, M, N, K, a, b, c, acc, scratch, 0, M, scratchBytes], 3);
-        const [lo, hi] = share(0, M, 4);
-        parallel(() => k.gemm(ta, tb, M, N, K, a, b, c, acc, lo, hi, scratch));
+        ctl.set([ta, tb, M, N, K, a, b, c, acc, scratch, byCols ? 1 : 0, 0, scratchBytes], 3);
+        if (byCols) {
+          const [lo, hi] = share(0, N, 8);
+          parallel(() => k.gemm(ta, tb, M, N, K, a, b, c, acc, 0, M, lo, hi, scratch));
+        } else {
+          const [lo, hi] = share(0, M, 4);
+          parallel(() => k.gemm(ta, tb, M, N, K, a, b, c, acc, lo, hi, 0, N, scratch));
+        }
       } else {
-        k.gemm(ta, tb, M, N, K, a, b, c, acc, 0, M, scratch);
+        k.gemm(ta, tb, M, N, K, a, b, c, acc, 0, M, 0, N, scratch);
       }
       copyBack(2);
     },

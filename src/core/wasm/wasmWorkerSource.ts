@@ -28,9 +28,14 @@ export const WORKER_MAIN = `function workerMain(init) {
     const op = ctl[2];
     if (op === ${OP.exit}) return;
     if (op === ${OP.gemm}) {
-      const M = ctl[5], m0 = ctl[13], m1 = ctl[14];
-      const [lo, hi] = share(m0, m1, index, threads, 4);
-      if (hi > lo) k.gemm(ctl[3], ctl[4], M, ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], lo, hi, ctl[12] + index * ctl[15]);
+      const M = ctl[5], N = ctl[6], byCols = ctl[13] === 1, scratch = ctl[12] + index * ctl[15];
+      if (byCols) {
+        const [lo, hi] = share(0, N, index, threads, 8);
+        if (hi > lo) k.gemm(ctl[3], ctl[4], M, N, ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], 0, M, lo, hi, scratch);
+      } else {
+        const [lo, hi] = share(0, M, index, threads, 4);
+        if (hi > lo) k.gemm(ctl[3], ctl[4], M, N, ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], lo, hi, 0, N, scratch);
+      }
     } else if (op === ${OP.adam}) {
       const [lo, hi] = share(0, ctl[7], index, threads, 4);
       if (hi > lo) k.adam(ctl[3], ctl[4], ctl[5], ctl[6], fl[0], fl[1], fl[2], fl[3], fl[4], lo, hi);
