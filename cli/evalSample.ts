@@ -9,7 +9,7 @@ import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from './data.js';
 import { readInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { createBar, yieldToEventLoop } from './progress.js';
+import { createBar, threadCount, yieldToEventLoop } from './progress.js';
 
 /** Loads a weight file on the named backend. */
 export async function loadModel(path: string, backendName: string): Promise<NiceModel> {
@@ -46,7 +46,7 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   bar.stop();
   const seconds = (performance.now() - t0) / 1000;
   console.log(`${flags.split} log-likelihood: ${r.logLikelihood.toFixed(2)} ± ${r.stdError.toFixed(2)} nats per image ` +
-    `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend`);
+    `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend (${threadCount(model.backend)})`);
   if (flags.json) {
     console.log(JSON.stringify({ logLikelihood: r.logLikelihood, bitsPerDim: r.bitsPerDim, stdError: r.stdError, n: r.n, split: flags.split,
       dequantize: flags.dequantize, model: flags.model, data: flags.data, seconds }));

@@ -32,3 +32,8 @@ export function formatDuration(seconds: number): string {
   if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
   return `${s}s`;
 }
+
+/** "1 thread" / "2 threads": what a backend computes on, for messages. */
+export function threadCount(backend: { threads: number }): string {
+  return `${backend.threads} thread${backend.threads === 1 ? '' : 's'}`;
+}

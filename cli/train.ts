@@ -23,7 +23,7 @@ import { selectBackend } from '../src/node/selectBackend.js';
 import { describeData, loadSplit, resolveData } from './data.js';
 import { appendLine, readInput, writeAtomic } from './fsio.js';
 import { imageShape, writeGrid } from './images.js';
-import { createBar, formatDuration, yieldToEventLoop } from './progress.js';
+import { createBar, formatDuration, threadCount, yieldToEventLoop } from './progress.js';
 
 export interface TrainFlags {
   data: string;
@@ -95,7 +95,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const trainerOptions = JSON.parse(JSON.stringify((loaded.run as { trainerOptions?: unknown }).trainerOptions ?? {}));
     trainer = new Trainer(model, train, trainerOptions);
     loaded.restore(trainer);
-    say(`resuming ${out} at step ${trainer.step} (epoch ${trainer.epoch + 1}) on the ${backend.name} backend`);
+    say(`resuming ${out} at step ${trainer.step} (epoch ${trainer.epoch + 1}) on the ${backend.name} backend (${threadCount(backend)})`);
   } else {
     if (existsSync(ckptPath)) {
       throw new NiceFlowError(`${out} already holds a run (checkpoint.safetensors): add --resume to continue it, or choose another --out`);
@@ -130,7 +130,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const c = model.config;
     say(`training NICE (${c.couplings} ${c.coupling} couplings, ${c.network === 'conv' ? `conv ${c.depth}×${c.hidden} channels` : `${c.depth}×${c.hidden} MLP`}, ` +
       `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
-      `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend`);
+      `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
   const valid = loadSplit(run.data, 'valid', { validSize: run.validSize, limit: run.validLimit });
   const runWithOptions = (): unknown => ({ ...run, trainerOptions: trainer.options });
