@@ -1,7 +1,7 @@
 // `npm run bench`: speed of every available backend on the paper's MNIST model (4 couplings of 5×1000, batch 200):
 // matrix-multiply GFLOP/s at the training shapes, training / evaluation / sampling samples per second, and, when
 // PyTorch can be imported, the same model trained by PyTorch in the same run. Prints figures; asserts nothing.
-//   npm run bench                 # everything, ~3 minutes
+//   npm run bench                 # everything, ~4.5 minutes
 //   npm run bench -- --quick      # shorter measurements
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
