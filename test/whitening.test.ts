@@ -310,6 +310,9 @@ describe('Whitening bijection', () => {
     const dx = Float64Array.from(f.backward(Float64Array.from(w), 0.7, true)!);
     const num = Float64Array.from({ length: n * D }, (_, i) => numericGrad(x, i, () => loss(x)));
     assertAllClose(dx, num, 1e-6, 1e-7, 'dL/dx');
+    // As the first layer in training, it is asked for no input gradient: nothing to compute, no parameters.
+    f.forward(x, n);
+    assert.equal(f.backward(Float64Array.from(w), 0.7, true, false), null);
   });
 
   it('logAbsDetLU agrees with the helper on a general matrix', () => {
