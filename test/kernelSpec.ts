@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
 import { logisticPrior } from '../src/priors/logisticPrior.js';
 
 function randomInto(a: { length: number; [i: number]: number }, rng: Rng): void {
@@ -157,6 +157,23 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       assert.deepEqual(Array.from(out), [5, 0, 3, 11, 6, 9]);
       b.scatterAdd(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 6, Int32Array.of(5, 0, 3), x);
       assert.deepEqual(Array.from(x), [2, 1, 2, 6, 4, 6, 11, 7, 8, 15, 10, 15]);
+    });
+
+    it('im2col and its adjoint col2im match the reference (kernel 1, 3, 5; 1, 3 and 8 channels; odd sizes)', { skip }, () => {
+      const b = backend!;
+      for (const [m, H, W, C, k] of [[1, 1, 1, 1, 3], [2, 5, 4, 1, 3], [3, 7, 6, 3, 3], [2, 6, 5, 8, 5], [2, 4, 3, 8, 1], [1, 3, 9, 5, 3], [5, 16, 15, 8, 3]]) { // the last is large enough to be split over threads
+        const x = fill(b, m * H * W * C, rng);
+        const cols = fill(b, m * H * W * C * k * k, rng);
+        const expCols = new Float64Array(cols.length);
+        im2colRef(Float64Array.from(x), expCols, m, H, W, C, k, false);
+        b.im2col(x, cols, m, H, W, C, k, false);
+        assertClose(cols, expCols, 0, `im2col m=${m} ${H}x${W}x${C} k=${k}`);
+        const dcols = fill(b, cols.length, rng);
+        const expX = Float64Array.from(x);
+        im2colRef(expX, Float64Array.from(dcols), m, H, W, C, k, true);
+        b.im2col(x, dcols, m, H, W, C, k, true);
+        assertClose(x, expX, 1e-6, `col2im m=${m} ${H}x${W}x${C} k=${k}`);
+      }
     });
 
     it('logisticPrior matches the reference and the scalar prior, tails and extremes included', { skip }, () => {

@@ -76,6 +76,12 @@ export interface Backend {
    * h [n, D]: `logProb[r] = Σ_d log p(h[r,d])` (summed in float64) and `dh[r,d] = weight · d log p/dh (h[r,d])`.
    */
   logisticPrior(h: FloatArray, n: number, D: number, weight: number, logProb: Float64Array, dh: FloatArray): void;
+  /**
+   * im2col for a stride-1, 'same'-padded k×k convolution over m images in NHWC (layouts: src/nn/conv2d.ts):
+   * x [m·H·W, C] → cols [m·H·W, k·k·C], column order (ky, kx, c), zeros where the window leaves the image.
+   * With `back`, the adjoint (col2im): `x[pixel, c] +=` every column entry that was copied from it.
+   */
+  im2col(x: FloatArray, cols: FloatArray, m: number, H: number, W: number, C: number, k: number, back: boolean): void;
   /** Release threads and memory, if any. */
   dispose(): void;
 }

@@ -1,6 +1,6 @@
 import type { Backend } from './Backend.js';
 import type { DType } from './FloatArray.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
 
 /**
  * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
@@ -22,6 +22,7 @@ export function createRefBackend(options: { dtype?: DType } = {}): Backend {
     gather: gatherRef,
     scatterAdd: scatterAddRef,
     logisticPrior: logisticPriorRef,
+    im2col: im2colRef,
     dispose: () => {},
   };
 }

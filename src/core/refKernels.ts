@@ -109,6 +109,33 @@ export function adamRef(
   }
 }
 
+/** im2col, or with `back` its adjoint col2im (see Backend.im2col). */
+export function im2colRef(x: FloatArray, cols: FloatArray, m: number, H: number, Wd: number, C: number, k: number, back: boolean): void {
+  const pad = (k - 1) >> 1, rowLen = C * k * k;
+  let row = 0;
+  for (let img = 0; img < m; img++) {
+    const imgBase = img * H * Wd;
+    for (let yy = 0; yy < H; yy++) {
+      for (let xx = 0; xx < Wd; xx++, row++) {
+        let t = row * rowLen;
+        for (let ky = 0; ky < k; ky++) {
+          const sy = yy + ky - pad;
+          for (let kx = 0; kx < k; kx++, t += C) {
+            const sx = xx + kx - pad;
+            if (sy < 0 || sy >= H || sx < 0 || sx >= Wd) {
+              if (!back) cols.fill(0, t, t + C);
+              continue;
+            }
+            const src = (imgBase + sy * Wd + sx) * C;
+            if (back) for (let c = 0; c < C; c++) x[src + c] += cols[t + c];
+            else for (let c = 0; c < C; c++) cols[t + c] = x[src + c];
+          }
+        }
+      }
+    }
+  }
+}
+
 /** out[r, j] = x[r, idx[j]]. x [n, D], out [n, idx.length]. */
 export function gatherRef(x: FloatArray, n: number, D: number, idx: Int32Array, out: FloatArray): void {
   const k = idx.length;

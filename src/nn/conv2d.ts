@@ -94,37 +94,6 @@ function permuteWeights(W: FloatArray, Wt: FloatArray, s: ConvShape, back: boole
 }
 
 /**
- * im2col for `m` images: x [m·H·W, inC] → cols [m·H·W, k·k·inC] (zeros where the window leaves the image).
- * With `back`, the reverse (col2im): dx [m·H·W, inC] += the column entries, summed over overlapping windows.
- */
-function im2col(x: FloatArray, cols: FloatArray, m: number, s: ConvShape, back: boolean): void {
-  const { inC, height: H, width: Wd, kernel: k } = s;
-  const pad = (k - 1) >> 1, rowLen = inC * k * k;
-  let row = 0;
-  for (let img = 0; img < m; img++) {
-    const imgBase = img * H * Wd;
-    for (let yy = 0; yy < H; yy++) {
-      for (let xx = 0; xx < Wd; xx++, row++) {
-        let t = row * rowLen;
-        for (let ky = 0; ky < k; ky++) {
-          const sy = yy + ky - pad;
-          for (let kx = 0; kx < k; kx++, t += inC) {
-            const sx = xx + kx - pad;
-            if (sy < 0 || sy >= H || sx < 0 || sx >= Wd) {
-              if (!back) cols.fill(0, t, t + inC);
-              continue;
-            }
-            const src = (imgBase + sy * Wd + sx) * inC;
-            if (back) for (let ci = 0; ci < inC; ci++) x[src + ci] += cols[t + ci];
-            else for (let ci = 0; ci < inC; ci++) cols[t + ci] = x[src + ci];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
  * Forward: x [n·H·W, inC] → out [n·H·W, outC] (NHWC), W [outC, inC, k, k], b [outC]; `relu` fuses max(0, ·) with
  * the bias add. `out` must not overlap `x`.
  */
@@ -149,7 +118,7 @@ export function conv2dForward(
     permuteWeights(W, Wt, s, false);
     for (let i0 = 0; i0 < n; i0 += chunk) {
       const m = Math.min(chunk, n - i0);
-      im2col(x.subarray(i0 * P * s.inC), cols, m, s, false);
+      backend.im2col(x.subarray(i0 * P * s.inC), cols, m, s.height, s.width, s.inC, s.kernel, false);
       backend.gemm(false, true, m * P, s.outC, K, cols, Wt, out.subarray(i0 * P * s.outC), false);
     }
   }
@@ -192,7 +161,7 @@ export function conv2dBackward(
     const m = Math.min(chunk, n - i0);
     const dyc = dy.subarray(i0 * P * s.outC);
     if (gW) {
-      im2col(x.subarray(i0 * P * s.inC), cols, m, s, false);
+      backend.im2col(x.subarray(i0 * P * s.inC), cols, m, s.height, s.width, s.inC, s.kernel, false);
       backend.gemm(true, false, s.outC, K, m * P, dyc, cols, gWt, i0 > 0);
     }
     if (dx) {
@@ -200,7 +169,7 @@ export function conv2dBackward(
       backend.gemm(false, false, m * P, K, s.outC, dyc, Wt, cols, false);
       const dxc = dx.subarray(i0 * P * s.inC, (i0 + m) * P * s.inC);
       dxc.fill(0);
-      im2col(dxc, cols, m, s, true);
+      backend.im2col(dxc, cols, m, s.height, s.width, s.inC, s.kernel, true);
     }
   }
   if (gW) permuteWeights(gW, gWt, s, true);

@@ -58,6 +58,7 @@ interface Kernels {
   gather(x: number, n: number, D: number, idx: number, k: number, out: number): void;
   scatterAdd(v: number, n: number, D: number, idx: number, k: number, x: number): void;
   logisticPrior(h: number, n: number, D: number, weight: number, logProb: number, dh: number): void;
+  im2col(x: number, cols: number, H: number, W: number, C: number, k: number, back: number, img0: number, img1: number): void;
 }
 
 /** Creates the wasm backend. */
@@ -254,6 +255,20 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       k.logisticPrior(ph, n, D, weight, lp, pdh);
       logProb.set(new Float64Array(memory.buffer, lp, n));
       copyBack(1);
+    },
+    im2col(x, cols, m, H, W, C, ksize, back) {
+      const { ptrs: [px, pc], copyBack } = pointers([x, cols], [m * H * W * C, m * H * W * C * ksize * ksize]);
+      const bk = back ? 1 : 0;
+      // Split by whole images: col2im then adds into disjoint pixels.
+      if (threads > 1 && m >= threads && m * H * W * C * ksize * ksize >= 65536) {
+        ctl[2] = OP.im2col;
+        ctl.set([px, pc, H, W, C, ksize, bk, m], 3);
+        const [lo, hi] = share(0, m, 1);
+        parallel(() => k.im2col(px, pc, H, W, C, ksize, bk, lo, hi));
+      } else {
+        k.im2col(px, pc, H, W, C, ksize, bk, 0, m);
+      }
+      copyBack(back ? 0 : 1);
     },
     dispose() {
       if (workers.length) {

@@ -6,7 +6,7 @@
 // words 3.. are integer arguments and floats follow at word 32 (see createWasmBackend.ts).
 
 /** Op codes shared by the caller and the workers. */
-export const OP = { exit: 0, gemm: 1, adam: 2 } as const;
+export const OP = { exit: 0, gemm: 1, adam: 2, im2col: 3 } as const;
 
 /**
  * `(init) => void`, where init = { module, memory, ctrl, index, threads, generation }. `generation` is the counter's
@@ -36,6 +36,9 @@ export const WORKER_MAIN = `function workerMain(init) {
         const [lo, hi] = share(0, M, index, threads, 4);
         if (hi > lo) k.gemm(ctl[3], ctl[4], M, N, ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], lo, hi, 0, N, scratch);
       }
+    } else if (op === ${OP.im2col}) {
+      const [lo, hi] = share(0, ctl[10], index, threads, 1);
+      if (hi > lo) k.im2col(ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], lo, hi);
     } else if (op === ${OP.adam}) {
       const [lo, hi] = share(0, ctl[7], index, threads, 4);
       if (hi > lo) k.adam(ctl[3], ctl[4], ctl[5], ctl[6], fl[0], fl[1], fl[2], fl[3], fl[4], lo, hi);
