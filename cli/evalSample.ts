@@ -7,14 +7,14 @@ import type { NiceModel } from '../src/model/NiceModel.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from './data.js';
-import { readInput } from './fsio.js';
+import { parseInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
 import { createBar, threadCount, yieldToEventLoop } from './progress.js';
 
 /** Loads a weight file on the named backend. */
 export async function loadModel(path: string, backendName: string): Promise<NiceModel> {
   const backend = await selectBackend(backendName);
-  return deserializeModel(readInput(path, 'model file'), backend, `model file ${path}`);
+  return parseInput(path, 'model file', (bytes) => deserializeModel(bytes, backend, `model file ${path}`));
 }
 
 export interface EvalFlags {

@@ -21,7 +21,7 @@ import { evaluate } from '../src/train/evaluate.js';
 import { NonFiniteLossError, Trainer } from '../src/train/Trainer.js';
 import { selectBackend } from '../src/node/selectBackend.js';
 import { describeData, loadSplit, resolveData } from './data.js';
-import { appendLine, readInput, writeAtomic } from './fsio.js';
+import { appendLine, parseInput, writeAtomic } from './fsio.js';
 import { imageShape, writeGrid } from './images.js';
 import { createBar, formatDuration, threadCount, yieldToEventLoop } from './progress.js';
 
@@ -86,7 +86,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
   let train: ImageDataset;
   if (flags.resume) {
     if (!existsSync(ckptPath)) throw new NiceFlowError(`--resume: no checkpoint at ${ckptPath}`);
-    const loaded = deserializeCheckpoint(readInput(ckptPath, 'checkpoint'), backend, `checkpoint ${ckptPath}`);
+    const loaded = parseInput(ckptPath, 'checkpoint', (bytes) => deserializeCheckpoint(bytes, backend, `checkpoint ${ckptPath}`));
     model = loaded.model;
     run = loaded.run as RunInfo;
     if (explicit('epochs')) run.epochs = flags.epochs;

@@ -1,7 +1,7 @@
 // The command line end to end on a tiny subset of MNIST: train, resume, eval, sample, and bad input.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -94,7 +94,12 @@ describe('nice-flow CLI', () => {
     assertUserError(cli('eval', '--model', join(dir, 'nope.safetensors')), /cannot read model file .*nope\.safetensors: no such file/);
     const truncated = join(dir, 'truncated.safetensors');
     writeFileSync(truncated, readFileSync(model).subarray(0, 200));
-    assertUserError(cli('eval', '--model', truncated), /truncated.*\.safetensors|truncated|past the end/i);
+    // The message names the file, whichever layer (safetensors reader or model builder) found the problem.
+    assertUserError(cli('eval', '--model', truncated), /model file .*truncated\.safetensors: .*(truncated|past the end)/i);
+    const cutRun = join(dir, 'cut-run');
+    mkdirSync(cutRun, { recursive: true });
+    writeFileSync(join(cutRun, 'checkpoint.safetensors'), readFileSync(join(run, 'checkpoint.safetensors')).subarray(0, 200));
+    assertUserError(cli('train', '--resume', '--out', cutRun), /checkpoint .*cut-run.checkpoint\.safetensors: .*(truncated|past the end)/i);
     const garbage = join(dir, 'garbage-idx');
     writeFileSync(garbage, Buffer.from('this is not an IDX file at all'));
     assertUserError(cli('eval', '--model', model, '--data', garbage, '--split', 'test'), /magic/);
