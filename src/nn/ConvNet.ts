@@ -26,9 +26,11 @@ export class ConvNet implements CouplingNet {
   readonly outDim: number;
   /** Geometry of each convolution, first layer first. */
   readonly layers: ConvShape[] = [];
-  // For coordinate i of kept/updated: its position in an NHWC image of C channels (pixel·C + channel).
+  // For kept coordinate j: its position in an NHWC image of C channels (pixel·C + channel).
   private readonly keptPos: Int32Array;
-  private readonly updatedPos: Int32Array;
+  // For output value g·U + j (group g, updated coordinate j at pixel p, channel c): its position p·GC + g·C + c in
+  // the last layer's NHWC output of GC = outGroups·C channels.
+  private readonly outPos: Int32Array;
   private readonly image: Workspace;
   private readonly acts: Workspace[];
   private readonly gradA: Workspace;
@@ -62,7 +64,14 @@ export class ConvNet implements CouplingNet {
     const P = H * W;
     const nhwc = (i: number): number => (i % P) * C + Math.floor(i / P);
     this.keptPos = Int32Array.from(kept, nhwc);
-    this.updatedPos = Int32Array.from(updated, nhwc);
+    const U = updated.length, GC = outGroups * C;
+    this.outPos = new Int32Array(outGroups * U);
+    for (let g = 0; g < outGroups; g++) {
+      for (let j = 0; j < U; j++) {
+        const i = updated[j];
+        this.outPos[g * U + j] = (i % P) * GC + g * C + Math.floor(i / P);
+      }
+    }
 
     for (let j = 0; j <= depth; j++) {
       const last = j === depth;
@@ -95,14 +104,11 @@ export class ConvNet implements CouplingNet {
   /** x [n, inDim] → out [n, outDim] (a view, valid until the next forward). */
   forward(x: FloatArray, n: number): FloatArray {
     this.n = n;
-    const C = this.shape[0], P = this.shape[1] * this.shape[2], D = P * C, inDim = this.inDim;
+    const C = this.shape[0], P = this.shape[1] * this.shape[2];
     // Scatter into a zero image: the updated positions stay 0 (the triangular-Jacobian guarantee).
     const img = this.image.get(n);
     img.fill(0);
-    const kp = this.keptPos;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < inDim; j++) img[i * D + kp[j]] = x[i * inDim + j];
-    }
+    this.backend.scatterAdd(x, n, P * C, this.keptPos, img);
     let cur = img;
     for (const [j, s] of this.layers.entries()) {
       const y = this.acts[j].get(n);
@@ -110,9 +116,8 @@ export class ConvNet implements CouplingNet {
       cur = y;
     }
     // Gather: group g of updated coordinate j reads output channel g·C + c at its pixel.
-    const GC = this.outGroups * C, U = this.updated.length, outDim = this.outDim;
     const out = this.outFlat.get(n);
-    this.gatherOut(cur, out, n, GC, U, outDim, false);
+    this.backend.gather(cur, n, P * this.outGroups * C, this.outPos, out);
     return out;
   }
 
@@ -123,12 +128,12 @@ export class ConvNet implements CouplingNet {
   backward(dOut: FloatArray, paramGrads: boolean, inputGrad: boolean): FloatArray | null {
     if (!paramGrads && !inputGrad) return null;
     const n = this.n, C = this.shape[0], P = this.shape[1] * this.shape[2];
-    const GC = this.outGroups * C, U = this.updated.length;
+    const GC = this.outGroups * C;
     // dOut scattered back onto the output image (the exact adjoint of the gather; other entries get no gradient).
     // dy and spare are whole buffers (layer widths differ); views of the right length are taken per layer.
     let dy = this.gradA.get(n);
     dy.fill(0, 0, n * P * GC);
-    this.gatherOut(dy, dOut, n, GC, U, this.outDim, true);
+    this.backend.scatterAdd(dOut, n, P * GC, this.outPos, dy);
     let spare = this.gradB.get(n);
     let dImg: FloatArray | null = null;
     for (let j = this.depth; j >= 0; j--) {
@@ -148,25 +153,7 @@ export class ConvNet implements CouplingNet {
     if (!dImg) return null;
     // Gather the kept positions of the input-image gradient (the adjoint of the forward's scatter).
     const out = this.dxOut.get(n);
-    const D = P * C, inDim = this.inDim, kp = this.keptPos;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < inDim; j++) out[i * inDim + j] = dImg[i * D + kp[j]];
-    }
+    this.backend.gather(dImg, n, P * C, this.keptPos, out);
     return out;
-  }
-
-  /** out[i, g·U + j] = img[i, pixel·GC + g·C + c] for updated j; with `reverse`, the other way round. */
-  private gatherOut(img: FloatArray, flat: FloatArray, n: number, GC: number, U: number, outDim: number, reverse: boolean): void {
-    const C = this.shape[0], P = this.shape[1] * this.shape[2], up = this.updatedPos;
-    for (let i = 0; i < n; i++) {
-      for (let g = 0; g < this.outGroups; g++) {
-        for (let j = 0; j < U; j++) {
-          const pos = up[j], pix = (pos / C) | 0, c = pos - pix * C;
-          const a = (i * P + pix) * GC + g * C + c, f = i * outDim + g * U + j;
-          if (reverse) img[a] = flat[f];
-          else flat[f] = img[a];
-        }
-      }
-    }
   }
 }
