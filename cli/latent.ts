@@ -8,7 +8,6 @@ import { writeAtomic } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
 import { loadImages, readRows, type InputFlags } from './inputs.js';
 
-
 export async function encodeCommand(flags: InputFlags & { model: string; out: string; backend: string }): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
   const { images, n } = loadImages(flags, model, Number.MAX_SAFE_INTEGER);

@@ -2,6 +2,7 @@ import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
+import { UNIT_RANGE, type DataRange } from '../data/dequantize.js';
 import { Chain } from '../flows/Chain.js';
 import { Coupling } from '../flows/Coupling.js';
 import { lawOutputGroups } from '../flows/couplingLaw.js';
@@ -91,8 +92,8 @@ export class NiceModel {
   }
 
   /** The data range [lo, hi] the model is defined on (config.range, default [0, 1]). */
-  get range(): readonly [number, number] {
-    return this.config.range ?? [0, 1];
+  get range(): DataRange {
+    return this.config.range ?? UNIT_RANGE;
   }
 
   /**
@@ -121,8 +122,9 @@ export class NiceModel {
   }
 
   /**
-   * logProb[i] = log p_H(h_i) and, in the workspace returned, weight · ∂ log p_H/∂h. The logistic prior has a fused
-   * backend kernel (one pass, float32 transcendental functions in the wasm backend); other priors go element-wise.
+   * logProb[i] = log p_H(h_i) and, in the workspace returned, weight · ∂ log p_H/∂h (not computed by the element-wise
+   * path when weight is 0, as for logProb). The logistic prior has a fused backend kernel (one pass, float32
+   * transcendental functions in the wasm backend); other priors go element-wise.
    */
   private priorTerms(h: FloatArray, n: number, weight: number, logProb: Float64Array): FloatArray {
     const D = this.dim;
@@ -131,7 +133,7 @@ export class NiceModel {
       this.backend.logisticPrior(h, n, D, weight, logProb, dh);
     } else {
       priorLogProb(this.prior, h, n, D, logProb);
-      for (let i = 0; i < n * D; i++) dh[i] = weight * this.prior.score(h[i]);
+      if (weight !== 0) for (let i = 0; i < n * D; i++) dh[i] = weight * this.prior.score(h[i]);
     }
     return dh;
   }

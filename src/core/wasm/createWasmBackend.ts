@@ -188,7 +188,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const byCols = N > M;
       if (threads > 1 && 2 * M * N * K >= PARALLEL_MIN_FLOPS && (byCols ? N : M) >= 8 * threads) {
         ctl[2] = OP.gemm;
-        ctl.set([ta, tb, M, N, K, a, b, c, acc, scratch, byCols ? 1 : 0, 0, scratchBytes], 3);
+        ctl.set([ta, tb, M, N, K, a, b, c, acc, scratch, byCols ? 1 : 0, scratchBytes], 3);
         if (byCols) {
           const [lo, hi] = share(0, N, 8);
           parallel(() => k.gemm(ta, tb, M, N, K, a, b, c, acc, 0, M, lo, hi, scratch));

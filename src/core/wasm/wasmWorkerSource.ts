@@ -28,7 +28,7 @@ export const WORKER_MAIN = `function workerMain(init) {
     const op = ctl[2];
     if (op === ${OP.exit}) return;
     if (op === ${OP.gemm}) {
-      const M = ctl[5], N = ctl[6], byCols = ctl[13] === 1, scratch = ctl[12] + index * ctl[15];
+      const M = ctl[5], N = ctl[6], byCols = ctl[13] === 1, scratch = ctl[12] + index * ctl[14];
       if (byCols) {
         const [lo, hi] = share(0, N, index, threads, 8);
         if (hi > lo) k.gemm(ctl[3], ctl[4], M, N, ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], 0, M, lo, hi, scratch);
