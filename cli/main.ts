@@ -17,7 +17,14 @@ import { BACKEND_NAMES } from '../src/node/selectBackend.js';
 const program = new Command('nice-flow')
   .description('NICE normalizing flows (Dinh, Krueger & Bengio 2014): train, evaluate, sample, inpaint and edit in latent space')
   .version('0.1.0')
-  .showHelpAfterError('(add --help for usage)');
+  // Usage errors in the one-line format of every other error: `nice-flow: <what>; see nice-flow <command> --help`.
+  .configureOutput({
+    outputError: (text, write) => {
+      const line = text.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/\.$/, '');
+      const command = process.argv.slice(2).find((a) => !a.startsWith('-') && program.commands.some((c) => c.name() === a));
+      write(`nice-flow: ${line}; see nice-flow ${command ? `${command} ` : ''}--help\n`);
+    },
+  });
 
 const backendOption = (): Option =>
   new Option('--backend <name>', 'compute backend: auto takes the fastest available').choices([...BACKEND_NAMES]).default('auto');

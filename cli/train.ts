@@ -1,24 +1,18 @@
-// `nice-flow train`: maximum-likelihood training with validation, best-model saving and resumable checkpoints.
-import { existsSync } from 'node:fs';
+// `nice-flow train`: flags in, files out. The run itself (model building, epochs, validation, best model,
+// checkpoints, divergence) is src/train/TrainingRun.ts; this file reads the data, writes the files and prints.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
-import { Rng } from '../src/core/Rng.js';
-import { bitsPerDim, dequantizeBatch, parseDataRange, type Dequantize } from '../src/data/dequantize.js';
-import { fitZca } from '../src/data/fitWhitening.js';
+import { bitsPerDim, parseDataRange, type Dequantize } from '../src/data/dequantize.js';
 import type { CouplingLaw } from '../src/flows/couplingLaw.js';
-import { Whitening } from '../src/flows/Whitening.js';
-import { getPreset, type PresetConfig } from '../src/model/presets.js';
-import type { ImageDataset } from '../src/data/ImageDataset.js';
-import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
-import { serializeModel } from '../src/model/modelFile.js';
-import { NiceModel } from '../src/model/NiceModel.js';
-import { PAPER_ADAM } from '../src/nn/Adam.js';
 import type { PartitionName } from '../src/flows/Partition.js';
+import type { ModelSettings } from '../src/model/configFromSettings.js';
+import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
+import { getPreset } from '../src/model/presets.js';
 import type { PriorName } from '../src/priors/Prior.js';
-import { deserializeCheckpoint, serializeCheckpoint } from '../src/train/checkpoint.js';
-import { evaluate } from '../src/train/evaluate.js';
-import { NonFiniteLossError, Trainer } from '../src/train/Trainer.js';
+import type { RunRecord } from '../src/train/RunRecord.js';
+import { readRunCheckpoint, TrainingRun, type RunStorage } from '../src/train/TrainingRun.js';
 import { selectBackend } from '../src/node/selectBackend.js';
 import { describeData, loadSplit, resolveData } from './data.js';
 import { appendLine, parseInput, writeAtomic } from './fsio.js';
@@ -55,98 +49,66 @@ export interface TrainFlags {
   quiet: boolean;
 }
 
-/** What a checkpoint remembers of the command that started the run. */
-interface RunInfo {
-  data: string;
-  limit?: number;
-  validSize: number;
-  validLimit?: number;
-  epochs: number;
-  maxSteps?: number;
-  seed: number;
-  bestValid: number | null;
-  bestEpoch: number | null;
-  seconds: number;
-}
-
 export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<void> {
   const out = flags.out;
   const ckptPath = join(out, 'checkpoint.safetensors');
   const modelPath = join(out, 'model.safetensors');
   const logPath = join(out, 'log.jsonl');
-  const backend = await selectBackend(flags.backend);
   const say = (msg: string): void => {
     if (!flags.quiet) process.stderr.write(msg + '\n');
   };
+  const warn = (msg: string): void => {
+    process.stderr.write(`warning: ${msg}\n`);
+  };
   const explicit = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  removeStaleTemporaries(out, say);
+  const backend = await selectBackend(flags.backend);
 
-  let model: NiceModel;
-  let run: RunInfo;
-  let trainer: Trainer;
-  let train: ImageDataset;
+  let run: TrainingRun;
   if (flags.resume) {
     if (!existsSync(ckptPath)) throw new NiceFlowError(`--resume: no checkpoint at ${ckptPath}`);
-    const loaded = parseInput(ckptPath, 'checkpoint', (bytes) => deserializeCheckpoint(bytes, backend, `checkpoint ${ckptPath}`));
-    model = loaded.model;
-    run = loaded.run as RunInfo;
-    if (explicit('epochs')) run.epochs = flags.epochs;
-    if (explicit('maxSteps')) run.maxSteps = flags.maxSteps;
-    train = loadSplit(run.data, 'train', { validSize: run.validSize, limit: run.limit });
-    const trainerOptions = JSON.parse(JSON.stringify((loaded.run as { trainerOptions?: unknown }).trainerOptions ?? {}));
-    trainer = new Trainer(model, train, trainerOptions);
-    loaded.restore(trainer);
-    say(`resuming ${out} at step ${trainer.step} (epoch ${trainer.epoch + 1}) on the ${backend.name} backend (${threadCount(backend)})`);
+    const ckpt = parseInput(ckptPath, 'checkpoint', (bytes) => readRunCheckpoint(bytes, backend, `checkpoint ${ckptPath}`));
+    checkResumeFlags(flags, explicit, ckpt.record, ckpt.model.config, ckptPath, warn);
+    const train = loadSplit(ckpt.record.data, 'train', { validSize: ckpt.record.validSize, limit: ckpt.record.limit });
+    const valid = loadSplit(ckpt.record.data, 'valid', { validSize: ckpt.record.validSize, limit: ckpt.record.validLimit });
+    run = TrainingRun.resume(ckpt, train, valid, {
+      epochs: explicit('epochs') ? flags.epochs : undefined,
+      maxSteps: explicit('maxSteps') ? flags.maxSteps : undefined,
+      lr: explicit('lr') ? flags.lr : undefined,
+    }, `checkpoint ${ckptPath}`);
+    say(`resuming ${out} at step ${run.trainer.step} (epoch ${run.trainer.epoch + 1}) on the ${backend.name} backend (${threadCount(backend)})`);
   } else {
     if (existsSync(ckptPath)) {
       throw new NiceFlowError(`${out} already holds a run (checkpoint.safetensors): add --resume to continue it, or choose another --out`);
     }
-    train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
-    const config = configFromFlags(flags, explicit, train);
-    model = new NiceModel(backend, config);
-    model.init(new Rng(flags.seed));
-    if (config.whiten === 'zca') {
-      const n = Math.min(flags.whitenLimit ?? train.count, train.count);
-      say(`fitting ZCA whitening on ${n} training images (${train.dim}×${train.dim} covariance and eigen-decomposition)…`);
-      const x = new Float32Array(n * train.dim);
-      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
-      const fit = fitZca(x, n, train.dim, undefined, backend);
-      model.setWhitening(new Whitening(backend, train.dim, fit.mean, fit.matrix, fit.inverse, fit.logDet));
-      say(`whitening: log|det W| = ${fit.logDet.toFixed(1)} nats, ε = ${fit.eps.toExponential(2)}`);
-    }
-    if (flags.scaleInit === 'data') {
-      const n = Math.min(2000, train.count);
-      const x = backend.alloc(n * train.dim);
-      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
-      model.initScaleFromData(x, n);
-    }
-    run = {
-      data: flags.data, limit: flags.limit, validSize: flags.validSize, validLimit: flags.validLimit, epochs: flags.epochs,
-      maxSteps: flags.maxSteps, seed: flags.seed, bestValid: null, bestEpoch: null, seconds: 0,
-    };
-    trainer = new Trainer(model, train, {
-      batchSize: flags.batchSize, adam: { ...PAPER_ADAM, lr: flags.lr }, dequantize: flags.dequantize, seed: flags.seed,
-    });
+    const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
+    const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit });
+    run = await TrainingRun.create(backend, train, valid, {
+      data: flags.data, limit: flags.limit, validSize: flags.validSize, validLimit: flags.validLimit,
+      dataRange: resolveData(flags.data).defaultRange, preset: flags.preset, model: explicitSettings(flags, explicit),
+      whitenLimit: flags.whitenLimit, scaleInit: flags.scaleInit, epochs: flags.epochs, maxSteps: flags.maxSteps,
+      batchSize: flags.batchSize, lr: flags.lr, seed: flags.seed, dequantize: flags.dequantize,
+    }, { onNote: say });
+    const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
     const c = model.config;
     say(`training NICE (${c.couplings} ${c.coupling} couplings, ${c.network === 'conv' ? `conv ${c.depth}×${c.hidden} channels` : `${c.depth}×${c.hidden} MLP`}, ` +
       `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
       `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
-  const valid = loadSplit(run.data, 'valid', { validSize: run.validSize, limit: run.validLimit });
-  const runWithOptions = (): unknown => ({ ...run, trainerOptions: trainer.options });
+  const { model, trainer, record } = run;
   const D = model.dim;
-  const bpe = trainer.batchesPerEpoch;
-  const stopAt = Math.min(run.epochs * bpe, run.maxSteps ?? Infinity);
+  const stopAt = run.stopAt;
   if (trainer.step >= stopAt) {
-    say(`nothing to do: the run is at step ${trainer.step}, its end (--epochs ${run.epochs}${run.maxSteps ? `, --max-steps ${run.maxSteps}` : ''})`);
+    say(`nothing to do: the run is at step ${trainer.step}, its end (--epochs ${record.epochs}${record.maxSteps ? `, --max-steps ${record.maxSteps}` : ''})`);
     return;
   }
 
-  const saveCheckpoint = (): void => writeAtomic(ckptPath, serializeCheckpoint(trainer, runWithOptions()), 'checkpoint');
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130); // a second Ctrl-C quits without waiting
     interrupted = true;
+    process.stderr.write('\nstopping after this step, with a checkpoint (Ctrl-C again to quit at once)\n');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -154,110 +116,157 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
   const bar = createBar('epoch {epoch} |{bar}| step {value}/{total} | {rate} img/s | LL {ll} nats | ETA {eta_formatted}', stopAt, flags.quiet,
     { epoch: trainer.epoch + 1, rate: '-', ll: '-' });
   bar.update(trainer.step);
-  let t0 = performance.now();
-  let secondsBefore = run.seconds;
+  const validation: { bar: ReturnType<typeof createBar> | null } = { bar: null };
   let emaLL = NaN;
-  let epochSum = 0;
-  let epochSteps = 0;
-
-  const endOfEpoch = async (): Promise<void> => {
-    const stepSeconds = run.seconds;
-    const vbar = createBar('  validating |{bar}| {value}/{total} images', valid.count, flags.quiet);
-    const result = await evaluate(model, valid, { rng: new Rng(run.seed + 1), batchSize: trainer.options.batchSize, onBatch: async (done) => {
-      vbar.update(done);
-      await yieldToEventLoop();
-    } });
-    vbar.stop();
-    const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
-    const trainLL = epochSteps ? epochSum / epochSteps : NaN;
-    const improved = run.bestValid === null || result.logLikelihood > run.bestValid;
-    if (improved) {
-      run.bestValid = result.logLikelihood;
-      run.bestEpoch = epoch;
-      writeAtomic(modelPath, serializeModel(model, { step: String(trainer.step), epoch: String(epoch), validLogLikelihood: String(result.logLikelihood) }), 'model');
-    }
-    appendLine(logPath, JSON.stringify({
-      step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
-      validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim, seconds: Math.round(stepSeconds * 10) / 10,
-    }));
-    const samples = model.sample(64, new Rng(run.seed + 2), 1);
-    writeGrid(join(out, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`), samples, 64, imageShape(model.config.shape, D), 8, model.range);
-    saveCheckpoint();
-    say(`epoch ${epoch}: train LL ${trainLL.toFixed(2)}, valid LL ${result.logLikelihood.toFixed(2)} nats ` +
-      `(${result.bitsPerDim.toFixed(3)} bits/dim)${improved ? ', best so far: saved model.safetensors' : ''}`);
-    epochSum = 0;
-    epochSteps = 0;
-    // Validation time does not count as training time in samples/s.
-    t0 = performance.now();
-    secondsBefore = run.seconds;
-  };
-
-  let lastStepAt = performance.now();
   let rate = NaN;
+  let lastStepAt = performance.now();
+  const storage: RunStorage = {
+    saveCheckpoint: (bytes) => writeAtomic(ckptPath, bytes, 'checkpoint'),
+    saveModel: (bytes) => writeAtomic(modelPath, bytes, 'model'),
+    appendLog: (entry) => appendLine(logPath, JSON.stringify(entry)),
+  };
+  let outcome;
   try {
-    while (trainer.step < stopAt && !interrupted) {
-      let ll: number;
-      try {
-        ll = trainer.trainStep();
-      } catch (e) {
-        if (e instanceof NonFiniteLossError) {
+    outcome = await run.run({
+      storage,
+      checkpointEvery: flags.checkpointEvery,
+      shouldStop: () => interrupted,
+      events: {
+        onStep: async ({ step, epoch, logLikelihood }) => {
+          const now = performance.now();
+          const inst = trainer.options.batchSize / ((now - lastStepAt) / 1000);
+          rate = Number.isNaN(rate) ? inst : 0.9 * rate + 0.1 * inst;
+          lastStepAt = now;
+          emaLL = Number.isNaN(emaLL) ? logLikelihood : 0.95 * emaLL + 0.05 * logLikelihood;
+          bar.update(step, { epoch, rate: rate.toFixed(0), ll: emaLL.toFixed(1) });
+          await yieldToEventLoop();
+        },
+        onValidation: async (done, total) => {
+          validation.bar ??= createBar('  validating |{bar}| {value}/{total} images', total, flags.quiet);
+          validation.bar.update(done);
+          await yieldToEventLoop();
+        },
+        onEpoch: (e) => {
+          validation.bar?.stop();
+          validation.bar = null;
+          writeGrid(join(out, 'samples', `epoch-${String(e.epoch).padStart(4, '0')}.png`), e.samples, e.sampleCount, imageShape(model.config.shape, D), 8, model.range);
+          say(`epoch ${e.epoch}: train LL ${e.trainLogLikelihood.toFixed(2)}, valid LL ${e.validLogLikelihood.toFixed(2)} nats ` +
+            `(${e.validBitsPerDim.toFixed(3)} bits/dim)${e.improved ? ', best so far: saved model.safetensors' : ''}`);
+          lastStepAt = performance.now();
+        },
+        onWarning: (msg) => {
           bar.stop();
-          throw new NiceFlowError(`${e.message}; the last good checkpoint is kept at ${ckptPath} (try a lower --lr)`);
-        }
-        throw e;
-      }
-      const now = performance.now();
-      const inst = trainer.options.batchSize / ((now - lastStepAt) / 1000);
-      rate = Number.isNaN(rate) ? inst : 0.9 * rate + 0.1 * inst;
-      lastStepAt = now;
-      run.seconds = secondsBefore + (now - t0) / 1000;
-      emaLL = Number.isNaN(emaLL) ? ll : 0.95 * emaLL + 0.05 * ll;
-      epochSum += ll;
-      epochSteps++;
-      bar.update(trainer.step, { epoch: trainer.epoch + 1, rate: rate.toFixed(0), ll: emaLL.toFixed(1) });
-      if (trainer.batchInEpoch === 0) {
-        await endOfEpoch();
-        lastStepAt = performance.now();
-      } else if (flags.checkpointEvery && trainer.step % flags.checkpointEvery === 0) saveCheckpoint();
-      await yieldToEventLoop();
-    }
-    if (!interrupted && trainer.batchInEpoch !== 0) await endOfEpoch();
+          warn(msg.replace('a lower learning rate', 'a lower --lr'));
+        },
+      },
+    });
   } finally {
+    validation.bar?.stop();
     bar.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (interrupted) {
-    saveCheckpoint();
-    process.stderr.write(`interrupted at step ${trainer.step}: checkpoint saved to ${ckptPath}; continue with --resume\n`);
-    process.exitCode = 130;
-    return;
+  switch (outcome.reason) {
+    case 'diverged': {
+      const kept = outcome.lastGood
+        ? `the checkpoint ${ckptPath} (step ${outcome.lastGood.step}) is the last state shown to give a finite loss: ` +
+          `continue it with \`nice-flow train --resume --out ${out} --lr <lower>\``
+        : `no checkpoint was saved yet, so there is nothing to resume: start again with a lower --lr`;
+      throw new NiceFlowError(`${outcome.message}; ${kept}`);
+    }
+    case 'stopped':
+      process.stderr.write(`interrupted at step ${trainer.step}: checkpoint saved to ${ckptPath}; continue with --resume\n`);
+      process.exitCode = 130;
+      return;
+    case 'nothing-to-do':
+      return;
+    case 'done':
+      break;
   }
-  say(`done: ${trainer.step} steps in ${formatDuration(run.seconds)}; best valid LL ${run.bestValid?.toFixed(2)} nats ` +
-    `(${bitsPerDim(run.bestValid ?? NaN, D, model.range).toFixed(3)} bits/dim) at epoch ${run.bestEpoch}; model: ${modelPath}`);
+  say(`done: ${trainer.step} steps in ${formatDuration(record.seconds)}; best valid LL ${record.bestValid?.toFixed(2)} nats ` +
+    `(${bitsPerDim(record.bestValid ?? NaN, D, model.range).toFixed(3)} bits/dim) at epoch ${record.bestEpoch}; model: ${modelPath}`);
+  if (run.divergenceWarned) warn('this run diverged at some point (see the warnings above): its best model may be useless; try a lower --lr');
+}
+
+/** The model settings given on the command line (the rest come from the preset or the defaults). */
+function explicitSettings(flags: TrainFlags, explicit: (name: string) => boolean): Partial<ModelSettings> {
+  const out: Partial<ModelSettings> = {};
+  const keys = ['couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling', 'network', 'whiten'] as const;
+  for (const k of keys) if (explicit(k)) (out as Record<string, unknown>)[k] = flags[k];
+  if (flags.range !== undefined) out.range = parseDataRange(flags.range);
+  return out;
 }
 
 /**
- * The model config a new run asks for: a --preset gives the paper's settings for its data set, and flags given
- * explicitly on the command line override them; the data range defaults to the data set's (CIFAR-10: [−1, 1]).
+ * A resume continues the run as it was started: flags that would change its model, data or training are refused
+ * unless they repeat the run's own values. How long it runs (--epochs, --max-steps), the learning rate (--lr),
+ * the checkpoint cadence, the backend and --quiet may change.
  */
-function configFromFlags(flags: TrainFlags, explicit: (name: string) => boolean, train: ImageDataset): NiceConfig {
-  const preset: Partial<PresetConfig> = flags.preset ? getPreset(flags.preset) : {};
-  // A flag typed on the command line wins; otherwise the preset's value, when it has one; otherwise the flag's default.
-  const pick = <T>(key: keyof PresetConfig, flagValue: T): T => (explicit(key) || preset[key] === undefined ? flagValue : (preset[key] as T));
-  const range = flags.range !== undefined ? parseDataRange(flags.range) : (preset.range ?? resolveData(flags.data).defaultRange);
-  const whiten = pick('whiten', flags.whiten);
-  return {
-    dim: train.dim,
-    couplings: pick('couplings', flags.couplings),
-    hidden: pick('hidden', flags.hidden),
-    depth: pick('depth', flags.depth),
-    prior: pick('prior', flags.prior),
-    partition: flags.partition,
-    coupling: pick('coupling', flags.coupling),
-    network: flags.network,
-    shape: [...train.shape],
-    range: [range[0], range[1]],
-    ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
+function checkResumeFlags(
+  flags: TrainFlags, explicit: (name: string) => boolean, record: RunRecord, config: NiceConfig, ckptPath: string, warn: (m: string) => void,
+): void {
+  const differs: string[] = [];
+  const check = (flag: string, key: keyof TrainFlags, given: unknown, kept: unknown): void => {
+    if (explicit(key) && JSON.stringify(given) !== JSON.stringify(kept)) differs.push(`--${flag} ${String(given)} (the run has ${kept ?? 'none'})`);
   };
+  check('data', 'data', flags.data, record.data);
+  check('limit', 'limit', flags.limit, record.limit);
+  check('valid-size', 'validSize', flags.validSize, record.validSize);
+  check('valid-limit', 'validLimit', flags.validLimit, record.validLimit);
+  check('seed', 'seed', flags.seed, record.seed);
+  check('batch-size', 'batchSize', flags.batchSize, record.trainerOptions.batchSize);
+  check('dequantize', 'dequantize', flags.dequantize, record.trainerOptions.dequantize);
+  for (const k of ['couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling'] as const) check(k, k, flags[k], config[k]);
+  check('network', 'network', flags.network, config.network ?? 'mlp');
+  check('whiten', 'whiten', flags.whiten, config.whiten ?? 'none');
+  if (flags.range !== undefined) {
+    const r = parseDataRange(flags.range);
+    const kept = config.range ?? [0, 1];
+    if (r[0] !== kept[0] || r[1] !== kept[1]) differs.push(`--range ${flags.range} (the run has ${kept.join(',')})`);
+  }
+  if (flags.preset !== undefined) {
+    const p = getPreset(flags.preset) as Record<string, unknown>;
+    const cfg = config as unknown as Record<string, unknown>;
+    const bad = Object.keys(p).filter((k) => JSON.stringify(p[k]) !== JSON.stringify(cfg[k] ?? (k === 'range' ? [0, 1] : undefined)));
+    if (bad.length) differs.push(`--preset ${flags.preset} (the run's ${bad.join(', ')} differ)`);
+  }
+  if (differs.length) {
+    throw new NiceFlowError(`--resume continues ${ckptPath} as it was started and cannot change ${differs.join(', ')}; ` +
+      'only --epochs, --max-steps, --lr, --checkpoint-every, --backend and --quiet may change (or train a new run in another --out)');
+  }
+  for (const [flag, key] of [['scale-init', 'scaleInit'], ['whiten-limit', 'whitenLimit']] as const) {
+    if (explicit(key)) warn(`--${flag} only applies when a run starts; the resumed run keeps its own`);
+  }
+  if (explicit('lr') && flags.lr !== record.trainerOptions.adam.lr) warn(`the learning rate changes from ${record.trainerOptions.adam.lr} to ${flags.lr} from here on`);
+}
+
+/**
+ * Removes `*.tmp-PID` files that an atomic write left in the run folder when its process was killed (PID no longer
+ * running); a live process's temporary file is left alone.
+ */
+function removeStaleTemporaries(out: string, say: (m: string) => void): void {
+  for (const dir of [out, join(out, 'samples')]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = /\.tmp-(\d+)$/.exec(name);
+      if (!m || processAlive(Number(m[1]))) continue;
+      rmSync(join(dir, name), { force: true });
+      say(`removed ${join(dir, name)}, left by an interrupted write`);
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

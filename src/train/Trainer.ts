@@ -99,6 +99,31 @@ export class Trainer {
     return mean;
   }
 
+  /**
+   * The name of the first parameter holding a NaN or infinite value, or null when all are finite. Adam can overflow
+   * a weight although the step's loss was finite, so a state is only known good once this and {@link checkLoss} pass.
+   */
+  firstNonFiniteParam(): string | null {
+    for (const p of this.model.params) {
+      const d = p.data;
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return p.name;
+    }
+    return null;
+  }
+
+  /**
+   * The mean log-likelihood of the current parameters on the next batch, dequantized at pixel centres: a forward
+   * pass that draws no random numbers and changes no state, so a run checked this way continues exactly.
+   */
+  checkLoss(): number {
+    const n = this.options.batchSize;
+    dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, 'center', this.rng, this.x, this.model.range);
+    const logProb = this.model.logProb(this.x, n);
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += logProb[i];
+    return mean / n;
+  }
+
   /** State to save beside weights, moments and `order`. */
   getState(): TrainerState {
     return { step: this.step, epoch: this.epoch, batchInEpoch: this.batchInEpoch, rng: this.rng.getState() };

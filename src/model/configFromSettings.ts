@@ -1,0 +1,63 @@
+import type { DataRange } from '../data/dequantize.js';
+import type { CouplingLaw } from '../flows/couplingLaw.js';
+import type { PartitionName } from '../flows/Partition.js';
+import type { PriorName } from '../priors/Prior.js';
+import type { NetworkName, NiceConfig } from './NiceConfig.js';
+import { getPreset, type PresetConfig } from './presets.js';
+
+/** The architecture choices a user makes for a new model (the CLI's train flags). */
+export interface ModelSettings {
+  couplings: number;
+  hidden: number;
+  depth: number;
+  prior: PriorName;
+  partition: PartitionName;
+  coupling: CouplingLaw;
+  network: NetworkName;
+  whiten: 'none' | 'zca';
+  /** The data range; when unset, the preset's, else the data set's own default. */
+  range?: DataRange;
+}
+
+/** The defaults: the paper's MNIST model (4 additive couplings of 5 × 1000 ReLU layers, logistic prior). */
+export const DEFAULT_MODEL_SETTINGS: Readonly<ModelSettings> = {
+  couplings: 4,
+  hidden: 1000,
+  depth: 5,
+  prior: 'logistic',
+  partition: 'alternate',
+  coupling: 'additive',
+  network: 'mlp',
+  whiten: 'none',
+};
+
+/**
+ * The config of a new model for data of `dim` values shaped `shape`: the defaults, overridden by the preset's
+ * values (a preset fixes couplings, hidden, depth, prior, coupling, range and whitening), overridden by the settings
+ * the user gave explicitly. The range falls back to `dataRange` (the data set's default: [−1, 1] for CIFAR-10).
+ */
+export function configFromSettings(
+  data: { dim: number; shape: readonly number[] },
+  explicit: Partial<ModelSettings>,
+  preset: string | undefined,
+  dataRange: DataRange,
+): NiceConfig {
+  const p: Partial<PresetConfig> = preset ? getPreset(preset) : {};
+  const pick = <K extends keyof ModelSettings & keyof PresetConfig>(key: K): ModelSettings[K] =>
+    (explicit[key] ?? p[key] ?? DEFAULT_MODEL_SETTINGS[key]) as ModelSettings[K];
+  const range = explicit.range ?? p.range ?? dataRange;
+  const whiten = explicit.whiten ?? p.whiten ?? DEFAULT_MODEL_SETTINGS.whiten;
+  return {
+    dim: data.dim,
+    couplings: pick('couplings'),
+    hidden: pick('hidden'),
+    depth: pick('depth'),
+    prior: pick('prior'),
+    partition: explicit.partition ?? DEFAULT_MODEL_SETTINGS.partition,
+    coupling: pick('coupling'),
+    network: explicit.network ?? DEFAULT_MODEL_SETTINGS.network,
+    shape: [...data.shape],
+    range: [range[0], range[1]],
+    ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
+  };
+}

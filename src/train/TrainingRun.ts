@@ -1,0 +1,358 @@
+import type { Backend } from '../core/Backend.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import { Rng } from '../core/Rng.js';
+import { bitsPerDim, dequantizeBatch, type DataRange, type Dequantize } from '../data/dequantize.js';
+import { fitZca } from '../data/fitWhitening.js';
+import type { ImageDataset } from '../data/ImageDataset.js';
+import { Whitening } from '../flows/Whitening.js';
+import { configFromSettings, type ModelSettings } from '../model/configFromSettings.js';
+import { serializeModel } from '../model/modelFile.js';
+import type { NiceConfig } from '../model/NiceConfig.js';
+import { NiceModel } from '../model/NiceModel.js';
+import { PAPER_ADAM } from '../nn/Adam.js';
+import { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { evaluate } from './evaluate.js';
+import { parseRunRecord, type RunRecord } from './RunRecord.js';
+import { NonFiniteLossError, Trainer } from './Trainer.js';
+
+/**
+ * Where a run keeps what it produces. The CLI writes files atomically (checkpoint.safetensors, model.safetensors,
+ * log.jsonl); a browser keeps them in memory or IndexedDB. Each call may return a promise, which the run awaits.
+ */
+export interface RunStorage {
+  /** The resumable state (weights, Adam's moments, order, trainer state, run record); replaces the previous one. */
+  saveCheckpoint(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
+  /** The best model by validation so far (a weight file); replaces the previous one. */
+  saveModel(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
+  /** One line of the run's log per epoch. */
+  appendLog(entry: EpochLogEntry): void | Promise<void>;
+}
+
+/** The log line of one epoch (log.jsonl). */
+export interface EpochLogEntry {
+  step: number;
+  epoch: number;
+  /** Mean of the epoch's batch log-likelihoods (nats per image, each measured before its update). */
+  trainLogLikelihood: number;
+  trainBitsPerDim: number;
+  validLogLikelihood: number;
+  validBitsPerDim: number;
+  /** Seconds of training steps so far (one decimal). */
+  seconds: number;
+}
+
+/** What happened at the end of an epoch. */
+export interface EpochResult extends EpochLogEntry {
+  /** The validation result beat every earlier one: the model was saved. */
+  improved: boolean;
+  /** 64 samples of the model at temperature 1 (seed + 2), [64, D] in the data range, for a picture. */
+  samples: Float32Array;
+  sampleCount: number;
+}
+
+/** Progress reports; each may return a promise (the run awaits it, so a front end can yield to its event loop). */
+export interface RunEvents {
+  /** After every training step: the batch's mean log-likelihood before the update. */
+  onStep?(info: { step: number; epoch: number; logLikelihood: number; seconds: number }): void | Promise<void>;
+  /** During validation: images done of `total`. */
+  onValidation?(done: number, total: number): void | Promise<void>;
+  /** After each epoch's validation. */
+  onEpoch?(result: EpochResult): void | Promise<void>;
+  /** After a checkpoint was saved. */
+  onCheckpoint?(at: { step: number; epoch: number }): void | Promise<void>;
+  /** Something the user should know (a divergence without NaN, a changed setting). */
+  onWarning?(message: string): void | Promise<void>;
+  /** A step of setting up (ZCA fitting, …), for a status line. */
+  onNote?(message: string): void | Promise<void>;
+}
+
+/** How a call of {@link TrainingRun.run} ended. */
+export type RunOutcome =
+  | { reason: 'done' }
+  | { reason: 'nothing-to-do' }
+  /** `requestStop` or `shouldStop`; a checkpoint of the current state was saved when `saved` is true. */
+  | { reason: 'stopped'; saved: boolean; message?: string }
+  /**
+   * The loss or the parameters stopped being finite (`message` says where). `lastGood` is the newest saved
+   * checkpoint (for a resumed run, at least the one it resumed), which is always one whose parameters were shown to
+   * give a finite loss; null when none was saved yet. Nothing later was saved.
+   */
+  | { reason: 'diverged'; message: string; lastGood: { step: number; epoch: number } | null };
+
+/** Everything a new run needs besides its data. */
+export interface NewRunOptions {
+  /** The data set's name as the front end knows it (stored in the run record, used to reload it on resume). */
+  data: string;
+  /** How the data were split (stored in the run record): see {@link RunRecord}. */
+  limit?: number;
+  validSize: number;
+  validLimit?: number;
+  /** The data set's default range (CIFAR-10: [−1, 1]) when neither the settings nor the preset give one. */
+  dataRange: DataRange;
+  /** A preset name (mnist, tfd-like, svhn, cifar10); explicit `model` settings win over it. */
+  preset?: string;
+  /** Architecture settings given explicitly. */
+  model?: Partial<ModelSettings>;
+  /** Fit the whitening on the first N training images (default: all). */
+  whitenLimit?: number;
+  /** Start of the scaling layer: zero (the paper) or data (each latent gets the prior's spread). */
+  scaleInit?: 'zero' | 'data';
+  epochs: number;
+  maxSteps?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  dequantize?: Dequantize;
+}
+
+/** What may change when a run is resumed: how long it runs, and Adam's learning rate (a lower one after a divergence). */
+export interface ResumeOverrides {
+  epochs?: number;
+  maxSteps?: number;
+  lr?: number;
+}
+
+/** How a run is driven. */
+export interface RunDriver {
+  storage: RunStorage;
+  events?: RunEvents;
+  /** Also save the checkpoint every N steps (always: every epoch and when stopped). */
+  checkpointEvery?: number;
+  /** Polled between steps: true stops the run after the current step, with a checkpoint. */
+  shouldStop?: () => boolean;
+  /** A clock in milliseconds (default `performance.now`). */
+  now?: () => number;
+}
+
+/** The run record of a checkpoint, and what else it holds, checked before anything is built on it. */
+export interface RunCheckpoint extends LoadedCheckpoint {
+  record: RunRecord;
+}
+
+/** Reads a checkpoint for resuming: model, optimiser state and the validated run record. */
+export function readRunCheckpoint(bytes: Uint8Array, backend: Backend, what = 'checkpoint'): RunCheckpoint {
+  const loaded = deserializeCheckpoint(bytes, backend, what);
+  return { ...loaded, record: parseRunRecord(loaded.run, what) };
+}
+
+/** Validation bits/dim above this say the model is worse than a uniform density (8 bits/dim) by a factor 256 per value. */
+const DIVERGED_BITS_PER_DIM = 16;
+
+/**
+ * One training run, as `nice-flow train` does it: a model built from a config or preset (with ZCA whitening and the
+ * data-dependent scale start when asked), then epochs of shuffled steps, each epoch ending with validation, the best
+ * model by validation, a sample grid, a log line and a checkpoint. Front ends (the CLI, a browser Worker, a user's
+ * program) give it data, a {@link RunStorage} and {@link RunEvents}; it touches no file, terminal or page itself.
+ *
+ * State is never trusted blindly: a checkpoint is only saved for parameters shown to give a finite loss (the epoch's
+ * validation, or a forward pass on the next batch for mid-epoch and final checkpoints), so after a divergence the
+ * saved checkpoint is the last good state. A validation result far worse than a uniform density, or far below the
+ * best so far, is reported through `onWarning` even when no value became NaN.
+ */
+export class TrainingRun {
+  /** True once a validation result looked like a divergence (see onWarning). */
+  divergenceWarned = false;
+  private stopRequested = false;
+
+  private constructor(
+    readonly model: NiceModel,
+    readonly trainer: Trainer,
+    readonly train: ImageDataset,
+    readonly valid: ImageDataset,
+    readonly record: RunRecord,
+    /** Whether the run continues a checkpoint. */
+    readonly resumed: boolean,
+  ) {}
+
+  /** Builds a new run: the model from its settings (fitting whitening and the scale start as asked), the trainer. */
+  static async create(backend: Backend, train: ImageDataset, valid: ImageDataset, options: NewRunOptions, events: RunEvents = {}): Promise<TrainingRun> {
+    const config: NiceConfig = configFromSettings(train, options.model ?? {}, options.preset, options.dataRange);
+    const seed = options.seed ?? 0;
+    const model = new NiceModel(backend, config);
+    model.init(new Rng(seed));
+    if (config.whiten === 'zca') {
+      const n = Math.min(options.whitenLimit ?? train.count, train.count);
+      await events.onNote?.(`fitting ZCA whitening on ${n} training images (${train.dim}×${train.dim} covariance and eigen-decomposition)…`);
+      const x = new Float32Array(n * train.dim);
+      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
+      const fit = fitZca(x, n, train.dim, undefined, backend);
+      model.setWhitening(new Whitening(backend, train.dim, fit.mean, fit.matrix, fit.inverse, fit.logDet));
+      await events.onNote?.(`whitening: log|det W| = ${fit.logDet.toFixed(1)} nats, ε = ${fit.eps.toExponential(2)}`);
+    }
+    if (options.scaleInit === 'data') {
+      const n = Math.min(2000, train.count);
+      const x = backend.alloc(n * train.dim);
+      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
+      model.initScaleFromData(x, n);
+    }
+    const trainer = new Trainer(model, train, {
+      batchSize: options.batchSize ?? 200,
+      adam: { ...PAPER_ADAM, lr: options.lr ?? PAPER_ADAM.lr },
+      dequantize: options.dequantize ?? 'uniform',
+      seed,
+    });
+    const record: RunRecord = {
+      data: options.data, limit: options.limit, validSize: options.validSize, validLimit: options.validLimit, epochs: options.epochs,
+      maxSteps: options.maxSteps, seed, bestValid: null, bestEpoch: null, seconds: 0, trainerOptions: trainer.options,
+    };
+    return new TrainingRun(model, trainer, train, valid, record, false);
+  }
+
+  /**
+   * Continues a checkpoint (from {@link readRunCheckpoint}) over the same data, which the caller loads as its record
+   * says. Only how long it runs and the learning rate may change; everything else is the checkpoint's.
+   */
+  static resume(ckpt: RunCheckpoint, train: ImageDataset, valid: ImageDataset, overrides: ResumeOverrides = {}, what = 'checkpoint'): TrainingRun {
+    const record: RunRecord = { ...ckpt.record, trainerOptions: { ...ckpt.record.trainerOptions, adam: { ...ckpt.record.trainerOptions.adam } } };
+    if (overrides.epochs !== undefined) record.epochs = overrides.epochs;
+    if (overrides.maxSteps !== undefined) record.maxSteps = overrides.maxSteps;
+    if (overrides.lr !== undefined) record.trainerOptions.adam.lr = overrides.lr;
+    const trainer = new Trainer(ckpt.model, train, record.trainerOptions);
+    ckpt.restore(trainer);
+    // A checkpoint is trusted as a good state only once its parameters are seen to give a finite loss here.
+    const ll = trainer.checkLoss();
+    if (!Number.isFinite(ll)) {
+      throw new NiceFlowError(`${what}: its parameters give a log-likelihood of ${ll} on the next training batch; it cannot be resumed`);
+    }
+    return new TrainingRun(ckpt.model, trainer, train, valid, record, true);
+  }
+
+  /** The step at which the run ends: its epochs, or `maxSteps` when sooner. */
+  get stopAt(): number {
+    return Math.min(this.record.epochs * this.trainer.batchesPerEpoch, this.record.maxSteps ?? Infinity);
+  }
+
+  /** Asks the run to stop after the current step (with a checkpoint). */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  /** The checkpoint of the current state, with its run record. */
+  checkpointBytes(): Uint8Array {
+    return serializeCheckpoint(this.trainer, this.record);
+  }
+
+  /** Trains until the end of the run, a stop request or a divergence. */
+  async run(driver: RunDriver): Promise<RunOutcome> {
+    const { model, trainer, record, valid } = this;
+    const events = driver.events ?? {};
+    const now = driver.now ?? (() => performance.now());
+    const stopAt = this.stopAt;
+    if (trainer.step >= stopAt) return { reason: 'nothing-to-do' };
+    const D = model.dim;
+    let lastGood: { step: number; epoch: number } | null = null;
+    const at = (): { step: number; epoch: number } => ({ step: trainer.step, epoch: trainer.epoch });
+    const save = async (): Promise<void> => {
+      await driver.storage.saveCheckpoint(this.checkpointBytes(), at());
+      lastGood = at();
+      await events.onCheckpoint?.(at());
+    };
+    const diverged = (message: string): RunOutcome => ({ reason: 'diverged', message, lastGood });
+    // A state is good when every parameter is finite and the loss on the next batch is (Adam can overflow a weight
+    // although the step's loss was finite).
+    const badState = (): string | null => {
+      const p = trainer.firstNonFiniteParam();
+      if (p !== null) return `parameter ${p} is not finite after step ${trainer.step}`;
+      const ll = trainer.checkLoss();
+      return Number.isFinite(ll) ? null : `the log-likelihood after step ${trainer.step} is ${ll}`;
+    };
+    if (this.resumed) lastGood = at();
+
+    let t0 = now();
+    let secondsBefore = record.seconds;
+    let epochSum = record.epochLogLikelihoodSum ?? 0;
+    let epochSteps = record.epochSteps ?? 0;
+    const keepEpochSum = (): void => {
+      record.epochLogLikelihoodSum = epochSum;
+      record.epochSteps = epochSteps;
+    };
+
+    const endOfEpoch = async (): Promise<RunOutcome | null> => {
+      const result = await evaluate(model, valid, {
+        rng: new Rng(record.seed + 1), batchSize: trainer.options.batchSize,
+        onBatch: (done) => events.onValidation?.(done, valid.count),
+      });
+      const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
+      if (!Number.isFinite(result.logLikelihood)) return diverged(`training stopped at step ${trainer.step}: the validation log-likelihood is ${result.logLikelihood}`);
+      const bad = trainer.firstNonFiniteParam();
+      if (bad !== null) return diverged(`training stopped at step ${trainer.step}: parameter ${bad} is not finite`);
+      const trainLL = epochSteps ? epochSum / epochSteps : NaN;
+      const improved = record.bestValid === null || result.logLikelihood > record.bestValid;
+      if (result.bitsPerDim > DIVERGED_BITS_PER_DIM) {
+        this.divergenceWarned = true;
+        await events.onWarning?.(`training looks diverged: validation is at ${fmt(result.bitsPerDim)} bits/dim (${fmt(result.logLikelihood)} nats), ` +
+          `worse than a uniform density (8 bits/dim) by more than ${DIVERGED_BITS_PER_DIM - 8} bits per value; try a lower learning rate`);
+      } else if (record.bestValid !== null && result.logLikelihood < record.bestValid - D) {
+        this.divergenceWarned = true;
+        await events.onWarning?.(`training may be diverging: the validation log-likelihood fell from ${fmt(record.bestValid)} to ${fmt(result.logLikelihood)} nats ` +
+          `(more than 1 nat per value); the best model (epoch ${record.bestEpoch}) is kept; try a lower learning rate`);
+      }
+      if (improved) {
+        record.bestValid = result.logLikelihood;
+        record.bestEpoch = epoch;
+        await driver.storage.saveModel(
+          serializeModel(model, { step: String(trainer.step), epoch: String(epoch), validLogLikelihood: String(result.logLikelihood) }),
+          { step: trainer.step, epoch },
+        );
+      }
+      const entry: EpochLogEntry = {
+        step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
+        validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim, seconds: Math.round(record.seconds * 10) / 10,
+      };
+      await driver.storage.appendLog(entry);
+      const samples = model.sample(64, new Rng(record.seed + 2), 1);
+      // A run that ends mid-epoch (--max-steps, a stop) is validated there too, but its epoch goes on when resumed:
+      // the running sum is kept so the epoch's train log-likelihood covers all its steps.
+      if (trainer.batchInEpoch === 0) {
+        epochSum = 0;
+        epochSteps = 0;
+      }
+      keepEpochSum();
+      await save();
+      await events.onEpoch?.({ ...entry, improved, samples, sampleCount: 64 });
+      // Validation time does not count as training time.
+      t0 = now();
+      secondsBefore = record.seconds;
+      return null;
+    };
+
+    while (trainer.step < stopAt) {
+      if (this.stopRequested || driver.shouldStop?.()) {
+        keepEpochSum();
+        const bad = badState();
+        if (bad !== null) return diverged(`training stopped at step ${trainer.step}: ${bad}`);
+        await save();
+        return { reason: 'stopped', saved: true };
+      }
+      let ll: number;
+      try {
+        ll = trainer.trainStep();
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) return diverged(e.message);
+        throw e;
+      }
+      record.seconds = secondsBefore + (now() - t0) / 1000;
+      epochSum += ll;
+      epochSteps++;
+      await events.onStep?.({ step: trainer.step, epoch: trainer.epoch + 1, logLikelihood: ll, seconds: record.seconds });
+      if (trainer.batchInEpoch === 0) {
+        const end = await endOfEpoch();
+        if (end) return end;
+      } else if (driver.checkpointEvery && trainer.step % driver.checkpointEvery === 0) {
+        keepEpochSum();
+        const bad = badState();
+        if (bad !== null) return diverged(`training stopped at step ${trainer.step}: ${bad}`);
+        await save();
+      }
+    }
+    if (trainer.batchInEpoch !== 0) {
+      const end = await endOfEpoch();
+      if (end) return end;
+    }
+    return { reason: 'done' };
+  }
+}
+
+function fmt(v: number): string {
+  return Math.abs(v) >= 1e6 ? v.toExponential(2) : v.toFixed(2);
+}
