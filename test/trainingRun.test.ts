@@ -1,0 +1,125 @@
+// The training run as a library object: in-memory storage, events, stop and resume, rollback after a divergence.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createRefBackend } from '../src/core/createRefBackend.js';
+import { Rng } from '../src/core/Rng.js';
+import type { ImageDataset } from '../src/data/ImageDataset.js';
+import { deserializeModel } from '../src/model/modelFile.js';
+import { readRunCheckpoint, TrainingRun, type EpochLogEntry, type RunStorage } from '../src/train/TrainingRun.js';
+
+/** 4×4 "images": a bright square at a random place, plus noise. */
+function squares(count: number, seed: number): ImageDataset {
+  const rng = new Rng(seed);
+  const pixels = new Uint8Array(count * 16);
+  for (let i = 0; i < count; i++) {
+    const x = Math.floor(rng.uniform() * 3);
+    const y = Math.floor(rng.uniform() * 3);
+    for (let p = 0; p < 16; p++) pixels[i * 16 + p] = Math.floor(rng.uniform() * 40);
+    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) pixels[i * 16 + (y + dy) * 4 + x + dx] = 200 + Math.floor(rng.uniform() * 55);
+  }
+  return { pixels, count, dim: 16, shape: [1, 4, 4] };
+}
+
+class MemoryStorage implements RunStorage {
+  checkpoint: Uint8Array | null = null;
+  checkpointAt: { step: number; epoch: number } | null = null;
+  model: Uint8Array | null = null;
+  log: EpochLogEntry[] = [];
+  saveCheckpoint(bytes: Uint8Array, at: { step: number; epoch: number }): void {
+    this.checkpoint = bytes;
+    this.checkpointAt = at;
+  }
+  saveModel(bytes: Uint8Array): void {
+    this.model = bytes;
+  }
+  appendLog(entry: EpochLogEntry): void {
+    this.log.push(entry);
+  }
+}
+
+const train = squares(120, 1);
+const valid = squares(40, 2);
+const options = {
+  data: 'squares', validSize: 40, dataRange: [0, 1] as const, epochs: 3, batchSize: 20, seed: 3,
+  model: { couplings: 4, hidden: 16, depth: 1, partition: 'checkerboard' as const },
+};
+
+describe('TrainingRun', () => {
+  it('trains with events and storage, keeping the best model by validation', async () => {
+    const storage = new MemoryStorage();
+    const run = await TrainingRun.create(createRefBackend(), train, valid, options);
+    const steps: number[] = [];
+    const epochs: number[] = [];
+    const outcome = await run.run({ storage, events: { onStep: (s) => void steps.push(s.step), onEpoch: (e) => void epochs.push(e.epoch) } });
+    assert.deepEqual(outcome, { reason: 'done' });
+    assert.deepEqual(steps, Array.from({ length: 18 }, (_, i) => i + 1));
+    assert.deepEqual(epochs, [1, 2, 3]);
+    assert.deepEqual(storage.log.map((l) => l.step), [6, 12, 18]);
+    assert.ok(storage.log[2].validLogLikelihood > storage.log[0].validLogLikelihood, 'validation did not improve');
+    const best = Math.max(...storage.log.map((l) => l.validLogLikelihood));
+    assert.equal(run.record.bestValid, best);
+    const model = deserializeModel(storage.model!, createRefBackend());
+    assert.equal(model.config.partition, 'checkerboard');
+  });
+
+  it('stops on request with a checkpoint that resumes exactly', async () => {
+    const straight = await TrainingRun.create(createRefBackend(), train, valid, options);
+    await straight.run({ storage: new MemoryStorage() });
+
+    const storage = new MemoryStorage();
+    const first = await TrainingRun.create(createRefBackend(), train, valid, options);
+    const outcome = await first.run({ storage, shouldStop: () => first.trainer.step === 8 });
+    assert.deepEqual(outcome, { reason: 'stopped', saved: true });
+    assert.equal(storage.checkpointAt?.step, 8);
+    const resumed = TrainingRun.resume(readRunCheckpoint(storage.checkpoint!, createRefBackend()), train, valid);
+    assert.deepEqual(await resumed.run({ storage }), { reason: 'done' });
+    straight.model.params.forEach((p, i) => assert.deepEqual(resumed.model.params[i].data, p.data, `${p.name} differs after the resume`));
+    assert.equal(resumed.record.bestValid, straight.record.bestValid);
+  });
+
+  it('after parameters overflow, keeps only the last state shown to give a finite loss', async () => {
+    const storage = new MemoryStorage();
+    const run = await TrainingRun.create(createRefBackend(), train, valid, options);
+    // Step 5 leaves a parameter infinite although its own loss was finite (as Adam's overflow can).
+    const outcome = await run.run({
+      storage, checkpointEvery: 1,
+      events: { onStep: (s) => { if (s.step === 5) run.model.scaling.scale.data[3] = Infinity; } },
+    });
+    assert.equal(outcome.reason, 'diverged');
+    assert.ok(outcome.reason === 'diverged' && /parameter scaling\.scale is not finite after step 5/.test(outcome.message));
+    assert.deepEqual(outcome.reason === 'diverged' && outcome.lastGood, { step: 4, epoch: 0 });
+    assert.equal(storage.checkpointAt?.step, 4);
+    const ckpt = readRunCheckpoint(storage.checkpoint!, createRefBackend());
+    const x = new Float32Array(16).fill(0.5);
+    assert.ok(Number.isFinite(ckpt.model.logProb(x, 1)[0]));
+    // The kept checkpoint resumes.
+    const resumed = TrainingRun.resume(ckpt, train, valid, { lr: 1e-4 });
+    assert.equal(resumed.trainer.step, 4);
+    assert.equal(resumed.trainer.options.adam.lr, 1e-4);
+  });
+
+  it('refuses a run record that is missing or mistyped, naming the checkpoint', async () => {
+    const storage = new MemoryStorage();
+    const run = await TrainingRun.create(createRefBackend(), train, valid, { ...options, epochs: 1 });
+    await run.run({ storage });
+    const { readSafetensors, writeSafetensors } = await import('../src/io/safetensors.js');
+    const edit = (f: (run: Record<string, unknown>) => unknown): Uint8Array => {
+      const { tensors, metadata } = readSafetensors(storage.checkpoint!);
+      return writeSafetensors(tensors, { ...metadata, run: JSON.stringify(f(JSON.parse(metadata.run))) });
+    };
+    const cases: [string, (r: Record<string, unknown>) => unknown, RegExp][] = [
+      ['null record', () => null, /run record.*(missing|null|not an object)/],
+      ['negative epochs', (r) => ({ ...r, epochs: -999999999 }), /"epochs" must be an integer ≥ 1/],
+      ['string seed', (r) => ({ ...r, seed: 'x' }), /"seed" must be an integer/],
+      ['NaN learning rate', (r) => ({ ...r, trainerOptions: { ...(r.trainerOptions as object), adam: { lr: null, beta1: 0.9, beta2: 0.99, eps: 1e-4 } } }), /"lr" must be a positive finite number/],
+      ['no trainer options', (r) => ({ ...r, trainerOptions: undefined }), /"trainerOptions" is missing/],
+    ];
+    for (const [name, f, re] of cases) {
+      assert.throws(() => readRunCheckpoint(edit(f), createRefBackend(), 'checkpoint c.safetensors'), (e: Error) => {
+        assert.match(e.message, /^checkpoint c\.safetensors: /, name);
+        assert.match(e.message, re, name);
+        return e.name === 'NiceFlowError' || e.constructor.name === 'NiceFlowError';
+      });
+    }
+  });
+});
