@@ -18,6 +18,7 @@ import { describeData, loadSplit, resolveData } from './data.js';
 import { appendLine, parseInput, writeAtomic } from './fsio.js';
 import { imageShape, writeGrid } from './images.js';
 import { createBar, formatDuration, threadCount, yieldToEventLoop } from './progress.js';
+import { startStopNotice } from './stopNotice.js';
 
 export interface TrainFlags {
   data: string;
@@ -105,10 +106,13 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
   }
 
   let interrupted = false;
-  const onSignal = (): void => {
+  const stopMessage = '\nstopping after this step, with a checkpoint (Ctrl-C again to quit at once)\n';
+  const notice = startStopNotice(stopMessage);
+  const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) process.exit(130); // a second Ctrl-C quits without waiting
     interrupted = true;
-    process.stderr.write('\nstopping after this step, with a checkpoint (Ctrl-C again to quit at once)\n');
+    // The watcher has already said it for a Ctrl-C in the terminal; a SIGTERM (or no watcher) is said here.
+    if (!notice.active || signal !== 'SIGINT') process.stderr.write(stopMessage);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -165,6 +169,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     bar.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    notice.stop();
   }
   switch (outcome.reason) {
     case 'diverged': {
