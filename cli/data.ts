@@ -9,12 +9,12 @@ import { SYMMETRIC_RANGE, UNIT_RANGE, type DataRange } from '../src/data/dequant
 import { parseIdx } from '../src/data/idx.js';
 import { imageDatasetFromArray } from '../src/data/imageArray.js';
 import { imagesFromPngs } from '../src/data/imageFolder.js';
-import { imageDatasetFromDims, sliceDataset, type ImageDataset } from '../src/data/ImageDataset.js';
+import { imageDatasetFromDims, type ImageDataset } from '../src/data/ImageDataset.js';
+import { splitDataset, type Split } from '../src/data/splitDataset.js';
 import { readNpyU8 } from '../src/io/npy.js';
 import { readInput } from './fsio.js';
 
-/** Which part of a data set: the training file minus its held-out tail, that tail, or the test file. */
-export type Split = 'train' | 'valid' | 'test';
+export type { Split };
 
 /** How a data set's files are read. */
 export type DataFormat = 'idx' | 'cifar10' | 'npy' | 'png-folder';
@@ -204,22 +204,10 @@ export interface SplitOptions {
   limit?: number;
 }
 
-/** Loads a split of a data set (see {@link resolveData} for what `spec` can be). */
+/** Loads a split of a data set (see {@link resolveData} for what `spec` can be; the split rule: splitDataset). */
 export function loadSplit(spec: string, split: Split, options: SplitOptions): ImageDataset {
   const source = resolveData(spec);
-  let ds: ImageDataset;
-  if (split === 'test') {
-    if (!source.test) throw new NiceFlowError(source.noTest ?? `no test split for ${spec}`);
-    ds = loadFiles(source, source.test);
-  } else {
-    const all = loadFiles(source, source.train);
-    if (options.validSize >= all.count) {
-      throw new NiceFlowError(`--valid-size ${options.validSize} leaves no training images (${spec} has ${all.count})`);
-    }
-    const cut = all.count - options.validSize;
-    ds = split === 'train' ? sliceDataset(all, 0, cut) : sliceDataset(all, cut, all.count);
-  }
-  if (options.limit !== undefined) ds = sliceDataset(ds, 0, options.limit);
-  if (ds.count === 0) throw new NiceFlowError(`the ${split} split of ${spec} is empty`);
-  return ds;
+  if (split === 'test' && !source.test) throw new NiceFlowError(source.noTest ?? `no test split for ${spec}`);
+  const file = loadFiles(source, split === 'test' ? source.test! : source.train);
+  return splitDataset(file, split, options, spec);
 }

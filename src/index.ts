@@ -39,6 +39,13 @@ export { parseIdx, type IdxArray } from './data/idx.js';
 export { evaluate, type EvalResult } from './train/evaluate.js';
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainerState } from './train/Trainer.js';
 export { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export {
+  readRunCheckpoint, TrainingRun, type EpochLogEntry, type EpochResult, type NewRunOptions, type ResumeOverrides, type RunCheckpoint,
+  type RunDriver, type RunEvents, type RunOutcome, type RunStorage,
+} from './train/TrainingRun.js';
+export { parseRunRecord, type RunRecord } from './train/RunRecord.js';
+export { configFromSettings, DEFAULT_MODEL_SETTINGS, type ModelSettings } from './model/configFromSettings.js';
+export { splitDataset, type Split } from './data/splitDataset.js';
 export { readSafetensors, writeSafetensors, type TensorF32 } from './io/safetensors.js';
 export { readNpyF32, readNpyU8, writeNpyF32 } from './io/npy.js';
 export { decodePngImage, imageGridPng } from './io/pngGrid.js';
