@@ -46,9 +46,11 @@ export function makeMask(name: string, height: number, width: number, seed = 0):
 
 /**
  * A mask from a picture with values in [0,1] (C×H×W): dark pixels (< 0.5) are hidden. A colour picture is judged by
- * its luma (0.299 R + 0.587 G + 0.114 B), so a mask painted in any dark colour works.
+ * its luma (0.299 R + 0.587 G + 0.114 B), so a mask painted in any dark colour works. A picture with `alpha` (H×W, as
+ * decodePngImage gives for PNGs with transparency, `data` being composited over black) is judged over white:
+ * transparent pixels are observed, so a mask painted dark on a transparent background hides what is painted.
  */
-export function maskFromImage(img: { channels: number; height: number; width: number; data: Float32Array }, height: number, width: number, what = 'mask image'): Uint8Array {
+export function maskFromImage(img: { channels: number; height: number; width: number; data: Float32Array; alpha?: Float32Array }, height: number, width: number, what = 'mask image'): Uint8Array {
   if (img.height !== height || img.width !== width) {
     throw new NiceFlowError(`${what} is ${img.width}×${img.height}, the model's images are ${width}×${height}`);
   }
@@ -57,7 +59,8 @@ export function maskFromImage(img: { channels: number; height: number; width: nu
   const d = img.data;
   for (let i = 0; i < P; i++) {
     const gray = img.channels >= 3 ? 0.299 * d[i] + 0.587 * d[P + i] + 0.114 * d[2 * P + i] : d[i];
-    m[i] = gray < 0.5 ? 1 : 0;
+    // Over white: colour·alpha + (1 − alpha).
+    m[i] = gray + (img.alpha ? 1 - img.alpha[i] : 0) < 0.5 ? 1 : 0;
   }
   if (!m.some((v) => v === 1)) throw new NiceFlowError(`${what} hides no pixel (dark pixels mark what to inpaint)`);
   return m;
