@@ -9,6 +9,7 @@ import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from './data.js';
 import { parseInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
+import { checkRows } from './inputs.js';
 import { createBar, threadCount, yieldToEventLoop } from './progress.js';
 
 /** Loads a weight file on the named backend. */
@@ -44,6 +45,11 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
     await yieldToEventLoop();
   } });
   bar.stop();
+  // The images are dequantized pixels, inside the data range: a non-finite result is the model's doing.
+  if (!Number.isFinite(r.logLikelihood) || !Number.isFinite(r.stdError)) {
+    throw new NiceFlowError(`model file ${flags.model}: the log-likelihood of the ${flags.split} split of ${flags.data} is ${r.logLikelihood} ± ${r.stdError}, ` +
+      "not finite: the model's weights overflow float32 on these images, though they are within its data range");
+  }
   const seconds = (performance.now() - t0) / 1000;
   console.log(`${flags.split} log-likelihood: ${r.logLikelihood.toFixed(2)} ± ${r.stdError.toFixed(2)} nats per image ` +
     `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend (${threadCount(model.backend)})`);
@@ -68,12 +74,13 @@ export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (!flags.out && !flags.npy) throw new NiceFlowError('sample: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
   const x = model.sample(flags.n, new Rng(flags.seed), flags.temperature);
-  let nonFinite = 0;
-  for (const v of x) if (!Number.isFinite(v)) nonFinite++;
+  checkRows(x, flags.n, model.dim, {
+    source: `samples at temperature ${flags.temperature}`, noun: 'sample', verb: 'decoded',
+    cause: flags.temperature > 1 ? "the temperature puts the prior's draws out of the model's reach (float32 overflows)" : "the model's weights overflow float32 on the prior's draws",
+  });
   if (flags.npy) writeNpy(flags.npy, x, flags.n);
   if (flags.out) {
     writeGrid(flags.out, x, flags.n, imageShape(model.config.shape, model.dim), flags.columns, model.range);
   }
-  console.log(`wrote ${flags.n} samples (temperature ${flags.temperature})${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? `${flags.out ? ' and' : ''} to ${flags.npy}` : ''}` +
-    (nonFinite ? `; warning: ${nonFinite} values are not finite` : ''));
+  console.log(`wrote ${flags.n} samples (temperature ${flags.temperature})${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? `${flags.out ? ' and' : ''} to ${flags.npy}` : ''}`);
 }

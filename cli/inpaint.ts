@@ -4,11 +4,12 @@ import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import { decodePngImage } from '../src/io/pngGrid.js';
 import { inpaint } from '../src/model/inpaint.js';
+import { overflowCause } from '../src/model/checkFinite.js';
 import { hiddenCount, makeMask, MASK_NAMES, maskFromImage } from '../src/model/masks.js';
 import { loadModel } from './evalSample.js';
 import { parseInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { loadImages, type InputFlags } from './inputs.js';
+import { checkRows, farImages, loadImages, type InputFlags } from './inputs.js';
 import { createBar, yieldToEventLoop } from './progress.js';
 
 export interface InpaintFlags extends InputFlags {
@@ -33,7 +34,8 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   const mask = !named && (flags.mask.toLowerCase().endsWith('.png') || existsSync(flags.mask))
     ? maskFromImage(parseInput(flags.mask, 'mask PNG', decodePngImage), H, W, `mask ${flags.mask}`)
     : makeMask(flags.mask, H, W, flags.seed);
-  const { images, n } = loadImages(flags, model, 10);
+  const loaded = loadImages(flags, model, 10);
+  const { images, n } = loaded;
   const D = model.dim;
   const out = new Float32Array(n * D);
   const rng = new Rng(flags.seed);
@@ -54,6 +56,11 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     after += r.meanLLAfter * m;
   }
   bar.stop();
+  const check = { source: loaded.source, noun: loaded.noun, ids: loaded.ids, verb: 'inpainted', far: farImages(loaded, model) };
+  checkRows(out, n, D, check);
+  if (!Number.isFinite(before) || !Number.isFinite(after)) {
+    throw new NiceFlowError(`${loaded.source}: the mean log-likelihood is ${(before / n).toPrecision(3)} → ${(after / n).toPrecision(3)} nats, not finite: ${overflowCause(check)}`);
+  }
   if (flags.out) {
     // Rows: originals, masked (hidden pixels mid-gray), inpainted.
     const masked = Float32Array.from(images.subarray(0, n * D));

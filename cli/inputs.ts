@@ -3,7 +3,10 @@ import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import { dequantizeBatch, type Dequantize } from '../src/data/dequantize.js';
 import { decodePngImage } from '../src/io/pngGrid.js';
-import { readNpyF32 } from '../src/io/npy.js';
+import { imageDatasetFromArray } from '../src/data/imageArray.js';
+import type { ImageDataset } from '../src/data/ImageDataset.js';
+import { readNpyF32, readNpyU8 } from '../src/io/npy.js';
+import { checkOutputRows, imagesFarOutside, type FarInputs, type RowCheck } from '../src/model/checkFinite.js';
 import type { NiceModel } from '../src/model/NiceModel.js';
 import { loadSplit, type Split } from './data.js';
 import { parseInput } from './fsio.js';
@@ -28,29 +31,87 @@ export function parseIndexList(value: string): number[] {
   return out.map(Number);
 }
 
+/** Images loaded for a command: [n, D] floats, and how to name them and their rows in messages. */
+export interface LoadedImages {
+  images: Float32Array;
+  n: number;
+  /** Where they come from, e.g. "images x.npy" or "the test split of mnist". */
+  source: string;
+  /** One row's name ("row", "image") and each row's number when it is not its position (indices in a split). */
+  noun: string;
+  ids?: number[];
+}
+
 /**
  * Loads the images the flags name, as [n, D] floats in the data range, checked against the model. `indexName` says
  * which flag chose the k-th index, for the error when it is past the end of the split.
  */
-export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: number, indexName = (_k: number): string => '--index'): { images: Float32Array; n: number } {
+export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: number, indexName = (_k: number): string => '--index'): LoadedImages {
   const D = model.dim;
   const sources = [flags.image?.length ? 1 : 0, flags.npy ? 1 : 0].reduce((a, b) => a + b, 0);
   if (sources > 1) throw new NiceFlowError('give images one way: --data, --image or --npy');
   if (flags.limit !== undefined && flags.index !== undefined) throw new NiceFlowError('give --limit or --index, not both');
-  if (flags.image?.length) return loadPngs(flags.image, model);
-  if (flags.npy) {
-    const { data, n } = readRows(flags.npy, D, 'images');
-    return { images: data, n };
-  }
-  const ds = loadSplit(flags.data ?? 'mnist', flags.split, { validSize: flags.validSize });
-  if (ds.dim !== D) throw new NiceFlowError(`${flags.data} has ${ds.dim} values per image, the model expects ${D}`);
+  if (flags.image?.length) return { ...loadPngs(flags.image, model), source: `images ${flags.image.join(', ')}`, noun: 'image' };
+  if (flags.npy) return { ...readImageRows(flags.npy, model, flags.dequantize, flags.seed), source: `images ${flags.npy}`, noun: 'row' };
+  const data = flags.data ?? 'mnist';
+  const ds = loadSplit(data, flags.split, { validSize: flags.validSize });
+  if (ds.dim !== D) throw new NiceFlowError(`${data} has ${ds.dim} values per image, the model expects ${D}`);
   const order = flags.index ?? Array.from({ length: Math.min(flags.limit ?? defaultLimit, ds.count) }, (_, i) => i);
   order.forEach((i, k) => {
     if (i >= ds.count) throw new NiceFlowError(`${indexName(k)} ${i} is past the end of the ${flags.split} split (${ds.count} images)`);
   });
   const images = new Float32Array(order.length * D);
   dequantizeBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images, model.range);
-  return { images, n: order.length };
+  return { images, n: order.length, source: `the ${flags.split} split of ${data}`, noun: 'image', ids: order };
+}
+
+/**
+ * Images from a .npy for the model, by dtype: uint8 holds pixels 0–255, dequantized into the model's data range
+ * exactly as a data set is (`dequantize` mode, noise from `seed`; shapes [n, D], [D] or those `--data` takes:
+ * [N, H, W], [N, H, W, C], [N, C, H, W]); float32 or float64 holds values already in the data range, as [n, D] or [D]
+ * (see readRows).
+ */
+export function readImageRows(path: string, model: NiceModel, dequantize: Dequantize, seed: number): { images: Float32Array; n: number } {
+  const D = model.dim;
+  // Read once; the dtype decides: uint8 is pixels, anything else is read as floats (or refused) by readNpyF32.
+  const file = parseInput(path, '.npy file', (bytes) => {
+    let u8: { data: Uint8Array; shape: number[] } | null = null;
+    try {
+      u8 = readNpyU8(bytes);
+    } catch {
+      // not uint8: read as floats below
+    }
+    return u8 ? { u8 } : { f32: readNpyF32(bytes) };
+  });
+  if (file.f32) return { images: floatRows(path, file.f32.data, file.f32.shape, D, 'images'), n: rowCount(file.f32.shape) };
+  const { data, shape } = file.u8!;
+  let ds: ImageDataset;
+  if (shape.length <= 2) {
+    const n = rowCount(shape);
+    if (data.length !== n * D || n < 1) throw new NiceFlowError(`${path} has shape [${shape.join(', ')}], the model needs [n, ${D}] (or images of ${D} pixels)`);
+    ds = { pixels: data, count: n, dim: D, shape: imageShape(model.config.shape, D) as [number, number, number] };
+  } else {
+    ds = imageDatasetFromArray(data, shape, `.npy file ${path}`);
+    if (ds.dim !== D) throw new NiceFlowError(`${path} has images of ${ds.dim} values ([${shape.join(', ')}]), the model expects ${D}`);
+    if (ds.count < 1) throw new NiceFlowError(`${path} holds no images`);
+  }
+  const images = new Float32Array(ds.count * D);
+  dequantizeBatch(ds, null, 0, ds.count, dequantize, new Rng(seed), images, model.range);
+  return { images, n: ds.count };
+}
+
+/**
+ * The outputs of a command for its input rows, by the one rule of checkOutputRows: non-finite rows are a
+ * NiceFlowError naming them; inputs far out of range otherwise print a warning on stderr.
+ */
+export function checkRows(out: ArrayLike<number>, n: number, D: number, check: RowCheck): void {
+  const warning = checkOutputRows(out, n, D, check);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+}
+
+/** How far loaded images stray from the model's data range (for checkRows). */
+export function farImages(loaded: LoadedImages, model: NiceModel): FarInputs | null {
+  return imagesFarOutside(loaded.images, loaded.n, model.dim, model.range);
 }
 
 /**
@@ -59,7 +120,14 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
  */
 export function readRows(path: string, D: number, what: 'images' | 'codes'): { data: Float32Array; n: number } {
   const { data, shape } = parseInput(path, '.npy file', readNpyF32);
-  const n = shape.length === 1 ? 1 : shape[0];
+  return { data: floatRows(path, data, shape, D, what), n: rowCount(shape) };
+}
+
+const rowCount = (shape: number[]): number => (shape.length === 1 ? 1 : shape[0]);
+
+/** The checks of readRows on a float array read from `path`: shape [n, D] or [D], every value finite. */
+function floatRows(path: string, data: Float32Array, shape: number[], D: number, what: 'images' | 'codes'): Float32Array {
+  const n = rowCount(shape);
   if (shape.length > 2 || data.length !== n * D || n < 1) {
     throw new NiceFlowError(`${path} has shape [${shape.join(', ')}], the model needs [n, ${D}]`);
   }
@@ -67,7 +135,7 @@ export function readRows(path: string, D: number, what: 'images' | 'codes'): { d
   if (bad >= 0) {
     throw new NiceFlowError(`${path}: value ${bad} (row ${Math.floor(bad / D)}) is ${data[bad]}; NaN or infinite ${what} cannot be ${what === 'codes' ? 'decoded' : 'encoded'}`);
   }
-  return { data, n };
+  return data;
 }
 
 /** PNG files as model images in its data range: gray from colour and nearest-neighbour resizing, each said on stderr. */

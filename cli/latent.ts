@@ -1,17 +1,20 @@
 // `nice-flow encode`, `decode`, `interpolate` and `spectrum`: working in the latent space of an exact bijection.
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { spectrumPng } from '../src/io/spectrumPng.js';
+import { codesFarOutside } from '../src/model/checkFinite.js';
 import { interpolate } from '../src/model/interpolate.js';
 import { scaleSpectrum } from '../src/model/scaleSpectrum.js';
 import { loadModel } from './evalSample.js';
 import { writeAtomic } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { loadImages, readRows, type InputFlags } from './inputs.js';
+import { checkRows, farImages, loadImages, readRows, type InputFlags } from './inputs.js';
 
 export async function encodeCommand(flags: InputFlags & { model: string; out: string; backend: string }): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
-  const { images, n } = loadImages(flags, model, Number.MAX_SAFE_INTEGER);
+  const loaded = loadImages(flags, model, Number.MAX_SAFE_INTEGER);
+  const { images, n } = loaded;
   const { h } = model.encode(images, n);
+  checkRows(h, n, model.dim, { source: loaded.source, noun: loaded.noun, ids: loaded.ids, verb: 'encoded', far: farImages(loaded, model) });
   writeNpy(flags.out, h, n);
   console.log(`encoded ${n} images to ${flags.out} (float32 [${n}, ${model.dim}])`);
 }
@@ -22,6 +25,7 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
   const D = model.dim;
   const { data, n } = readRows(flags.codes, D, 'codes');
   const x = model.decode(data, n);
+  checkRows(x, n, D, { source: `codes ${flags.codes}`, verb: 'decoded', far: codesFarOutside(data, n, D, model.prior) });
   if (flags.npy) writeNpy(flags.npy, x, n);
   if (flags.out) writeGrid(flags.out, x, n, imageShape(model.config.shape, D), undefined, model.range);
   console.log(`decoded ${n} codes${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? ` to ${flags.npy}` : ''}`);
@@ -30,9 +34,12 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
 export async function interpolateCommand(flags: InputFlags & { model: string; from: number; to: number; steps: number; out?: string; npyOut?: string; backend: string }): Promise<void> {
   if (!flags.out && !flags.npyOut) throw new NiceFlowError('interpolate: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
-  const { images } = loadImages({ ...flags, index: [flags.from, flags.to] }, model, 2, (k) => (k === 0 ? '--from' : '--to'));
+  const loaded = loadImages({ ...flags, index: [flags.from, flags.to] }, model, 2, (k) => (k === 0 ? '--from' : '--to'));
+  const { images } = loaded;
   const D = model.dim;
   const x = interpolate(model, images.subarray(0, D), images.subarray(D, 2 * D), flags.steps);
+  // Its two images come from a data set, so they are in the data range: only the model can overflow.
+  checkRows(x, flags.steps, D, { source: `interpolation from image ${flags.from} to ${flags.to} of ${loaded.source}`, noun: 'step', verb: 'decoded' });
   if (flags.npyOut) writeNpy(flags.npyOut, x, flags.steps);
   if (flags.out) writeGrid(flags.out, x, flags.steps, imageShape(model.config.shape, D), flags.steps, model.range);
   console.log(`interpolated images ${flags.from} → ${flags.to} of the ${flags.split} split in ${flags.steps} steps`);

@@ -130,7 +130,7 @@ dataInputOptions(
     .option('--limit <n>', 'first N images of the split', int(1))
     .option('--index <i,j,...>', 'these images of the split', parseIndexList)
     .option('--image <files...>', 'PNG images instead of a data set')
-    .option('--npy <file.npy>', 'images as float32 [n, D] .npy instead of a data set'),
+    .option('--npy <file.npy>', 'images as a .npy instead of a data set: uint8 holds pixels 0–255, dequantized as --data does (--dequantize, --seed); float32 or float64 [n, D] holds values already in the model\'s data range'),
   'center',
 ).action((flags) => encodeCommand(flags));
 
@@ -138,7 +138,7 @@ program
   .command('decode')
   .description('images x = f⁻¹(h) from latent codes in a .npy')
   .requiredOption('--model <file>', 'model.safetensors')
-  .requiredOption('--codes <codes.npy>', 'float32 [n, D] latent codes')
+  .requiredOption('--codes <codes.npy>', 'float32 [n, D] latent codes, as encode writes them')
   .option('--out <file.png>', 'PNG grid (clipped to [0,1])')
   .option('--npy <file.npy>', 'decoded images, float32 [n, D]')
   .addOption(backendOption())

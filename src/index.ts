@@ -58,3 +58,4 @@ export { interpolate } from './model/interpolate.js';
 export { hiddenCount, makeMask, MASK_NAMES, maskFromImage, type MaskName } from './model/masks.js';
 export { scaleSpectrum } from './model/scaleSpectrum.js';
 export { spectrumPng } from './io/spectrumPng.js';
+export { checkFiniteTensor, checkOutputRows, codesFarOutside, describeRows, firstNonFinite, imagesFarOutside, nonFiniteRows, overflowCause, priorCodeBound, type FarInputs, type RowCheck } from './model/checkFinite.js';

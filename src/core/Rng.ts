@@ -1,4 +1,9 @@
-/** Saved state of an Rng: four 32-bit words and a cached normal deviate (NaN when none). */
+import { NiceFlowError } from './NiceFlowError.js';
+
+/**
+ * Saved state of an Rng: four 32-bit words and a cached normal deviate (NaN when none; JSON stores that NaN as
+ * null, which {@link Rng.checkState} and setState accept).
+ */
 export interface RngState {
   s: [number, number, number, number];
   spare: number;
@@ -118,11 +123,52 @@ export class Rng {
     return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare };
   }
 
-  /** Restore a state saved by getState. */
+  /** Restore a state saved by getState (checked first: see {@link Rng.checkState}; nothing changes when it is bad). */
   setState(state: RngState): void {
-    [this.s0, this.s1, this.s2, this.s3] = state.s;
-    this.spare = state.spare === null || state.spare === undefined ? NaN : state.spare;
+    const checked = Rng.checkState(state);
+    [this.s0, this.s1, this.s2, this.s3] = checked.s;
+    this.spare = checked.spare;
   }
+
+  /**
+   * Checks a state read from outside (e.g. a checkpoint's JSON) and returns it as getState would have: `s` four
+   * unsigned 32-bit integers, not all zero (xoshiro's one forbidden state: it would only ever produce zeros); `spare`
+   * a number Box–Muller can produce (|z| < 7, since its largest is √(−2 ln(0.5/2³²)) ≈ 6.8), or NaN, null or
+   * absent for none. Throws a one-line NiceFlowError saying what is wrong, without a file name (callers add it).
+   */
+  static checkState(state: unknown): RngState {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new NiceFlowError(`rng state is ${describeJson(state)}, not an object {"s": [4 words], "spare": number or null}`);
+    }
+    const { s, spare } = state as { s?: unknown; spare?: unknown };
+    if (!Array.isArray(s) || s.length !== 4) {
+      throw new NiceFlowError(`rng state "s" is ${describeJson(s)}; expected an array of four 32-bit unsigned integers`);
+    }
+    s.forEach((w, i) => {
+      if (!Number.isInteger(w) || (w as number) < 0 || (w as number) > 0xffffffff) {
+        throw new NiceFlowError(`rng state "s"[${i}] is ${describeJson(w)}, not a 32-bit unsigned integer`);
+      }
+    });
+    if (s.every((w) => w === 0)) throw new NiceFlowError('rng state "s" is all zeros (the generator would only ever produce zeros)');
+    let z = NaN;
+    if (spare !== null && spare !== undefined && !(typeof spare === 'number' && Number.isNaN(spare))) {
+      if (typeof spare !== 'number' || !(Math.abs(spare) < 7)) {
+        throw new NiceFlowError(`rng state "spare" is ${describeJson(spare)}, not a cached normal deviate (a number below 7 in magnitude, or null)`);
+      }
+      z = spare;
+    }
+    return { s: [s[0], s[1], s[2], s[3]] as [number, number, number, number], spare: z };
+  }
+}
+
+/** A value read from JSON, shown briefly for an error message (arrays and objects by their size, not their contents). */
+function describeJson(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  if (typeof v === 'number') return String(v);
+  const text = JSON.stringify(v);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 function rotl(x: number, k: number): number {

@@ -1,7 +1,8 @@
 import type { Backend } from '../core/Backend.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { readSafetensors, writeSafetensors, type TensorF32 } from '../io/safetensors.js';
-import { Whitening } from '../flows/Whitening.js';
+import { Whitening, WHITENING_TENSORS } from '../flows/Whitening.js';
+import { checkFiniteTensor } from './checkFinite.js';
 import { type NiceConfig, validateConfig } from './NiceConfig.js';
 import { NiceModel } from './NiceModel.js';
 
@@ -62,8 +63,9 @@ export function configFromMetadata(metadata: Record<string, string>, what: strin
 }
 
 /**
- * Copies tensors into a model's parameters, checking that every tensor is there with the config's shape and that
- * nothing unknown is left over (a file of another architecture is rejected by name).
+ * Copies tensors into a model's parameters, checking that every tensor is there with the config's shape, holds only
+ * finite numbers (a NaN or infinite weight is named with its first bad index), and that nothing unknown is left over
+ * (a file of another architecture is rejected by name). The whitening tensors and log-det are checked the same way.
  */
 export function loadTensorsInto(model: NiceModel, tensors: Record<string, TensorF32>, what: string, ignorePrefix?: string): void {
   const params = model.paramMap();
@@ -74,14 +76,17 @@ export function loadTensorsInto(model: NiceModel, tensors: Record<string, Tensor
     if (t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
       throw new NiceFlowError(`${what}: tensor "${name}" has shape [${t.shape.join(', ')}], the config needs [${p.shape.join(', ')}]${layoutHint(t.shape, p.shape, model.config, outputLayer.has(name))}`);
     }
+    checkFiniteTensor(t.data, name, what);
     p.data.set(t.data);
   }
   const whitened = model.config.whiten === 'zca';
+  const whiteningNames = new Set<string>([...Object.values(WHITENING_TENSORS), WHITENING_LOGDET]);
   if (whitened) {
+    for (const name of whiteningNames) if (tensors[name]) checkFiniteTensor(tensors[name].data, name, what);
     try {
       const stored = tensors[WHITENING_LOGDET];
-      if (stored && (stored.data.length !== 1 || !Number.isFinite(stored.data[0]))) {
-        throw new NiceFlowError(`tensor "${WHITENING_LOGDET}" must hold one finite number`);
+      if (stored && stored.data.length !== 1) {
+        throw new NiceFlowError(`tensor "${WHITENING_LOGDET}" must hold one number, not ${stored.data.length}`);
       }
       model.setWhitening(Whitening.fromTensors(model.backend, tensors, stored?.data[0]));
     } catch (e) {
@@ -89,7 +94,7 @@ export function loadTensorsInto(model: NiceModel, tensors: Record<string, Tensor
     }
   }
   for (const name of Object.keys(tensors)) {
-    if (whitened && name.startsWith('whitening.')) continue;
+    if (whitened && whiteningNames.has(name)) continue;
     if (!params.has(name) && !(ignorePrefix && name.startsWith(ignorePrefix))) {
       throw new NiceFlowError(`${what}: unexpected tensor "${name}" (the file is of another architecture than its config says)`);
     }
