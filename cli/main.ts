@@ -6,6 +6,7 @@ import { PARTITION_NAMES } from '../src/flows/Partition.js';
 import { NETWORK_NAMES } from '../src/model/NiceConfig.js';
 import { PRESET_NAMES } from '../src/model/presets.js';
 import { MASK_NAMES } from '../src/model/masks.js';
+import { PRIOR_NAMES } from '../src/priors/priorRegistry.js';
 import { evalCommand, sampleCommand } from './evalSample.js';
 import { inpaintCommand } from './inpaint.js';
 import { parseIndexList } from './inputs.js';
@@ -45,7 +46,7 @@ program
   .option('--depth <n>', 'hidden layers per coupling MLP (3×3 conv layers for --network conv)', int(0), 5)
   .addOption(new Option('--coupling <law>', 'coupling law (paper §3.2): additive x+m, multiplicative x·exp(ℓ), affine x·exp(ℓ)+t, ℓ = 2·tanh(a/2)').choices([...COUPLING_LAWS]).default('additive'))
   .addOption(new Option('--network <kind>', 'coupling network: mlp (dense) or conv (conv3×3 → ReLU … → conv1×1 on the image)').choices([...NETWORK_NAMES]).default('mlp'))
-  .addOption(new Option('--prior <name>', 'latent prior').choices(['logistic', 'gaussian']).default('logistic'))
+  .addOption(new Option('--prior <name>', 'latent prior').choices([...PRIOR_NAMES]).default('logistic'))
   .addOption(new Option('--partition <name>', 'how couplings split the values (channels: C×H×W with C ≥ 2)').choices([...PARTITION_NAMES]).default('alternate'))
   .addOption(new Option('--whiten <how>', 'zca: fixed ZCA whitening fitted on the training split, its log-det included').choices(['none', 'zca']).default('none'))
   .option('--whiten-limit <n>', 'fit the whitening on the first N training images (default: all)', int(2))

@@ -5,22 +5,32 @@ import type { Param } from '../nn/Param.js';
  * An invertible layer on batches of flat vectors (rows of length `dim`), in the zuko/nflows convention:
  * `forward` maps data towards the latent and returns the per-example log |det ∂y/∂x| with it; `inverse` maps back.
  *
- * Returned arrays are views of the layer's own workspace, valid until the layer's next call of the same method.
+ * Buffers, per direction: each method writes only buffers of its own (growing with the batch; see Workspace).
+ * - `forward`'s `y` and `logDet` are views that only `forward` writes: they stay valid and unchanged until the
+ *   layer's next `forward`, whatever `inverse` and `backward` calls come in between. They are read-only for the
+ *   caller (`backward` may read `y` again). `forward`'s input `x` may be changed or reused once it returns.
+ * - What `backward` needs is saved by `forward` alone, so `backward` differentiates the last `forward`: any number
+ *   of `inverse` calls in between (other data, other batch sizes; e.g. sampling during training) change neither the
+ *   gradients nor `forward`'s outputs.
+ * - `inverse`'s result is a view that only `inverse` writes: valid and unchanged until the layer's next `inverse`,
+ *   whatever `forward` and `backward` calls come in between. Its buffers are allocated on the first `inverse`.
+ * - `backward`'s result is `dy` itself (overwritten) or a view of the layer's own buffer, valid until the layer's
+ *   next `forward` or `backward`.
  */
 export interface Bijection {
   readonly dim: number;
   /** Trainable parameters, weight-file names included. */
   readonly params: Param[];
-  /** x [n, dim] → y [n, dim] and logDet [n]. Remembers what `backward` needs. */
+  /** x [n, dim] → y [n, dim] and logDet [n]. Saves what `backward` needs (and only `forward` writes that). */
   forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray };
-  /** y [n, dim] → x [n, dim]. */
+  /** y [n, dim] → x [n, dim]. Leaves `forward`'s outputs and saved state as they were. */
   inverse(y: FloatArray, n: number): FloatArray;
   /**
-   * Backward through the last `forward`, for a loss L that depends on its outputs through dL/dy = `dy` and on its
-   * log-determinants as `L = … + logDetWeight · Σ_i logDet_i`. Returns dL/dx [n, dim] (it may reuse and overwrite
-   * `dy`), or null when `inputGrad` is false: training needs no gradient for the data, and skipping it saves the
-   * first layer's input-gradient product. Parameter gradients are written (overwritten, not accumulated) when
-   * `paramGrads` is true.
+   * Backward through the last `forward` (not disturbed by `inverse` calls since), for a loss L that depends on its
+   * outputs through dL/dy = `dy` and on its log-determinants as `L = … + logDetWeight · Σ_i logDet_i`. Returns
+   * dL/dx [n, dim] (it may reuse and overwrite `dy`), or null when `inputGrad` is false: training needs no gradient
+   * for the data, and skipping it saves the first layer's input-gradient product. Parameter gradients are written
+   * (overwritten, not accumulated) when `paramGrads` is true.
    */
   backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean, inputGrad?: boolean): FloatArray | null;
 }

@@ -6,7 +6,9 @@ import type { Bijection } from './Bijection.js';
 
 /**
  * Composition of bijections: forward applies them in order (data → latent), inverse in reverse order;
- * the log-determinant is the sum of the layers' (chain rule, NICE §2).
+ * the log-determinant is the sum of the layers' (chain rule, NICE §2). It keeps the Bijection contract because each
+ * layer does: forward writes the layers' forward buffers and its own `logDet`, inverse only the layers' inverse
+ * buffers, so an inverse between forward and backward changes neither forward's outputs nor the gradients.
  */
 export class Chain implements Bijection {
   readonly params: Param[];

@@ -9,12 +9,15 @@ import type { Bijection } from './Bijection.js';
  * `s` starts at 0 (the identity). Parameter name: `scaling.scale`.
  *
  * Backward: dL/dz = dL/dh ⊙ exp(s);  dL/ds_d = Σ_i dL/dh_{i,d} h_{i,d} + w · n  (w = logDetWeight).
+ * It reads h from forward's output buffer `out`, which only forward writes; inverse has its own `outInv`.
  */
 export class DiagonalScaling implements Bijection {
   readonly params: Param[];
   readonly scale: Param;
   private readonly out: Workspace;
   private readonly logDet: Workspace;
+  private readonly outInv: Workspace;
+  /** exp(±s), scratch: refreshed by each method before use. */
   private readonly expS: Float64Array;
   /** Float64 accumulator for the gradient of s. */
   private readonly gradAcc: Float64Array;
@@ -28,6 +31,7 @@ export class DiagonalScaling implements Bijection {
     this.params = [this.scale];
     this.out = new Workspace(backend, dim);
     this.logDet = new Workspace(backend, 1);
+    this.outInv = new Workspace(backend, dim);
     this.expS = new Float64Array(dim);
     this.gradAcc = new Float64Array(dim);
   }
@@ -55,7 +59,7 @@ export class DiagonalScaling implements Bijection {
 
   inverse(y: FloatArray, n: number): FloatArray {
     this.refreshExp(-1);
-    const x = this.out.get(n);
+    const x = this.outInv.get(n);
     const D = this.dim;
     for (let r = 0; r < n; r++) for (let d = 0; d < D; d++) x[r * D + d] = y[r * D + d] * this.expS[d];
     return x;

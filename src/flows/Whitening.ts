@@ -15,6 +15,8 @@ export const WHITENING_TENSORS = { mean: 'whitening.mean', matrix: 'whitening.ma
  * (`params` is empty). W is treated as a general matrix (ZCA's is symmetric, but a file may hold any whitening).
  *
  * On batches (rows): y = (x − μ) Wᵀ, x = y W⁻ᵀ + μ, dL/dx = dL/dy · W.
+ * Buffers per direction (the Bijection contract): forward writes `centred`, `out` and `logDets`; inverse only `back`;
+ * backward only `centred` (forward's x − μ is not needed by backward).
  */
 export class Whitening implements Bijection {
   readonly params: Param[] = [];

@@ -1,7 +1,7 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { COUPLING_LAWS, type CouplingLaw } from '../flows/couplingLaw.js';
 import { PARTITION_NAMES, partitionFor, type PartitionName } from '../flows/Partition.js';
-import type { PriorName } from '../priors/Prior.js';
+import { PRIOR_NAMES, type PriorName } from '../priors/priorRegistry.js';
 
 /**
  * Everything that fixes a NICE model's architecture. Stored as JSON in the weight file's
@@ -74,9 +74,10 @@ export function validateConfig(raw: unknown): NiceConfig {
   const couplings = posInt('couplings', 1);
   const hidden = posInt('hidden', 1);
   const depth = posInt('depth', 0);
-  if (c.prior !== 'logistic' && c.prior !== 'gaussian') {
-    throw new NiceFlowError(`model config: "prior" must be logistic or gaussian, got ${JSON.stringify(c.prior)}`);
+  if (!PRIOR_NAMES.includes(c.prior as PriorName)) {
+    throw new NiceFlowError(`model config: "prior" must be one of ${PRIOR_NAMES.join(', ')}, got ${JSON.stringify(c.prior)}`);
   }
+  const prior = c.prior as PriorName;
   if (!PARTITION_NAMES.includes(c.partition as PartitionName)) {
     throw new NiceFlowError(`model config: "partition" must be one of ${PARTITION_NAMES.join(', ')}, got ${JSON.stringify(c.partition)}`);
   }
@@ -89,7 +90,7 @@ export function validateConfig(raw: unknown): NiceConfig {
     throw new NiceFlowError(`model config: "network" must be one of ${NETWORK_NAMES.join(', ')}, got ${JSON.stringify(network)}`);
   }
   const partition = c.partition as PartitionName;
-  const config: NiceConfig = { dim, couplings, hidden, depth, prior: c.prior, partition, coupling: coupling as CouplingLaw };
+  const config: NiceConfig = { dim, couplings, hidden, depth, prior, partition, coupling: coupling as CouplingLaw };
   if (c.shape !== undefined) {
     const s = c.shape;
     if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {

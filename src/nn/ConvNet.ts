@@ -36,6 +36,8 @@ export class ConvNet implements CouplingNet {
   private readonly gradA: Workspace;
   private readonly gradB: Workspace;
   private readonly outFlat: Workspace;
+  /** The output of a forward without `save` (allocated on first use). */
+  private readonly inferOut: Workspace;
   private readonly dxOut: Workspace;
   private readonly scratch: ConvScratch;
   private n = 0;
@@ -87,6 +89,7 @@ export class ConvNet implements CouplingNet {
     this.gradA = new Workspace(backend, widest);
     this.gradB = new Workspace(backend, widest);
     this.outFlat = new Workspace(backend, this.outDim);
+    this.inferOut = new Workspace(backend, this.outDim);
     this.dxOut = new Workspace(backend, this.inDim);
     this.scratch = new ConvScratch(backend);
   }
@@ -101,29 +104,36 @@ export class ConvNet implements CouplingNet {
     }
   }
 
-  /** x [n, inDim] → out [n, outDim] (a view, valid until the next forward). */
-  forward(x: FloatArray, n: number): FloatArray {
-    this.n = n;
+  /**
+   * x [n, inDim] → out [n, outDim] (see CouplingNet.forward). With `save` (the default) the input image and every
+   * layer's output go to their own buffers (`image`, `acts`), kept for `backward`, and out to `outFlat`: valid until
+   * the next saving forward. Without `save` the image and the layers ping-pong between `gradA` and `gradB`
+   * (backward's scratch) and out goes to `inferOut`: the saved activations are left as they were.
+   */
+  forward(x: FloatArray, n: number, save = true): FloatArray {
+    if (save) this.n = n;
     const C = this.shape[0], P = this.shape[1] * this.shape[2];
+    const buffers = [this.gradA, this.gradB];
     // Scatter into a zero image: the updated positions stay 0 (the triangular-Jacobian guarantee).
-    const img = this.image.get(n);
+    const img = save ? this.image.get(n) : this.gradA.get(n).subarray(0, n * P * C);
     img.fill(0);
     this.backend.scatterAdd(x, n, P * C, this.keptPos, img);
     let cur = img;
     for (const [j, s] of this.layers.entries()) {
-      const y = this.acts[j].get(n);
+      const y = save ? this.acts[j].get(n) : buffers[(j + 1) % 2].get(n).subarray(0, n * P * s.outC);
       conv2dForward(this.backend, cur, this.params[2 * j].data, this.params[2 * j + 1].data, y, n, s, j < this.depth, this.scratch);
       cur = y;
     }
     // Gather: group g of updated coordinate j reads output channel g·C + c at its pixel.
-    const out = this.outFlat.get(n);
+    const out = (save ? this.outFlat : this.inferOut).get(n);
     this.backend.gather(cur, n, P * this.outGroups * C, this.outPos, out);
     return out;
   }
 
   /**
-   * Backward through the last forward: dOut [n, outDim] (left unchanged). Writes (overwrites) parameter gradients
-   * when `paramGrads`; returns dL/dx [n, inDim] (a view valid until the next call) when `inputGrad`, else null.
+   * Backward through the last forward with `save`: dOut [n, outDim] (left unchanged). Writes (overwrites) parameter
+   * gradients when `paramGrads`; returns dL/dx [n, inDim] (a view valid until the next `backward`) when
+   * `inputGrad`, else null.
    */
   backward(dOut: FloatArray, paramGrads: boolean, inputGrad: boolean): FloatArray | null {
     if (!paramGrads && !inputGrad) return null;

@@ -4,8 +4,9 @@ import type { Param } from './Param.js';
 
 /**
  * The function `m` of a coupling layer (NICE §3.2): maps the kept coordinates x_I1 [n, inDim] (gathered, in
- * partition order) to [n, outDim] values for the updated coordinates (outDim = |I2| for the additive and
- * multiplicative laws, 2·|I2| for the affine law). Implemented by the dense `Mlp` and the convolutional `ConvNet`.
+ * partition order) to [n, outDim] values for the updated coordinates (outDim = G·|I2|, G the coupling law's `groups`:
+ * 1 for the additive and multiplicative laws, 2 for the affine law). Implemented by the dense `Mlp` and the
+ * convolutional `ConvNet`.
  */
 export interface CouplingNet {
   readonly inDim: number;
@@ -14,11 +15,22 @@ export interface CouplingNet {
   readonly params: Param[];
   /** Default initialisation (PyTorch's for the layer types used). */
   init(rng: Rng): void;
-  /** x [n, inDim] → out [n, outDim] (a view). `x` must stay untouched until `backward`. */
-  forward(x: FloatArray, n: number): FloatArray;
   /**
-   * Backward through the last forward: dOut [n, outDim] (left unchanged). Writes (overwrites) parameter gradients
-   * when `paramGrads`; returns dL/dx [n, inDim] (a view) when `inputGrad`, else null.
+   * x [n, inDim] → out [n, outDim] (a view).
+   *
+   * With `save` (the default, training): the activations `backward` needs are kept, and `x` must stay untouched
+   * until `backward` (it is not copied); `out` stays valid until the next saving forward.
+   *
+   * Without `save` (inference, e.g. a coupling's inverse): nothing `backward` needs is written, so a saving forward,
+   * any number of inference forwards of any batch size, then `backward` give the gradients of the saving forward.
+   * The inference output lives in scratch shared with `backward`: valid until the net's next forward without `save`
+   * or its next `backward` (so it cannot be fed back as `x`). Its buffers are allocated on first use only.
+   */
+  forward(x: FloatArray, n: number, save?: boolean): FloatArray;
+  /**
+   * Backward through the last forward with `save`: dOut [n, outDim] (left unchanged). Writes (overwrites) parameter
+   * gradients when `paramGrads`; returns dL/dx [n, inDim] (a view, valid until the next `backward` or forward
+   * without `save`) when `inputGrad`, else null.
    */
   backward(dOut: FloatArray, paramGrads: boolean, inputGrad: boolean): FloatArray | null;
 }

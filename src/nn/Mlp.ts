@@ -55,15 +55,19 @@ export class Mlp implements CouplingNet {
   }
 
   /**
-   * x [n, inDim] → out [n, outDim]. The returned view and `x` must stay untouched until `backward`
-   * (x is not copied).
+   * x [n, inDim] → out [n, outDim] (see CouplingNet.forward). With `save` (the default) every layer's output goes to
+   * its own buffer in `acts`, kept for `backward`, and the returned view and `x` must stay untouched until
+   * `backward` (x is not copied). Without `save` the layers ping-pong between `gradA` and `gradB` (backward's
+   * scratch, whose contents never outlive a call), so the saved activations and input are left as they were.
    */
-  forward(x: FloatArray, n: number): FloatArray {
-    this.input = x;
-    this.n = n;
+  forward(x: FloatArray, n: number, save = true): FloatArray {
+    if (save) {
+      this.input = x;
+      this.n = n;
+    }
     let cur = x;
     for (let j = 0; j < this.layerCount; j++) {
-      const out = this.acts[j].get(n);
+      const out = save ? this.acts[j].get(n) : (j % 2 === 0 ? this.gradA : this.gradB).get(n).subarray(0, n * this.widths[j + 1]);
       const hiddenLayer = j + 1 < this.layerCount;
       denseForward(this.backend, cur, this.params[2 * j].data, this.params[2 * j + 1].data, out, n, this.widths[j], this.widths[j + 1], hiddenLayer);
       cur = out;
@@ -72,8 +76,9 @@ export class Mlp implements CouplingNet {
   }
 
   /**
-   * Backward through the last forward: dOut [n, outDim] (left unchanged). Writes parameter gradients when
-   * `paramGrads`, and returns dL/dx [n, inDim] when `inputGrad` (a view valid until the next call), else null.
+   * Backward through the last forward with `save`: dOut [n, outDim] (left unchanged). Writes parameter gradients
+   * when `paramGrads`, and returns dL/dx [n, inDim] when `inputGrad` (a view valid until the next `backward` or
+   * forward without `save`), else null.
    */
   backward(dOut: FloatArray, paramGrads: boolean, inputGrad: boolean): FloatArray | null {
     const n = this.n;

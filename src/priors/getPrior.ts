@@ -1,11 +1,9 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
-import { gaussianPrior } from './gaussianPrior.js';
-import { logisticPrior } from './logisticPrior.js';
 import type { Prior } from './Prior.js';
+import { PRIOR_NAMES, PRIORS, type PriorName } from './priorRegistry.js';
 
-/** The prior of that name; a clear error for any other name. */
+/** The registered prior of that name; a clear error listing the registered names for any other. */
 export function getPrior(name: string): Prior {
-  if (name === 'logistic') return logisticPrior;
-  if (name === 'gaussian') return gaussianPrior;
-  throw new NiceFlowError(`unknown prior "${name}" (use logistic or gaussian)`);
+  if (!Object.hasOwn(PRIORS, name)) throw new NiceFlowError(`unknown prior "${name}" (use one of ${PRIOR_NAMES.join(', ')})`);
+  return PRIORS[name as PriorName];
 }

@@ -1,0 +1,70 @@
+import { boundedLogScale, LOG_SCALE_BOUND } from './boundedLogScale.js';
+import type { CouplingLawImpl } from './CouplingLawImpl.js';
+
+/**
+ * The exponential-scale laws of NICE §3.2, with or without a shift (what multiplicativeLaw and affineLaw are):
+ * - without shift (G = 1): a = m(x1) [n, du], y2 = x2 ⊙ exp(ℓ(a));
+ * - with shift (G = 2): m(x1) = [a, t] per example (first du values a, the log-scale pre-activation; next du values
+ *   t, the shift), y2 = x2 ⊙ exp(ℓ(a)) + t;
+ * with ℓ(a) = S·tanh(a/S), S = LOG_SCALE_BOUND (bounded log-scale). log|det| per example = Σ_j ℓ(a_j); inverse
+ * x2 = (y2 − t) ⊙ exp(−ℓ(a)).
+ *
+ * Saved per example (S = 3 values per updated coordinate): [ℓ(a) | e = exp(ℓ) | x2 ⊙ e], each du long.
+ * Backward, with g = dy2 and w = logDetWeight:
+ *   dL/dx2 = g ⊙ e,   dL/dt = g,   dL/dℓ = g ⊙ x2 ⊙ e + w,   dL/da = dL/dℓ ⊙ (1 − (ℓ/S)²).
+ */
+export function scaleShiftLaw<N extends string>(name: N, shift: boolean): CouplingLawImpl<N> {
+  const G = shift ? 2 : 1;
+  return {
+    name,
+    groups: G,
+    saved: 3,
+    forward({ dim: D, updated }, h, x, y, logDet, saved, n) {
+      const du = updated.length;
+      for (let r = 0; r < n; r++) {
+        const o = r * D;
+        const s = r * 3 * du;
+        const hq = r * G * du;
+        let sum = 0;
+        for (let j = 0; j < du; j++) {
+          const l = boundedLogScale(h[hq + j]);
+          const e = Math.exp(l);
+          const v = x[o + updated[j]] * e;
+          saved[s + j] = l;
+          saved[s + du + j] = e;
+          saved[s + 2 * du + j] = v;
+          y[o + updated[j]] = shift ? v + h[hq + du + j] : v;
+          sum += l;
+        }
+        logDet[r] = sum;
+      }
+    },
+    inverse({ dim: D, updated }, h, x, n) {
+      const du = updated.length;
+      for (let r = 0; r < n; r++) {
+        const o = r * D;
+        const hq = r * G * du;
+        for (let j = 0; j < du; j++) {
+          const t = shift ? h[hq + du + j] : 0;
+          x[o + updated[j]] = (x[o + updated[j]] - t) * Math.exp(-boundedLogScale(h[hq + j]));
+        }
+      }
+    },
+    backward({ dim: D, updated }, dy, saved, logDetWeight, dh, n) {
+      const du = updated.length;
+      const S = LOG_SCALE_BOUND;
+      for (let r = 0; r < n; r++) {
+        const o = r * D;
+        const s = r * 3 * du;
+        const hq = r * G * du;
+        for (let j = 0; j < du; j++) {
+          const g = dy[o + updated[j]];
+          const th = saved[s + j] / S;
+          dh[hq + j] = (g * saved[s + 2 * du + j] + logDetWeight) * (1 - th * th);
+          if (shift) dh[hq + du + j] = g;
+          dy[o + updated[j]] = g * saved[s + du + j];
+        }
+      }
+    },
+  };
+}
