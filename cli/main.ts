@@ -11,7 +11,8 @@ import { evalCommand, sampleCommand } from './evalSample.js';
 import { inpaintCommand } from './inpaint.js';
 import { parseIndexList } from './inputs.js';
 import { decodeCommand, encodeCommand, interpolateCommand, spectrumCommand } from './latent.js';
-import { int, num, oneOf } from './options.js';
+import { decay, int, num, oneOf } from './options.js';
+import { LR_SCHEDULES } from '../src/train/learningRate.js';
 import { trainCommand } from './train.js';
 import { BACKEND_NAMES } from '../src/node/selectBackend.js';
 
@@ -52,6 +53,10 @@ program
   .option('--whiten-limit <n>', 'fit the whitening on the first N training images (default: all)', int(2))
   .option('--range <lo,hi>', 'data range of the dequantized pixels, e.g. 0,1 or -1,1 (default: 0,1; -1,1 for CIFAR-10)')
   .option('--lr <rate>', 'Adam learning rate', num(true), 1e-3)
+  .addOption(new Option('--lr-schedule <kind>', 'learning rate over the run: constant (the paper), cosine (down to 0 at the last step), step (halved every --lr-step-epochs)').choices([...LR_SCHEDULES]).default('constant'))
+  .option('--warmup <steps>', 'raise the learning rate linearly from 0 over the first N steps', int(0), 0)
+  .option('--lr-step-epochs <n>', 'with --lr-schedule step: epochs between halvings (default: a third of --epochs)', int(1))
+  .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999): validation, best model, samples and model.safetensors use it; 0: off', decay, 0)
   .option('--seed <n>', 'random seed (init, shuffling, noise)', int(0), 0)
   .option('--limit <n>', 'use only the first N training images', int(1))
   .option('--valid-size <n>', 'images held out from the end of the training file for validation', int(1), 10000)

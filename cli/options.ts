@@ -22,3 +22,10 @@ export const oneOf = <T extends string>(choices: readonly T[]) => (value: string
   if (!choices.includes(value as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${value}"`);
   return value as T;
 };
+
+/** A decay rate in [0, 1) (0: off). */
+export const decay = (value: string): number => {
+  const v = Number(value);
+  if (value.trim() === '' || !(v >= 0 && v < 1)) throw new InvalidArgumentError(`expected a decay in [0, 1), got "${value}"`);
+  return v;
+};

@@ -11,6 +11,7 @@ import type { ModelSettings } from '../src/model/configFromSettings.js';
 import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
 import { getPreset } from '../src/model/presets.js';
 import type { PriorName } from '../src/priors/Prior.js';
+import type { LrScheduleName } from '../src/train/learningRate.js';
 import type { RunRecord } from '../src/train/RunRecord.js';
 import { readRunCheckpoint, TrainingRun, type RunStorage } from '../src/train/TrainingRun.js';
 import { selectBackend } from '../src/node/selectBackend.js';
@@ -38,6 +39,10 @@ export interface TrainFlags {
   whitenLimit?: number;
   range?: string;
   lr: number;
+  lrSchedule: LrScheduleName;
+  warmup: number;
+  lrStepEpochs?: number;
+  ema: number;
   seed: number;
   limit?: number;
   validSize: number;
@@ -89,6 +94,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       dataRange: resolveData(flags.data).defaultRange, preset: flags.preset, model: explicitSettings(flags, explicit),
       whitenLimit: flags.whitenLimit, scaleInit: flags.scaleInit, epochs: flags.epochs, maxSteps: flags.maxSteps,
       batchSize: flags.batchSize, lr: flags.lr, seed: flags.seed, dequantize: flags.dequantize,
+      ema: flags.ema, lrSchedule: flags.lrSchedule, warmup: flags.warmup, lrStepEpochs: flags.lrStepEpochs,
     }, { onNote: say });
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
@@ -154,8 +160,9 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
           validation.bar?.stop();
           validation.bar = null;
           writeGrid(join(out, 'samples', `epoch-${String(e.epoch).padStart(4, '0')}.png`), e.samples, e.sampleCount, imageShape(model.config.shape, D), 8, model.range);
+          const average = e.liveValidLogLikelihood !== undefined ? ` (weight average; live weights ${e.liveValidLogLikelihood.toFixed(2)})` : '';
           say(`epoch ${e.epoch}: train LL ${e.trainLogLikelihood.toFixed(2)}, valid LL ${e.validLogLikelihood.toFixed(2)} nats ` +
-            `(${e.validBitsPerDim.toFixed(3)} bits/dim)${e.improved ? ', best so far: saved model.safetensors' : ''}`);
+            `(${e.validBitsPerDim.toFixed(3)} bits/dim)${average}${e.improved ? ', best so far: saved model.safetensors' : ''}`);
           lastStepAt = performance.now();
         },
         onWarning: (msg) => {
@@ -221,6 +228,11 @@ function checkResumeFlags(
   check('seed', 'seed', flags.seed, record.seed);
   check('batch-size', 'batchSize', flags.batchSize, record.trainerOptions.batchSize);
   check('dequantize', 'dequantize', flags.dequantize, record.trainerOptions.dequantize);
+  check('ema', 'ema', flags.ema, record.trainerOptions.ema ?? 0);
+  const schedule = record.trainerOptions.lrSchedule;
+  check('lr-schedule', 'lrSchedule', flags.lrSchedule, schedule?.kind ?? 'constant');
+  check('warmup', 'warmup', flags.warmup, schedule?.warmup ?? 0);
+  if (explicit('lrStepEpochs')) differs.push('--lr-step-epochs (fixed when a run starts)');
   for (const k of ['couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling'] as const) check(k, k, flags[k], config[k]);
   check('network', 'network', flags.network, config.network ?? 'mlp');
   check('whiten', 'whiten', flags.whiten, config.whiten ?? 'none');

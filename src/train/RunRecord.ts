@@ -1,5 +1,6 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Dequantize } from '../data/dequantize.js';
+import { checkLrSchedule } from './learningRate.js';
 import type { TrainerOptions } from './Trainer.js';
 
 /**
@@ -81,6 +82,9 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
   const tSeed = t.seed;
   if (typeof tSeed !== 'number' || !Number.isSafeInteger(tSeed) || tSeed < 0) fail(`run record: trainer "seed" must be an integer ≥ 0, got ${JSON.stringify(tSeed)}`);
 
+  const ema = t.ema;
+  if (ema !== undefined && (typeof ema !== 'number' || !(ema >= 0 && ema < 1))) fail(`run record: trainer "ema" must be a decay in [0, 1), got ${JSON.stringify(ema)}`);
+  const lrSchedule = t.lrSchedule === undefined ? undefined : checkLrSchedule(t.lrSchedule, `${what}: run record`);
   const sum = raw.epochLogLikelihoodSum;
   if (sum !== undefined && (typeof sum !== 'number' || !Number.isFinite(sum))) fail(`run record: "epochLogLikelihoodSum" must be a finite number, got ${JSON.stringify(sum)}`);
   const record: RunRecord = {
@@ -99,6 +103,8 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
       adam: { lr, beta1, beta2, eps },
       dequantize: dequantize as Dequantize,
       seed: tSeed as number,
+      ...(ema !== undefined ? { ema: ema as number } : {}),
+      ...(lrSchedule ? { lrSchedule } : {}),
     },
   };
   const steps = int('epochSteps', 0, true);

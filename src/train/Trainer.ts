@@ -5,6 +5,7 @@ import { dequantizeBatch, type Dequantize } from '../data/dequantize.js';
 import type { ImageDataset } from '../data/ImageDataset.js';
 import type { NiceModel } from '../model/NiceModel.js';
 import { Adam, PAPER_ADAM, type AdamOptions } from '../nn/Adam.js';
+import { learningRateAt, type LrSchedule } from './learningRate.js';
 
 /** Training settings (defaults: the paper's, NICE §5.1; batch 200 as in its code). */
 export interface TrainerOptions {
@@ -12,6 +13,13 @@ export interface TrainerOptions {
   adam: AdamOptions;
   dequantize: Dequantize;
   seed: number;
+  /**
+   * Decay of an exponential moving average of the weights (Polyak averaging), updated after every step; 0 or absent:
+   * none. The average is what `useAverage` installs for validation, the best-model choice and the saved model.
+   */
+  ema?: number;
+  /** How the learning rate (`adam.lr`, the base rate) moves over the run; absent: constant (the paper). */
+  lrSchedule?: LrSchedule;
 }
 
 /** Everything besides the weights and Adam's moments that a resumed run needs to continue exactly. */
@@ -21,6 +29,9 @@ export interface TrainerState {
   batchInEpoch: number;
   rng: RngState;
 }
+
+/** The weight average takes in the weights every this many steps (see Trainer.updateAverage). */
+const AVERAGE_EVERY = 4;
 
 /** Thrown when the loss or a gradient stops being finite; the parameters are left as before the step. */
 export class NonFiniteLossError extends NiceFlowError {}
@@ -39,6 +50,9 @@ export class Trainer {
   step = 0;
   epoch = 0;
   batchInEpoch = 0;
+  /** The moving average of each parameter (zero-started; see `useAverage` for its bias correction), or null. */
+  readonly ema: Float32Array[] | null;
+  private live: Float32Array[] | null = null;
   private readonly x: FloatArray;
 
   constructor(
@@ -50,7 +64,13 @@ export class Trainer {
     if (data.dim !== model.dim) throw new NiceFlowError(`data have ${data.dim} values per image, the model expects ${model.dim}`);
     if (data.count < 1) throw new NiceFlowError('no training images');
     this.options.batchSize = Math.min(this.options.batchSize, data.count);
-    this.adam = new Adam(model.backend, model.params, this.options.adam);
+    // Adam gets its own copy of the settings: a schedule moves its lr, never the options a checkpoint records.
+    this.adam = new Adam(model.backend, model.params, { ...this.options.adam });
+    const decay = this.options.ema ?? 0;
+    if (!(decay >= 0 && decay < 1)) throw new NiceFlowError(`the weight average's decay must be in [0, 1), got ${decay}`);
+    // Ordinary arrays (not the backend's): the average is only read at validation, and loops over ordinary memory
+    // run several times faster than over a wasm backend's shared memory.
+    this.ema = decay > 0 ? model.params.map((p) => new Float32Array(p.data.length)) : null;
     this.rng = new Rng(this.options.seed);
     this.order = new Int32Array(data.count);
     this.x = model.backend.alloc(this.options.batchSize * data.dim);
@@ -72,6 +92,7 @@ export class Trainer {
    * Throws NonFiniteLossError, without touching the parameters, when the loss or a gradient is NaN or infinite.
    */
   trainStep(): number {
+    if (this.live) throw new Error('trainStep: the weight average is installed; call useLive() first');
     const n = this.options.batchSize;
     dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
     const logProb = this.model.paramGradLogProb(this.x, n, -1 / n);
@@ -88,7 +109,9 @@ export class Trainer {
       for (let i = 0; i < g.length; i++) s += g[i];
       if (!Number.isFinite(s)) throw new NonFiniteLossError(`training stopped at step ${this.step + 1}: gradient of ${p.name} is not finite`);
     }
+    this.adam.options.lr = learningRateAt(this.options.lrSchedule, this.options.adam.lr, this.step);
     this.adam.update();
+    this.updateAverage();
     this.step++;
     this.batchInEpoch++;
     if (this.batchInEpoch >= this.batchesPerEpoch) {
@@ -97,6 +120,57 @@ export class Trainer {
       this.shuffle();
     }
     return mean;
+  }
+
+  /** The learning rate the next step will use. */
+  get learningRate(): number {
+    return learningRateAt(this.options.lrSchedule, this.options.adam.lr, this.step);
+  }
+
+  /**
+   * Folds the weights into the average every AVERAGE_EVERY steps, with the decay raised to that power: the same time
+   * constant (1/(1 − decay) steps) as every step, a quarter of the cost (a pass over all weights in TypeScript).
+   * Called after the step counter moved past the update.
+   */
+  private updateAverage(): void {
+    if (!this.ema || (this.step + 1) % AVERAGE_EVERY !== 0) return;
+    const d = (this.options.ema as number) ** AVERAGE_EVERY;
+    const c = 1 - d;
+    const params = this.model.params;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i].data;
+      const e = this.ema[i];
+      for (let j = 0; j < p.length; j++) e[j] = d * e[j] + c * p[j];
+    }
+  }
+
+  /** Whether the model holds the weight average (between `useAverage` and `useLive`). */
+  get averageInstalled(): boolean {
+    return this.live !== null;
+  }
+
+  /**
+   * Puts the weight average into the model (the live weights are kept aside): the zero-started average divided by
+   * 1 − decay^t after t steps (counted in whole updates), so it is an average of the weights seen, not pulled towards zero. Without an average
+   * (or before the first step) the model keeps its live weights. Undo with `useLive` before training on.
+   */
+  useAverage(): void {
+    const updates = Math.floor(this.step / AVERAGE_EVERY);
+    if (!this.ema || updates === 0 || this.live) return;
+    const correction = 1 / (1 - (this.options.ema as number) ** (AVERAGE_EVERY * updates));
+    this.live = this.model.params.map((p, i) => {
+      const kept = Float32Array.from(p.data);
+      const e = this.ema![i];
+      for (let j = 0; j < p.data.length; j++) p.data[j] = e[j] * correction;
+      return kept;
+    });
+  }
+
+  /** Puts the live weights back after `useAverage`. */
+  useLive(): void {
+    if (!this.live) return;
+    this.model.params.forEach((p, i) => p.data.set(this.live![i]));
+    this.live = null;
   }
 
   /**

@@ -11,7 +11,8 @@ import type { NiceConfig } from '../model/NiceConfig.js';
 import { NiceModel } from '../model/NiceModel.js';
 import { PAPER_ADAM } from '../nn/Adam.js';
 import { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
-import { evaluate } from './evaluate.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import type { LrSchedule, LrScheduleName } from './learningRate.js';
 import { parseRunRecord, type RunRecord } from './RunRecord.js';
 import { NonFiniteLossError, Trainer } from './Trainer.js';
 
@@ -37,6 +38,8 @@ export interface EpochLogEntry {
   trainBitsPerDim: number;
   validLogLikelihood: number;
   validBitsPerDim: number;
+  /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
+  liveValidLogLikelihood?: number;
   /** Seconds of training steps so far (one decimal). */
   seconds: number;
 }
@@ -103,6 +106,16 @@ export interface NewRunOptions {
   lr?: number;
   seed?: number;
   dequantize?: Dequantize;
+  /**
+   * Decay of an exponential moving average of the weights (e.g. 0.999); validation, the best-model choice, the sample
+   * grids and the saved model then use the average. 0 or absent: none (the paper).
+   */
+  ema?: number;
+  /** Learning-rate schedule (default constant, the paper) and warmup steps. */
+  lrSchedule?: LrScheduleName;
+  warmup?: number;
+  /** `step` schedule: halve the rate every this many epochs (default: a third of the run). */
+  lrStepEpochs?: number;
 }
 
 /** What may change when a run is resumed: how long it runs, and Adam's learning rate (a lower one after a divergence). */
@@ -185,11 +198,22 @@ export class TrainingRun {
       dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
       model.initScaleFromData(x, n);
     }
+    const batchSize = options.batchSize ?? 200;
+    const stepsPerEpoch = Math.floor(train.count / Math.min(batchSize, train.count));
+    // The schedule spans the run's epochs (a --max-steps stop, like a Ctrl-C, ends a run early without reshaping it).
+    const total = options.epochs * stepsPerEpoch;
+    const kind = options.lrSchedule ?? 'constant';
+    const lrSchedule: LrSchedule | undefined = kind === 'constant' && !options.warmup ? undefined
+      : kind === 'cosine' ? { kind, warmup: options.warmup ?? 0, total }
+      : kind === 'step' ? { kind, warmup: options.warmup ?? 0, every: Math.max(1, (options.lrStepEpochs ?? Math.ceil(options.epochs / 3)) * stepsPerEpoch), factor: 0.5 }
+      : { kind, warmup: options.warmup ?? 0 };
     const trainer = new Trainer(model, train, {
-      batchSize: options.batchSize ?? 200,
+      batchSize,
       adam: { ...PAPER_ADAM, lr: options.lr ?? PAPER_ADAM.lr },
       dequantize: options.dequantize ?? 'uniform',
       seed,
+      ...(options.ema ? { ema: options.ema } : {}),
+      ...(lrSchedule ? { lrSchedule } : {}),
     });
     const record: RunRecord = {
       data: options.data, limit: options.limit, validSize: options.validSize, validLimit: options.validLimit, epochs: options.epochs,
@@ -268,10 +292,20 @@ export class TrainingRun {
     };
 
     const endOfEpoch = async (): Promise<RunOutcome | null> => {
-      const result = await evaluate(model, valid, {
+      const validate = (progress: boolean): Promise<EvalResult> => evaluate(model, valid, {
         rng: new Rng(record.seed + 1), batchSize: trainer.options.batchSize,
-        onBatch: (done) => events.onValidation?.(done, valid.count),
+        onBatch: progress ? (done) => events.onValidation?.(done, valid.count) : undefined,
       });
+      // With a weight average, the average is validated, chosen, sampled and saved; the live weights are validated too.
+      const live = trainer.ema ? await validate(false) : null;
+      trainer.useAverage();
+      try {
+        return await finishEpoch(await validate(true), live);
+      } finally {
+        trainer.useLive();
+      }
+    };
+    const finishEpoch = async (result: EvalResult, live: EvalResult | null): Promise<RunOutcome | null> => {
       const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
       if (!Number.isFinite(result.logLikelihood)) return diverged(`training stopped at step ${trainer.step}: the validation log-likelihood is ${result.logLikelihood}`);
       const bad = trainer.firstNonFiniteParam();
@@ -297,7 +331,9 @@ export class TrainingRun {
       }
       const entry: EpochLogEntry = {
         step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
-        validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim, seconds: Math.round(record.seconds * 10) / 10,
+        validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim,
+        ...(live ? { liveValidLogLikelihood: live.logLikelihood } : {}),
+        seconds: Math.round(record.seconds * 10) / 10,
       };
       await driver.storage.appendLog(entry);
       const samples = model.sample(64, new Rng(record.seed + 2), 1);
@@ -308,6 +344,7 @@ export class TrainingRun {
         epochSteps = 0;
       }
       keepEpochSum();
+      trainer.useLive(); // the checkpoint holds the live weights (and the average beside them)
       await save();
       await events.onEpoch?.({ ...entry, improved, samples, sampleCount: 64 });
       // Validation time does not count as training time.

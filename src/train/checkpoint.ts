@@ -14,6 +14,8 @@ const f32 = (a: ArrayLike<number>): Float32Array => (a instanceof Float32Array ?
 
 const ORDER = 'train.order';
 const moment = (which: 'm' | 'v', name: string): string => `train.adam.${which}.${name}`;
+/** The weight average of a parameter (runs with `ema`): `train.ema.<name>`, zero-started, before bias correction. */
+const average = (name: string): string => `train.ema.${name}`;
 
 /** Serialises model, optimiser and trainer state; `run` is the caller's JSON object, given back on resume. */
 export function serializeCheckpoint(trainer: Trainer, run: unknown): Uint8Array {
@@ -23,6 +25,7 @@ export function serializeCheckpoint(trainer: Trainer, run: unknown): Uint8Array 
     tensors[moment('m', p.name)] = { shape: p.shape, data: f32(trainer.adam.m[i]) };
     tensors[moment('v', p.name)] = { shape: p.shape, data: f32(trainer.adam.v[i]) };
   });
+  if (trainer.ema) model.params.forEach((p, i) => (tensors[average(p.name)] = { shape: p.shape, data: f32(trainer.ema![i]) }));
   // Image indices are below 2^24, so float32 holds them exactly.
   tensors[ORDER] = { shape: [trainer.order.length], data: Float32Array.from(trainer.order) };
   return writeSafetensors(tensors, {
@@ -90,6 +93,19 @@ export function deserializeCheckpoint(bytes: Uint8Array, backend: Backend, what 
       }
     }
   }
+  const averaged = model.params.some((p) => tensors[average(p.name)] !== undefined);
+  if (averaged) {
+    for (const p of model.params) {
+      const key = average(p.name);
+      known.add(key);
+      const t = tensors[key];
+      if (!t) throw new NiceFlowError(`${what}: weight-average tensor "${key}" is missing`);
+      if (t.data.length !== p.data.length || t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
+        throw new NiceFlowError(`${what}: weight-average tensor "${key}" has shape [${t.shape.join(', ')}], its parameter has [${p.shape.join(', ')}]`);
+      }
+      checkFiniteTensor(t.data, key, what);
+    }
+  }
   for (const name of Object.keys(tensors)) {
     if (name.startsWith('train.') && !known.has(name)) throw new NiceFlowError(`${what}: unexpected tensor "${name}"`);
   }
@@ -110,9 +126,13 @@ export function deserializeCheckpoint(bytes: Uint8Array, backend: Backend, what 
       if (state.epoch * bpe + state.batchInEpoch !== state.step) {
         throw new NiceFlowError(`${what}: trainer state is inconsistent: step ${state.step} is not epoch ${state.epoch} × ${batch} + batchInEpoch ${state.batchInEpoch}`);
       }
+      if (averaged !== (trainer.ema !== null)) {
+        throw new NiceFlowError(`${what}: the run ${trainer.ema ? 'averages its weights but the checkpoint holds no average' : 'keeps no weight average but the checkpoint holds one'}`);
+      }
       model.params.forEach((p, i) => {
         trainer.adam.m[i].set(tensors[moment('m', p.name)].data);
         trainer.adam.v[i].set(tensors[moment('v', p.name)].data);
+        trainer.ema?.[i].set(tensors[average(p.name)].data);
       });
       trainer.setState(state, order);
     },
