@@ -65,6 +65,7 @@ program
   .addOption(new Option('--scale-init <how>', 'start of the scaling layer: zero (the paper) or data (each latent gets the prior\'s spread)').choices(['zero', 'data']).default('zero'))
   .option('--checkpoint-every <steps>', 'also write the checkpoint every N steps (always: every epoch and on Ctrl-C)', int(1))
   .option('--resume', 'continue the run in --out exactly where its checkpoint left it', false)
+  .option('--log-test', 'also evaluate the test split after each epoch and log it (for learning curves; never used to choose the model)', false)
   .addOption(backendOption())
   .option('--quiet', 'no progress output', false)
   .action((flags, cmd) => trainCommand(flags, cmd));

@@ -52,6 +52,7 @@ export interface TrainFlags {
   resume: boolean;
   backend: string;
   checkpointEvery?: number;
+  logTest: boolean;
   quiet: boolean;
 }
 
@@ -140,6 +141,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     outcome = await run.run({
       storage,
       checkpointEvery: flags.checkpointEvery,
+      monitor: flags.logTest ? loadSplit(record.data, 'test', { validSize: record.validSize }) : undefined,
       shouldStop: () => interrupted,
       events: {
         onStep: async ({ step, epoch, logLikelihood }) => {

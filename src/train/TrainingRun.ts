@@ -40,6 +40,9 @@ export interface EpochLogEntry {
   validBitsPerDim: number;
   /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
   liveValidLogLikelihood?: number;
+  /** With `RunDriver.monitor`: the log-likelihood of that set (the test split, say), never used to choose anything. */
+  testLogLikelihood?: number;
+  testBitsPerDim?: number;
   /** Seconds of training steps so far (one decimal). */
   seconds: number;
 }
@@ -135,6 +138,11 @@ export interface RunDriver {
   shouldStop?: () => boolean;
   /** A clock in milliseconds (default `performance.now`). */
   now?: () => number;
+  /**
+   * Also evaluate this set after each epoch (uniform dequantization, a fixed seed) and log it as `test…`: for
+   * learning curves on the test split. It never takes part in choosing the best model.
+   */
+  monitor?: ImageDataset;
 }
 
 /** The run record of a checkpoint, and what else it holds, checked before anything is built on it. */
@@ -300,12 +308,14 @@ export class TrainingRun {
       const live = trainer.ema ? await validate(false) : null;
       trainer.useAverage();
       try {
-        return await finishEpoch(await validate(true), live);
+        const result = await validate(true);
+        const test = driver.monitor ? await evaluate(model, driver.monitor, { rng: new Rng(record.seed + 3), batchSize: trainer.options.batchSize }) : null;
+        return await finishEpoch(result, live, test);
       } finally {
         trainer.useLive();
       }
     };
-    const finishEpoch = async (result: EvalResult, live: EvalResult | null): Promise<RunOutcome | null> => {
+    const finishEpoch = async (result: EvalResult, live: EvalResult | null, test: EvalResult | null): Promise<RunOutcome | null> => {
       const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
       if (!Number.isFinite(result.logLikelihood)) return diverged(`training stopped at step ${trainer.step}: the validation log-likelihood is ${result.logLikelihood}`);
       const bad = trainer.firstNonFiniteParam();
@@ -333,6 +343,7 @@ export class TrainingRun {
         step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
         validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim,
         ...(live ? { liveValidLogLikelihood: live.logLikelihood } : {}),
+        ...(test ? { testLogLikelihood: test.logLikelihood, testBitsPerDim: test.bitsPerDim } : {}),
         seconds: Math.round(record.seconds * 10) / 10,
       };
       await driver.storage.appendLog(entry);
