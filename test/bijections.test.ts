@@ -1,8 +1,9 @@
 // One property suite over every bijection (zuko/nflows style): shape, round trip, log-det against a brute-force
 // float64 Jacobian, the kept half untouched, and backward against finite differences. Every coupling law runs with
-// every network (dense with alternate/halves/checkerboard, conv with checkerboard/channels), plus the scaling layer.
+// every network (dense with alternate/halves/checkerboard, conv with checkerboard/channels), plus the scaling layer,
+// the whitening layer, chains of them and whole model flows (one with whitening first).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
@@ -14,10 +15,12 @@ import { Coupling } from '../src/flows/Coupling.js';
 import { COUPLING_LAWS, type CouplingLaw, lawOutputGroups, LOG_SCALE_BOUND } from '../src/flows/couplingLaw.js';
 import { DiagonalScaling } from '../src/flows/DiagonalScaling.js';
 import { partitionFor, type Partition, type PartitionName } from '../src/flows/Partition.js';
+import { Whitening } from '../src/flows/Whitening.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { ConvNet } from '../src/nn/ConvNet.js';
 import type { CouplingNet } from '../src/nn/CouplingNet.js';
 import { Mlp } from '../src/nn/Mlp.js';
+import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
 import { assertAllClose, jacobian, logAbsDet, numericGrad, randn } from './helpers.js';
 
 const SHAPE: [number, number, number] = [2, 3, 4]; // C×H×W, so checkerboard and channels apply
@@ -52,6 +55,35 @@ function scaling(backend: Backend): DiagonalScaling {
   return s;
 }
 
+/**
+ * A general whitening y = W (x − μ): W = diag(g)(I + 0.3 G/√D) with G Gaussian and gains g in [0.5, 2], so W is not
+ * symmetric (transposition mistakes show) and well conditioned (the float32 round trip stays within 1e-5); W⁻¹ by
+ * Gauss–Jordan elimination in float64, μ ≠ 0.
+ */
+const WHITENING = (() => {
+  const G = randn(D * D, 77, 0.3 / Math.sqrt(D));
+  const W = Float64Array.from(G, (v, i) => (v + (i % (D + 1) === 0 ? 1 : 0)) * (0.5 + (1.5 * Math.floor(i / D)) / (D - 1)));
+  const M = Float64Array.from(W);
+  const Winv = Float64Array.from({ length: D * D }, (_, i) => (i % (D + 1) === 0 ? 1 : 0));
+  for (let c = 0; c < D; c++) {
+    let p = c;
+    for (let r = c + 1; r < D; r++) if (Math.abs(M[r * D + c]) > Math.abs(M[p * D + c])) p = r;
+    for (const X of [M, Winv]) for (let k = 0; k < D; k++) [X[c * D + k], X[p * D + k]] = [X[p * D + k], X[c * D + k]];
+    const piv = M[c * D + c];
+    for (const X of [M, Winv]) for (let k = 0; k < D; k++) X[c * D + k] /= piv;
+    for (let r = 0; r < D; r++) {
+      if (r === c) continue;
+      const f = M[r * D + c];
+      for (const X of [M, Winv]) for (let k = 0; k < D; k++) X[r * D + k] -= f * X[c * D + k];
+    }
+  }
+  return { mean: randn(D, 5, 0.3), W, Winv, logDet: logAbsDet(W, D) };
+})();
+
+function whitening(backend: Backend): Whitening {
+  return new Whitening(backend, D, WHITENING.mean, WHITENING.W, WHITENING.Winv, WHITENING.logDet);
+}
+
 const NETS: [NetKind, PartitionName][] = [['mlp', 'alternate'], ['mlp', 'halves'], ['mlp', 'checkerboard'], ['conv', 'checkerboard'], ['conv', 'channels']];
 
 const cases: Case[] = [];
@@ -66,6 +98,7 @@ for (const law of COUPLING_LAWS) {
 const alt0 = partitionFor('alternate', 0, D);
 cases.push({ name: 'AdditiveCoupling (the additive law by its old name)', make: (b) => new AdditiveCoupling(b, D, alt0, makeNet(b, 'mlp', alt0, 1, 5)), partition: alt0 });
 cases.push({ name: 'diagonal scaling', make: scaling });
+cases.push({ name: 'whitening y = W (x − μ), W general (not symmetric)', make: whitening });
 cases.push({
   name: 'chain of 4 alternating additive couplings and a scaling',
   make: (b) => new Chain(b, [0, 1, 2, 3].map((k) => coupling(b, 'additive', 'mlp', partitionFor('alternate', k, D), 20 + k) as Bijection).concat(scaling(b))),
@@ -85,6 +118,17 @@ for (const [coupling, network, partition] of [['additive', 'mlp', 'checkerboard'
     },
   });
 }
+
+cases.push({
+  name: 'NICE model flow with a whitening layer first (affine, conv, checkerboard, data-dependent scale)',
+  make: (b) => {
+    const model = new NiceModel(b, { dim: D, couplings: 4, hidden: 6, depth: 2, prior: 'gaussian', partition: 'checkerboard', coupling: 'affine', shape: SHAPE, network: 'conv', whiten: 'zca' });
+    model.init(new Rng(4));
+    model.setWhitening(whitening(b));
+    model.initScaleFromData(Float64Array.from(randn(D * 50, 10, 0.3)), 50);
+    return model.flow;
+  },
+});
 
 const n = 3;
 const x0 = randn(n * D, 42);
@@ -221,6 +265,33 @@ describe('coupling laws', () => {
 
   it('a net of the wrong output size for the law is rejected', () => {
     assert.throws(() => new Coupling(b64, D, p, makeNet(b64, 'mlp', p, 1, 1), 'affine'), /net maps 12 → 12.*12 → 24/);
+  });
+});
+
+describe('whitening layer', () => {
+  const made: Backend[] = [];
+  after(() => made.forEach((b) => b.dispose()));
+  const { mean, W, logDet } = WHITENING;
+
+  it('computes y = W (x − μ) per row with the constant log|det W|, and has no parameters', () => {
+    const f = whitening(createRefBackend({ dtype: 'float64' }));
+    const { y, logDet: ld } = f.forward(Float64Array.from(x0), n);
+    const want = new Float64Array(n * D);
+    for (let r = 0; r < n; r++) for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) want[r * D + i] += W[i * D + j] * (x0[r * D + j] - mean[j]);
+    assertAllClose(y, want, 1e-12, 1e-12, 'y');
+    assert.deepEqual(Array.from(ld), [logDet, logDet, logDet]);
+    assert.equal(f.params.length, 0);
+  });
+
+  it('the wasm backend computes the same map and round trip as the reference, and reuses its buffers', async () => {
+    const wasm = await createWasmBackendNode({ threads: 1 });
+    made.push(wasm);
+    const ref = Float64Array.from(whitening(createRefBackend({ dtype: 'float64' })).forward(Float64Array.from(x0), n).y);
+    const f = whitening(wasm);
+    const y = Float32Array.from(f.forward(Float32Array.from(x0), n).y);
+    assertAllClose(y, ref, 1e-5, 1e-5, 'wasm forward');
+    assertAllClose(f.inverse(y, n), x0, 1e-5, 1e-5, 'wasm round trip');
+    assertAllClose(f.forward(Float32Array.from(x0), n).y, y, 0, 0, 'wasm second call');
   });
 });
 

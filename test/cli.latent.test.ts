@@ -8,7 +8,8 @@ import { decode as decodePng, encode } from 'fast-png';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import { readNpyF32, writeNpyF32 } from '../src/io/npy.js';
-import { serializeModel } from '../src/model/modelFile.js';
+import { spectrumPng } from '../src/io/spectrumPng.js';
+import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { loadSplit } from '../cli/data.js';
 import { assertUserError, cli } from './cliRun.js';
@@ -25,6 +26,14 @@ const modelPath = join(dir, 'model.safetensors');
   model.scaling.scale.data.fill(2);
   writeFileSync(modelPath, serializeModel(model));
 }
+// The same architecture on the data range [−1, 1] (the paper's CIFAR-10 convention).
+const symmetricPath = join(dir, 'symmetric.safetensors');
+{
+  const model = new NiceModel(createRefBackend(), { dim: 784, couplings: 4, hidden: 24, depth: 1, prior: 'logistic', partition: 'alternate', coupling: 'additive', shape: [1, 28, 28], range: [-1, 1] });
+  model.init(new Rng(1));
+  model.scaling.scale.data.fill(1);
+  writeFileSync(symmetricPath, serializeModel(model));
+}
 const test = loadSplit('mnist', 'test', { validSize: 10000, limit: 5 });
 const centered = (k: number, d: number): number => Math.fround((test.pixels[k * 784 + d] + 0.5) / 256);
 
@@ -37,10 +46,18 @@ describe('latent-space CLI', () => {
     assert.equal(j.n, 3);
     assert.equal(j.hidden, 392);
     assert.equal(j.mask, 'top-half');
-    assert.ok(Number.isFinite(j.meanLLBefore) && Number.isFinite(j.meanLLAfter));
+    assert.equal(j.steps, 20);
+    assert.ok(j.meanLLAfter > j.meanLLBefore + 100, `the ascent raises the mean log-likelihood: ${j.meanLLBefore} → ${j.meanLLAfter}`);
     const { data, shape } = npy(out);
     assert.deepEqual(shape, [3, 784]);
-    for (let k = 0; k < 3; k++) for (let d = 392; d < 784; d++) assert.equal(data[k * 784 + d], centered(k, d));
+    for (let k = 0; k < 3; k++) {
+      for (let d = 392; d < 784; d++) assert.equal(data[k * 784 + d], centered(k, d));
+      for (let d = 0; d < 392; d++) assert.ok(data[k * 784 + d] >= 0 && data[k * 784 + d] <= 1, `hidden value ${d} of image ${k} is ${data[k * 784 + d]}, outside [0, 1]`);
+    }
+    // The reported mean log-likelihood is that of the images written (up to the backends' float32 rounding).
+    const check = deserializeModel(new Uint8Array(readFileSync(modelPath)), createRefBackend()).logProb(data, 3);
+    const meanLL = check.reduce((a, v) => a + v, 0) / 3;
+    assert.ok(Math.abs(meanLL - j.meanLLAfter) < 1e-3 * Math.abs(meanLL) + 0.1, `meanLLAfter ${j.meanLLAfter}, the written images have ${meanLL}`);
     // Grid: 3 rows (original, masked, inpainted) × 3 columns of 2×-scaled 28×28 tiles with 1-pixel padding.
     const png = decodePng(readFileSync(join(dir, 'inp.png')));
     assert.equal(png.width, 3 * 56 + 4);
@@ -48,6 +65,26 @@ describe('latent-space CLI', () => {
     const at = (x: number, y: number): number => png.data[y * png.width + x];
     assert.equal(at(1 + 10, 1 + 56 + 1 + 10), 128, 'hidden pixels of the masked row are mid-gray');
     assert.equal(at(1 + 10, 1 + 56 + 1 + 40), Math.round(255 * centered(0, 20 * 28 + 5)), 'observed pixels of the masked row are the image');
+  });
+
+  it('inpaint works in the model\'s data range: a [−1, 1] model gets [−1, 1] inputs, noise and clipping', () => {
+    const out = join(dir, 'inp-sym.npy');
+    const r = cli('inpaint', '--model', symmetricPath, '--mask', 'bottom-half', '--limit', '2', '--steps', '20', '--npy', out, '--json', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const j = lastJson(r.stdout);
+    assert.ok(j.meanLLAfter > j.meanLLBefore, `mean LL ${j.meanLLBefore} → ${j.meanLLAfter}`);
+    const { data } = npy(out);
+    let negative = 0;
+    for (let k = 0; k < 2; k++) {
+      for (let d = 0; d < 392; d++) assert.equal(data[k * 784 + d], Math.fround(-1 + (test.pixels[k * 784 + d] + 0.5) / 128), `observed value ${d} of image ${k}`);
+      for (let d = 392; d < 784; d++) {
+        const v = data[k * 784 + d];
+        assert.ok(v >= -1 && v <= 1, `hidden value ${d} of image ${k} is ${v}, outside [−1, 1]`);
+        if (v < 0) negative++;
+      }
+    }
+    // Noise drawn or values clipped on [0, 1] instead would leave no hidden value below 0.
+    assert.ok(negative > 50, `${negative} of 784 hidden values are below 0`);
   });
 
   it('inpaint picks images by --index and rejects bad selections', () => {
@@ -123,7 +160,7 @@ describe('latent-space CLI', () => {
     assertUserError(cli('interpolate', '--model', modelPath, '--from', '0', '--to', '99999', '--npy', strip0), /--to 99999 is past the end of the test split/);
   });
 
-  it('interpolate ends at its two images; spectrum is sorted; temperature 0 is deterministic', () => {
+  it('interpolate ends at its two images; spectrum is sorted and drawn', () => {
     const strip = join(dir, 'strip.npy');
     assert.equal(cli('interpolate', '--model', modelPath, '--from', '1', '--to', '3', '--steps', '4', '--npy', strip, '--out', join(dir, 'strip.png')).code, 0);
     const { data, shape } = npy(strip);
@@ -138,9 +175,37 @@ describe('latent-space CLI', () => {
     assert.equal(j.dim, 784);
     assert.ok(j.spectrum.every((v: number, i: number) => i === 0 || v <= j.spectrum[i - 1]));
     assert.ok(Math.abs(j.spectrum[0] - Math.exp(-2)) < 1e-6);
+    // The picture is the library's chart of that spectrum (test/latent.test.ts checks that chart's curve), and not
+    // blank: gray axes, and a black curve across the plot.
+    const png = decodePng(readFileSync(join(dir, 'spectrum.png')));
+    assert.deepEqual(png.data, decodePng(spectrumPng(j.spectrum)).data);
+    assert.equal(png.width, 640);
+    assert.ok(png.data.some((v) => v === 128), 'gray axes');
+    const blackColumns = new Set<number>();
+    png.data.forEach((v, i) => v === 0 && blackColumns.add(i % png.width));
+    assert.ok(blackColumns.size > 500, `black pixels in ${blackColumns.size} columns of 640`);
+  });
+
+  it('sample: temperature 0 decodes the prior\'s mode (code 0) whatever the seed; temperature T scales the code\'s spread by T', () => {
     const a = join(dir, 't0a.npy'), b = join(dir, 't0b.npy');
-    cli('sample', '--model', modelPath, '--n', '2', '--temperature', '0', '--seed', '1', '--npy', a);
-    cli('sample', '--model', modelPath, '--n', '2', '--temperature', '0', '--seed', '2', '--npy', b);
+    assert.equal(cli('sample', '--model', modelPath, '--n', '2', '--temperature', '0', '--seed', '1', '--npy', a).code, 0);
+    assert.equal(cli('sample', '--model', modelPath, '--n', '2', '--temperature', '0', '--seed', '2', '--npy', b).code, 0);
     assert.deepEqual(npy(a).data, npy(b).data);
+    const codes0 = join(dir, 't0codes.npy');
+    assert.equal(cli('encode', '--model', modelPath, '--npy', a, '--out', codes0).code, 0);
+    assert.ok(npy(codes0).data.every((v) => Math.abs(v) < 1e-5), 'the samples at temperature 0 encode to the all-zero code');
+    // 16 × 784 = 12,544 logistic draws times T: their standard deviation is T·π/√3 to within 0.8% (one standard
+    // error; see test/latent.test.ts), checked to 5%.
+    const T = 0.5;
+    const samples = join(dir, 'tsamples.npy'), codes = join(dir, 'tcodes.npy');
+    assert.equal(cli('sample', '--model', modelPath, '--n', '16', '--temperature', String(T), '--seed', '3', '--npy', samples).code, 0);
+    assert.equal(cli('encode', '--model', modelPath, '--npy', samples, '--out', codes).code, 0);
+    const h = npy(codes).data;
+    assert.equal(h.length, 16 * 784);
+    const mean = h.reduce((s, v) => s + v, 0) / h.length;
+    const std = Math.sqrt(h.reduce((s, v) => s + (v - mean) ** 2, 0) / (h.length - 1));
+    const sigma = Math.PI / Math.sqrt(3);
+    assert.ok(Math.abs(std / (T * sigma) - 1) < 0.05, `codes of samples at temperature ${T} have standard deviation ${std}, expected ${T * sigma}`);
+    assert.ok(Math.abs(mean) < 0.06 * T * sigma, `codes have mean ${mean}, expected 0`);
   });
 });

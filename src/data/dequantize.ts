@@ -4,7 +4,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { ImageDataset } from './ImageDataset.js';
 
 /**
- * How 8-bit pixels become continuous data (NICE.md, "Data and numbers"):
+ * How 8-bit pixels become continuous data (docs/conventions.md, "Data, dequantization and bits/dim"):
  * `uniform`: x = (pixel + u)/256, u ~ U(0,1), so x ∈ [0,1) and the density is a bound on the discrete likelihood;
  * `center`: x = (pixel + 0.5)/256, deterministic (for pictures and repeatable evaluation).
  * Both are then mapped affinely onto the data range (see {@link DataRange}).

@@ -15,11 +15,11 @@ export const PARTITION_NAMES: readonly PartitionName[] = ['alternate', 'halves',
 /**
  * The partition used by coupling layer `k` (0-based). Consecutive layers swap the roles of the two sets
  * (NICE §3.2, §5.1); layer k even updates the "second" set from the "first":
- * - `alternate` (the reference, ../shared/NICE.md): first = even indices x[0::2], second = odd indices x[1::2];
+ * - `alternate` (the default, docs/conventions.md): first = even indices x[0::2], second = odd indices x[1::2];
  * - `halves`: first = x[:D/2], second = x[D/2:] (first half has floor(D/2) entries);
  * - `checkerboard`: on an H×W image (per channel), first = cells with (row + col) even, second = odd;
  * - `channels`: on a C×H×W image with C ≥ 2, first = channels [0, ceil(C/2)), second = the rest (the channel split
- *   of convolutional couplings, ../shared/NICE.md).
+ *   of convolutional couplings, docs/conventions.md).
  */
 export function partitionFor(name: PartitionName, k: number, dim: number, imageShape?: number[]): Partition {
   const inFirst = firstSetMembership(name, dim, imageShape);

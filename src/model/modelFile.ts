@@ -6,7 +6,7 @@ import { checkFiniteTensor } from './checkFinite.js';
 import { type NiceConfig, validateConfig } from './NiceConfig.js';
 import { NiceModel } from './NiceModel.js';
 
-// Weight files follow ../shared/NICE.md: one safetensors file, torch.nn.Linear layouts
+// Weight files follow docs/weight-files.md: one safetensors file, torch.nn.Linear layouts
 // (`couplings.{k}.layers.{j}.weight` [out, in], `.bias` [out]) or, for `network: conv`, torch.nn.Conv2d layouts
 // (`weight` [out, in, k, k]), `scaling.scale` [D], and the config as JSON in `__metadata__.config`, so a PyTorch
 // state_dict of the same architecture loads unchanged.

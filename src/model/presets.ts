@@ -8,7 +8,7 @@ export type PresetConfig = Pick<NiceConfig, 'couplings' | 'hidden' | 'depth' | '
 export type PresetName = 'mnist' | 'tfd-like' | 'svhn' | 'cifar10';
 
 /**
- * The paper's settings per data set (§5.1 and its appendix; ../shared/NICE.md): 4 additive couplings each time;
+ * The paper's settings per data set (§5.1 and its appendix; docs/conventions.md): 4 additive couplings each time;
  * MNIST 5 × 1000 ReLU layers, logistic prior, no preprocessing; TFD 4 × 5000, Gaussian prior, "approximate
  * whitening" (here: ZCA, the exact version, since TFD's own approximation is not specified further); SVHN and
  * CIFAR-10 4 × 2000, logistic prior, ZCA whitening, CIFAR-10 dequantized to [−1, 1].
