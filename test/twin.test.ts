@@ -1,0 +1,409 @@
+// The PyTorch twin (python/nice_flow_torch, issue 15) against nice-flow: the same weight file gives the same log p(x),
+// the same gradients of the mean log-likelihood and the same decoded images for every model variant; files the twin
+// writes are read by nice-flow unchanged; a 2-process DistributedDataParallel run trains what one process trains, and
+// nice-flow evaluates its model to the twin's own number.
+//
+// Needs python3 with PyTorch and NumPy (Debian: `apt-get install -y python3-torch python3-numpy`). Without them these
+// tests FAIL (not skip) with a message saying so. NICE_FLOW_PYTHON may name the interpreter to use.
+import assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { createRefBackend } from '../src/core/createRefBackend.js';
+import { Rng } from '../src/core/Rng.js';
+import { fitZca } from '../src/data/fitWhitening.js';
+import { COUPLING_LAWS, type CouplingLaw } from '../src/flows/couplingLaw.js';
+import { PARTITION_NAMES, type PartitionName } from '../src/flows/Partition.js';
+import { Whitening } from '../src/flows/Whitening.js';
+import { writeNpyF32 } from '../src/io/npy.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
+import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
+import { NiceModel } from '../src/model/NiceModel.js';
+import type { PriorName } from '../src/priors/Prior.js';
+import { cli, root } from './cliRun.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nice-flow-twin-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const INSTALL = 'the PyTorch twin tests need python3 with PyTorch and NumPy: install them with ' +
+  '`apt-get install -y python3-torch python3-numpy` (Debian/Ubuntu), or set NICE_FLOW_PYTHON to an interpreter that has them';
+
+/**
+ * The interpreter to run the twin with: NICE_FLOW_PYTHON when set, else the first of python3 on PATH and Debian's
+ * /usr/bin/python3 (python3-torch installs there, which a pyenv or venv python3 earlier on PATH does not see) that
+ * imports torch and numpy.
+ */
+function findPython(): { python: string | null; tried: string[] } {
+  const candidates = process.env.NICE_FLOW_PYTHON ? [process.env.NICE_FLOW_PYTHON] : ['python3', '/usr/bin/python3'];
+  const tried: string[] = [];
+  for (const c of [...new Set(candidates)]) {
+    const r = spawnSync(c, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+    if (r.status === 0) return { python: c, tried };
+    tried.push(`${c}: ${r.error ? (r.error as NodeJS.ErrnoException).code : (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`)}`);
+  }
+  return { python: null, tried };
+}
+
+const found = findPython();
+let python = '';
+before(() => {
+  if (!found.python) throw new Error(`${INSTALL} (tried ${found.tried.join('; ')})`);
+  python = found.python;
+});
+
+/** Runs `python -m nice_flow_torch.<module> …args` with PYTHONPATH=python; throws with its stderr when it fails. */
+function twin(module: string, args: string[], options: { torchrun?: number; port?: number } = {}): SpawnSyncReturns<string> {
+  const env = { ...process.env, PYTHONPATH: join(root, 'python'), OMP_NUM_THREADS: '1' };
+  const argv = options.torchrun
+    ? [
+      // torchrun, with this interpreter. `--redirects 1 --tee 1` (workers' stdout also to a log file) avoids a bug of
+      // Debian's PyTorch 1.13 under Python 3.11, whose default "0" crashes the launcher (see python/README.md).
+      '-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', String(options.torchrun),
+      '--master_addr', '127.0.0.1', '--master_port', String(options.port ?? 29500),
+      '--monitor_interval', '0.2', '--redirects', '1', '--tee', '1', '--log_dir', join(dir, 'torchrun-logs'),
+      '-m', `nice_flow_torch.${module}`, ...args,
+    ]
+    : ['-m', `nice_flow_torch.${module}`, ...args];
+  // A hung rendezvous must not hang the suite: 5 minutes is ~30× what these runs take.
+  const r = spawnSync(python, argv, { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) assert.fail(`${python} ${argv.join(' ')} exited with ${r.status}:\n${r.stderr}${r.error ?? ''}`);
+  return r;
+}
+
+/** A TCP port nothing listens on right now (for torchrun's rendezvous). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const lastJson = (stdout: string): Record<string, number> => JSON.parse(stdout.trim().split('\n').at(-1)!);
+
+// --- float64 .npy and F64 safetensors, as the twin writes its results (nice-flow's own readers are float32) ---
+
+function readNpy64(path: string): { data: Float64Array; shape: number[] } {
+  const b = readFileSync(path);
+  assert.equal(b.subarray(1, 6).toString('latin1'), 'NUMPY', `${path} is not a .npy file`);
+  const major = b[6];
+  const headerLen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = b.subarray(major === 1 ? 10 : 12, start).toString('latin1');
+  assert.match(header, /'descr': '<f8'/, `${path}: expected little-endian float64`);
+  assert.match(header, /'fortran_order': False/);
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const data = new Float64Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + b.length));
+  return { data, shape };
+}
+
+function readSafetensors64(path: string): Record<string, { shape: number[]; data: Float64Array }> {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const out: Record<string, { shape: number[]; data: Float64Array }> = {};
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    assert.equal(e.dtype, 'F64', `${path}: ${name}`);
+    const [s, t] = e.data_offsets;
+    out[name] = { shape: e.shape, data: new Float64Array(b.buffer.slice(b.byteOffset + 8 + n + s, b.byteOffset + 8 + n + t)) };
+  }
+  return out;
+}
+
+// --- the variants: every law × network × partition × prior, whitening off and on, on tiny 3×4×4 images ---
+
+const SHAPE: [number, number, number] = [3, 4, 4];
+const D = 48;
+const N = 6; // input rows per variant
+
+interface Variant {
+  name: string;
+  config: NiceConfig;
+}
+
+const variants: Variant[] = [];
+for (const coupling of COUPLING_LAWS as readonly CouplingLaw[]) {
+  for (const network of ['mlp', 'conv'] as NetworkName[]) {
+    for (const partition of PARTITION_NAMES as readonly PartitionName[]) {
+      for (const prior of ['logistic', 'gaussian'] as PriorName[]) {
+        for (const whiten of [false, true]) {
+          const config: NiceConfig = {
+            dim: D, couplings: 4, hidden: network === 'conv' ? 4 : 10, depth: 2, prior, partition, coupling, shape: [...SHAPE],
+            ...(network === 'conv' ? { network } : {}), ...(whiten ? { whiten: 'zca' as const } : {}),
+          };
+          variants.push({ name: `${coupling}-${network}-${partition}-${prior}${whiten ? '-zca' : ''}`, config });
+        }
+      }
+    }
+  }
+}
+// Without an image shape (a flat vector, as a library user may build): an odd D, and checkerboard on a square D.
+for (const partition of ['alternate', 'halves', 'checkerboard'] as PartitionName[]) {
+  variants.push({ name: `affine-mlp-${partition}-logistic-flat49`, config: { dim: 49, couplings: 3, hidden: 8, depth: 1, prior: 'logistic', partition, coupling: 'affine' } });
+}
+
+/** Pixels of n images with some structure (a per-image level and a gradient across the image, plus noise). */
+function imagePixels(n: number, rng: Rng, dim = D): Uint8Array {
+  const px = new Uint8Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const level = 40 + 160 * rng.uniform();
+    for (let d = 0; d < dim; d++) {
+      const p = d % 16;
+      const v = level + 30 * Math.sin(p / 3 + i) + 40 * (rng.uniform() - 0.5) + 10 * Math.floor(d / 16);
+      px[i * dim + d] = Math.max(0, Math.min(255, Math.round(v)));
+    }
+  }
+  return px;
+}
+
+const centred = (px: Uint8Array): Float32Array => Float32Array.from(px, (p) => (p + 0.5) / 256);
+
+const relDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(Math.abs(b[i]), 1));
+  return m;
+};
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+const maxAbs = (a: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
+
+describe('the PyTorch twin computes what nice-flow computes', () => {
+  const b32 = createRefBackend();
+  const b64 = createRefBackend({ dtype: 'float64' });
+  const rng = new Rng(15);
+  const files = join(dir, 'variants');
+  mkdirSync(files, { recursive: true });
+  // Inputs per dimension: N images, centre-dequantized, and N latent codes (standard normal draws, scaled down a
+  // little so every law's inverse stays well inside float range).
+  const inputs = new Map<number, { x32: Float32Array; x64: Float64Array; codes: Float32Array; x: string; h: string }>();
+  for (const dim of new Set(variants.map((v) => v.config.dim))) {
+    const x32 = centred(imagePixels(N, rng, dim));
+    const codes = Float32Array.from({ length: N * dim }, () => 0.8 * rng.normal());
+    const x = join(files, `x${dim}.npy`), h = join(files, `codes${dim}.npy`);
+    writeFileSync(x, writeNpyF32(x32, [N, dim]));
+    writeFileSync(h, writeNpyF32(codes, [N, dim]));
+    inputs.set(dim, { x32, x64: Float64Array.from(x32), codes, x, h });
+  }
+  const zcaPixels = imagePixels(300, new Rng(16));
+  const zca = fitZca(centred(zcaPixels), 300, D);
+  const figures: Array<{ name: string; logp: number; logp32: number; plain32: number; grad: number; encode: number; decode: number }> = [];
+
+  it(`agrees on log p(x), the gradients of the mean log-likelihood and decode for all ${variants.length} variants`, (t: TestContext) => {
+    // Each variant: PyTorch-style random init, a non-trivial scale, (whitening), saved as nice-flow saves it.
+    variants.forEach((v, i) => {
+      const m = new NiceModel(b32, v.config);
+      m.init(new Rng(100 + i));
+      const s = m.scaling.scale.data;
+      for (let d = 0; d < s.length; d++) s[d] = 0.3 * rng.normal() + 0.5;
+      // Larger output layers than the default init, so multiplicative and affine scales are far from 1.
+      for (const c of m.couplings) for (const p of c.net.params.slice(-2)) for (let k = 0; k < p.data.length; k++) p.data[k] *= 3;
+      if (v.config.whiten) m.setWhitening(new Whitening(b32, D, zca.mean, zca.matrix, zca.inverse, zca.logDet));
+      writeFileSync(join(files, `${v.name}.safetensors`), serializeModel(m));
+    });
+    const manifest = {
+      dtype: 'float64',
+      cases: variants.map((v) => ({
+        model: join(files, `${v.name}.safetensors`), x: inputs.get(v.config.dim)!.x, codes: inputs.get(v.config.dim)!.h, out: join(files, v.name),
+      })),
+    };
+    writeFileSync(join(files, 'manifest.json'), JSON.stringify(manifest));
+    const t0 = performance.now();
+    twin('check', ['--manifest', join(files, 'manifest.json')]);
+    t.diagnostic(`twin check of ${variants.length} variants: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    for (const v of variants) {
+      const out = join(files, v.name);
+      const { x32, x64, codes } = inputs.get(v.config.dim)!;
+      const D = v.config.dim;
+      const bytes = new Uint8Array(readFileSync(join(files, `${v.name}.safetensors`)));
+      // nice-flow in float64 on the float32 weights of the file; the twin ran in float64 on the same file.
+      const model = deserializeModel(bytes, b64);
+      const lp = model.logProb(x64, N);
+      const twinLp = readNpy64(join(out, 'logp.npy')).data;
+      const logpRel = relDiff(twinLp, lp);
+      assert.ok(logpRel < 1e-9, `${v.name}: log p differs by ${logpRel.toExponential(2)} (relative): twin ${twinLp[0]}, nice-flow ${lp[0]}`);
+      assert.ok(lp.every(Number.isFinite) && maxAbs(lp) > 1, `${v.name}: log p ${lp[0]} is degenerate`);
+
+      model.paramGradLogProb(x64, N, 1 / N);
+      const grads = readSafetensors64(join(out, 'grads.safetensors'));
+      assert.deepEqual(Object.keys(grads).sort(), model.params.map((p) => p.name).sort(), `${v.name}: parameter names`);
+      let gradRel = 0;
+      for (const p of model.params) {
+        const g = grads[p.name];
+        assert.deepEqual(g.shape, p.shape, `${v.name}: shape of ${p.name}`);
+        const scale = maxAbs(p.grad);
+        assert.ok(scale > 0, `${v.name}: gradient of ${p.name} is zero`);
+        for (let k = 0; k < g.data.length; k++) {
+          const diff = Math.abs(g.data[k] - p.grad[k]);
+          if (!(diff <= 1e-9 * scale + 1e-9 * Math.abs(p.grad[k]))) {
+            assert.fail(`${v.name}: d mean log p / d ${p.name}[${k}] is ${g.data[k]} in the twin, ${p.grad[k]} in nice-flow`);
+          }
+        }
+        gradRel = Math.max(gradRel, maxAbsDiff(g.data, p.grad) / scale);
+      }
+
+      const h = Float64Array.from(model.flow.forward(x64, N).y.subarray(0, N * D));
+      const encode = maxAbsDiff(readNpy64(join(out, 'encoded.npy')).data, h);
+      assert.ok(encode < 1e-9 * Math.max(1, maxAbs(h)), `${v.name}: encode differs by ${encode}`);
+      const xs = Float64Array.from(model.flow.inverse(Float64Array.from(codes), N).subarray(0, N * D));
+      const decode = maxAbsDiff(readNpy64(join(out, 'decoded.npy')).data, xs);
+      assert.ok(decode < 1e-9 * Math.max(1, maxAbs(xs)), `${v.name}: decode differs by ${decode}`);
+
+      // Both in float32, as they run in practice: nice-flow's reference float32 backend and the twin's float32 model.
+      // log p is a sum of D prior terms and log-determinants that can cancel (with whitening, log|det W| alone is
+      // ~+170 nats here while log p is ~±10), so float32 rounding is relative to the terms' magnitudes, not to log p.
+      const lp32 = deserializeModel(bytes, b32).logProb(x32, N);
+      const twin32 = readNpy64(join(out, 'logp32.npy')).data;
+      const fwd = model.flow.forward(x64, N);
+      let logp32 = 0;
+      for (let i = 0; i < N; i++) {
+        let terms = Math.abs(fwd.logDet[i]) + Math.abs(model.whitening?.logDet ?? 0);
+        for (let d = 0; d < D; d++) terms += Math.abs(model.prior.logDensity(fwd.y[i * D + d]));
+        logp32 = Math.max(logp32, Math.abs(twin32[i] - lp32[i]) / terms);
+      }
+      assert.ok(logp32 < 1e-5, `${v.name}: float32 log p differs by ${logp32.toExponential(2)} of its terms' magnitude: twin ${twin32[0]}, nice-flow ${lp32[0]}`);
+      const plain = v.config.whiten ? 0 : relDiff(twin32, lp32);
+      assert.ok(plain < 1e-5, `${v.name}: float32 log p differs by ${plain.toExponential(2)} (relative)`);
+
+      // The twin's save of the model: nice-flow reads it, with the same config and bit-identical tensors.
+      const resaved = readSafetensors(new Uint8Array(readFileSync(join(out, 'resaved.safetensors'))));
+      const original = readSafetensors(bytes);
+      assert.deepEqual(JSON.parse(resaved.metadata.config), JSON.parse(original.metadata.config), `${v.name}: config`);
+      assert.deepEqual(Object.keys(resaved.tensors).sort(), Object.keys(original.tensors).sort(), `${v.name}: tensor names`);
+      for (const [name, tensor] of Object.entries(original.tensors)) {
+        assert.deepEqual(resaved.tensors[name].shape, tensor.shape, `${v.name}: ${name} shape`);
+        assert.ok(Buffer.from(resaved.tensors[name].data.buffer).equals(Buffer.from(tensor.data.buffer)), `${v.name}: ${name} differs after the twin saved it`);
+      }
+      deserializeModel(new Uint8Array(readFileSync(join(out, 'resaved.safetensors'))), b32);
+      figures.push({ name: v.name, logp: logpRel, logp32, plain32: plain, grad: gradRel, encode, decode });
+    }
+    const worst = (k: 'logp' | 'logp32' | 'plain32' | 'grad' | 'encode' | 'decode'): string => {
+      const w = figures.reduce((a, b) => (b[k] > a[k] ? b : a));
+      return `${w[k].toExponential(2)} (${w.name})`;
+    };
+    t.diagnostic(`max relative difference of log p, float64: ${worst('logp')}; float32 without whitening: ${worst('plain32')}; ` +
+      `float32, relative to the magnitude of log p's terms: ${worst('logp32')}`);
+    t.diagnostic(`max relative difference of a gradient (max |Δ| / max |g| per tensor), float64: ${worst('grad')}`);
+    t.diagnostic(`max |Δ| of encode: ${worst('encode')}; of decode: ${worst('decode')}`);
+    if (process.env.NICE_FLOW_TWIN_FIGURES) {
+      writeFileSync(process.env.NICE_FLOW_TWIN_FIGURES, JSON.stringify(figures, null, 1));
+    }
+  });
+});
+
+describe('training with the twin', () => {
+  // 400 training images (4 steps of 100 per epoch), 200 validation images, a small MLP.
+  const small = ['--data', 'mnist', '--limit', '400', '--valid-size', '10000', '--valid-limit', '200', '--batch-size', '100',
+    '--hidden', '32', '--depth', '1', '--device', 'cpu', '--quiet'];
+  const ddp = join(dir, 'ddp');
+  const readLog = (out: string): Record<string, number>[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+  it('2 processes (DistributedDataParallel, gloo) train a model that nice-flow evaluates to the twin\'s own number', async (t: TestContext) => {
+    let t0 = performance.now();
+    twin('train', [...small, '--max-steps', '6', '--out', ddp], { torchrun: 2, port: await freePort() });
+    t.diagnostic(`2-process run (6 steps): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    assert.deepEqual(readLog(ddp).map((l) => l.step), [4, 6]); // validated after epoch 1 and at the end
+    const model = join(ddp, 'model.safetensors');
+    const evalArgs = ['--model', model, '--data', 'mnist', '--split', 'test', '--limit', '500', '--json'];
+    for (const dequantize of ['center', 'uniform']) {
+      t0 = performance.now();
+      const mine = lastJson(twin('eval', [...evalArgs, '--dequantize', dequantize, '--device', 'cpu']).stdout);
+      const r = cli('eval', ...evalArgs, '--dequantize', dequantize, '--quiet');
+      assert.equal(r.code, 0, r.stderr);
+      const theirs = lastJson(r.stdout);
+      assert.equal(mine.n, theirs.n);
+      const diff = Math.abs(mine.logLikelihood - theirs.logLikelihood);
+      t.diagnostic(`${dequantize}: twin eval ${mine.logLikelihood.toFixed(4)} nats (${mine.bitsPerDim.toFixed(5)} bits/dim), ` +
+        `nice-flow eval ${theirs.logLikelihood.toFixed(4)} (${theirs.bitsPerDim.toFixed(5)}), difference ${diff.toExponential(2)} ` +
+        `(stdError ${theirs.stdError.toFixed(2)}; both evals ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      if (dequantize === 'center') {
+        // The same numbers in float32 on both sides.
+        assert.ok(diff < 1e-5 * Math.abs(theirs.logLikelihood), `center: twin ${mine.logLikelihood}, nice-flow ${theirs.logLikelihood}`);
+        assert.ok(Math.abs(mine.bitsPerDim - theirs.bitsPerDim) < 1e-5 * theirs.bitsPerDim);
+        assert.ok(Math.abs(mine.stdError - theirs.stdError) < 1e-3 * theirs.stdError);
+      } else {
+        // Each draws its own noise: the means differ by far less than the spread between images.
+        assert.ok(diff < theirs.stdError, `uniform: twin ${mine.logLikelihood}, nice-flow ${theirs.logLikelihood} ± ${theirs.stdError}`);
+      }
+    }
+  });
+
+  it('the 2-process run is the 1-process run, and resumes exactly in 1 process', (t: TestContext) => {
+    // Batches and noise depend only on the seed and the step, and each process's loss is scaled so DDP's average is
+    // the whole batch's mean: the 2-process run (6 steps), resumed in 1 process to 8 steps, must be the 1-process
+    // run of 8 steps straight, up to float32 rounding.
+    const straight = join(dir, 'straight');
+    const t0 = performance.now();
+    twin('train', ['--out', ddp, '--resume', '--max-steps', '8', '--quiet']);
+    twin('train', [...small, '--max-steps', '8', '--out', straight]);
+    t.diagnostic(`resume (2 steps) + straight run (8 steps): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const [a, b] = [readLog(ddp), readLog(straight)];
+    assert.deepEqual(a.map((l) => l.step), [4, 6, 8]);
+    assert.deepEqual(b.map((l) => l.step), [4, 8]);
+    for (const [x, y] of [[a[0], b[0]], [a[2], b[1]]]) {
+      const d = Math.abs(x.validLogLikelihood - y.validLogLikelihood);
+      t.diagnostic(`validation at step ${x.step}: 2 processes (+ resume) ${x.validLogLikelihood.toFixed(4)}, 1 process ${y.validLogLikelihood.toFixed(4)}`);
+      assert.ok(d < 1e-4 * Math.abs(y.validLogLikelihood), `validation at step ${x.step} differs by ${d}`);
+    }
+    const ca = readSafetensors(new Uint8Array(readFileSync(join(ddp, 'checkpoint.safetensors'))));
+    const cb = readSafetensors(new Uint8Array(readFileSync(join(straight, 'checkpoint.safetensors'))));
+    assert.deepEqual(Object.keys(ca.tensors).sort(), Object.keys(cb.tensors).sort());
+    let worst = 0;
+    for (const [name, tensor] of Object.entries(cb.tensors)) {
+      worst = Math.max(worst, maxAbsDiff(ca.tensors[name].data, tensor.data) / Math.max(1e-3, maxAbs(tensor.data)));
+    }
+    t.diagnostic(`weights and Adam moments after 8 steps, 2 processes + resume vs 1 process: max relative difference ${worst.toExponential(2)}`);
+    assert.ok(worst < 1e-3, `the runs differ by ${worst} (relative)`);
+  });
+
+  it('starts from a nice-flow model (--init, conv affine coupling with ZCA whitening) and nice-flow evaluates the result', (t: TestContext) => {
+    // A uint8 .npy of 3×4×4 images, channels last (as NumPy image dumps are).
+    const data = join(dir, 'tiny-train.npy');
+    const px = imagePixels(260, new Rng(17));
+    const hwc = new Uint8Array(px.length);
+    for (let i = 0; i < 260; i++) for (let c = 0; c < 3; c++) for (let p = 0; p < 16; p++) hwc[i * D + p * 3 + c] = px[i * D + c * 16 + p];
+    const header = `{'descr': '|u1', 'fortran_order': False, 'shape': (260, 4, 4, 3), }`;
+    const padded = header + ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+    writeFileSync(data, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.from(Uint16Array.of(padded.length).buffer), Buffer.from(padded, 'latin1'), Buffer.from(hwc)]));
+    // nice-flow's model to start from: affine conv coupling, checkerboard, Gaussian prior, ZCA fitted on the data.
+    const b32 = createRefBackend();
+    const config: NiceConfig = { dim: D, couplings: 4, hidden: 4, depth: 2, prior: 'gaussian', partition: 'checkerboard', coupling: 'affine', shape: [...SHAPE], network: 'conv', whiten: 'zca' };
+    const start0 = new NiceModel(b32, config);
+    start0.init(new Rng(3));
+    const fit = fitZca(centred(px.subarray(0, 200 * D)), 200, D);
+    start0.setWhitening(new Whitening(b32, D, fit.mean, fit.matrix, fit.inverse, fit.logDet));
+    const init = join(dir, 'init-start.safetensors');
+    writeFileSync(init, serializeModel(start0));
+    const out = join(dir, 'init');
+    twin('train', ['--data', data, '--init', init, '--out', out, '--valid-size', '60', '--batch-size', '50', '--max-steps', '3', '--lr', '1e-3', '--quiet']);
+    const model = join(out, 'model.safetensors');
+    const trained = readSafetensors(new Uint8Array(readFileSync(model)));
+    const start = readSafetensors(new Uint8Array(readFileSync(init)));
+    assert.deepEqual(JSON.parse(trained.metadata.config), JSON.parse(start.metadata.config));
+    assert.ok(Buffer.from(trained.tensors['whitening.matrix'].data.buffer).equals(Buffer.from(start.tensors['whitening.matrix'].data.buffer)), 'the whitening is fixed');
+    assert.ok(maxAbsDiff(trained.tensors['scaling.scale'].data, start.tensors['scaling.scale'].data) > 0, 'training changed nothing');
+    const args = ['--data', data, '--split', 'valid', '--valid-size', '60', '--dequantize', 'center', '--json'];
+    const mine = lastJson(twin('eval', ['--model', model, ...args]).stdout);
+    const r = cli('eval', '--model', model, ...args, '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = lastJson(r.stdout);
+    t.diagnostic(`--init run: twin eval ${mine.logLikelihood.toFixed(4)}, nice-flow eval ${theirs.logLikelihood.toFixed(4)} nats on 60 images`);
+    assert.equal(mine.n, 60);
+    assert.ok(Math.abs(mine.logLikelihood - theirs.logLikelihood) < 1e-5 * Math.max(1, Math.abs(theirs.logLikelihood)));
+  });
+});
