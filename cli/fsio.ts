@@ -1,8 +1,8 @@
 // File-system helpers: every failure becomes a one-line NiceFlowError naming the file.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { GUNZIP_MAX_BYTES, gunzip, isGzip } from '../src/io/gunzip.js';
 
 function describe(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
@@ -17,19 +17,23 @@ function describe(e: unknown): string {
   }
 }
 
-/** Reads a whole file; `.gz` content (by magic bytes) is decompressed. */
-export function readInput(path: string, what = 'file'): Uint8Array {
+/**
+ * Reads a whole file; gzip content (by magic bytes) is decompressed, to at most `maxGunzipBytes` (default 1 GiB,
+ * {@link GUNZIP_MAX_BYTES}): a corrupt file or a gzip bomb is refused when its output passes that, before it is
+ * allocated.
+ */
+export function readInput(path: string, what = 'file', maxGunzipBytes = GUNZIP_MAX_BYTES): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
     throw new NiceFlowError(`cannot read ${what} ${path}: ${describe(e)}`);
   }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (isGzip(bytes)) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzip(bytes, maxGunzipBytes);
     } catch (e) {
-      throw new NiceFlowError(`${what} ${path}: corrupt or truncated gzip data (${(e as Error).message})`);
+      throw new NiceFlowError(`${what} ${path}: ${(e as Error).message}`);
     }
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -55,6 +55,7 @@ export { configFromSettings, DEFAULT_MODEL_SETTINGS, type ModelSettings } from '
 export { splitDataset, type Split } from './data/splitDataset.js';
 export { readSafetensors, writeSafetensors, type TensorF32 } from './io/safetensors.js';
 export { readNpyF32, readNpyU8, writeNpyF32 } from './io/npy.js';
+export { gunzip, GUNZIP_MAX_BYTES, isGzip } from './io/gunzip.js';
 export { decodePngImage, imageGridPng } from './io/pngGrid.js';
 export type { DecodedImage } from './io/pngGrid.js';
 export { PNG_MAX_PIXELS, readPngHeader, type PngHeader, type PngReadOptions } from './io/readPngHeader.js';

@@ -8,7 +8,8 @@ export interface IdxArray {
 
 /**
  * Parses an IDX file of unsigned bytes: magic 0x0000 08 NN (NN = number of dimensions), NN big-endian u32
- * dimensions, then the data. `what` names the file in errors. The data is a view into `bytes`.
+ * dimensions, then the data, which must be exactly as long as the dimensions say. Only the first dimension (the
+ * item count) may be 0. `what` names the file in errors. The data is a view into `bytes`.
  */
 export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
   if (bytes.length < 4) throw new NiceFlowError(`${what}: too short to be an IDX file (${bytes.length} bytes)`);
@@ -24,9 +25,14 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
   if (bytes.length < headerLen) throw new NiceFlowError(`${what}: truncated header`);
   const dims: number[] = [];
   for (let i = 0; i < ndim; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  // A zero size after the first would make the item count a claim no byte of the file can confirm.
+  const zero = dims.indexOf(0, 1);
+  if (zero > 0) throw new NiceFlowError(`${what}: dimension ${zero + 1} of [${dims.join(', ')}] is 0 (items of no bytes)`);
   const expected = dims.reduce((a, b) => a * b, 1);
   const found = bytes.length - headerLen;
-  if (found < expected) throw new NiceFlowError(`${what}: truncated: expected ${expected} bytes of data, found ${found}`);
+  if (found < expected) {
+    throw new NiceFlowError(`${what}: truncated: expected ${Number.isSafeInteger(expected) ? expected : `[${dims.join(' × ')}]`} bytes of data, found ${found}`);
+  }
   if (found > expected) throw new NiceFlowError(`${what}: has ${found - expected} extra bytes after the data`);
   return { dims, data: bytes.subarray(headerLen, headerLen + expected) };
 }

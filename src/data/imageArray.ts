@@ -8,14 +8,21 @@ import type { ImageDataset } from './ImageDataset.js';
  *   C×H×W per image;
  * - [N, C, H, W] with C ∈ {1, 3} and the last dimension not 1 or 3: channel-first, as PyTorch/torchvision keep it.
  * Channel-last wins when both readings fit (e.g. [N, 3, 32, 3]), since that is how most image arrays are saved.
- * The result shares `data` when no transpose is needed. `what` names the file in errors.
+ * The result shares `data` when no transpose is needed. `what` names the file in errors; the shape must be of whole
+ * sizes that multiply to `data.length`.
  */
 export function imageDatasetFromArray(data: Uint8Array, shape: readonly number[], what: string): ImageDataset {
   const dims = `[${shape.join(', ')}]`;
   if (shape.length !== 3 && shape.length !== 4) {
     throw new NiceFlowError(`${what}: images must have shape [N, H, W], [N, H, W, C] or [N, C, H, W], got ${dims} (rank ${shape.length})`);
   }
+  if (!shape.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new NiceFlowError(`${what}: shape ${dims} has a size that is not a whole number ≥ 0`);
   if (shape.slice(1).some((v) => v === 0)) throw new NiceFlowError(`${what}: images of shape ${dims} have no pixels`);
+  // The shape is a claim (from a file's header): it must describe exactly the bytes given, before anything is sized by it.
+  const values = shape.reduce((a, b) => a * b, 1);
+  if (values !== data.length) {
+    throw new NiceFlowError(`${what}: shape ${dims} needs ${Number.isSafeInteger(values) ? values : 'more than 2^53'} bytes, the data have ${data.length}`);
+  }
   const N = shape[0];
   if (shape.length === 3) return { pixels: data, count: N, dim: shape[1] * shape[2], shape: [1, shape[1], shape[2]] };
   const isC = (v: number): boolean => v === 1 || v === 3;

@@ -30,6 +30,86 @@ interface NpyHeader {
   dataStart: number;
 }
 
+/**
+ * Parses the header dict as NumPy writes it (a Python literal): exactly the keys 'descr' (a string), 'fortran_order'
+ * (True or False) and 'shape' (a tuple of non-negative integers), in any order, then only padding. Anything else is
+ * "malformed" rather than guessed at.
+ */
+function parseHeaderDict(text: string, prefix: string): { descr: string; fortran: boolean; shape: number[] } {
+  const malformed = (why: string): NiceFlowError => new NiceFlowError(`${prefix}.npy header is malformed (${why})`);
+  let at = 0;
+  const skip = (): void => {
+    while (at < text.length && ' \t\r\n'.includes(text[at])) at++;
+  };
+  const eat = (c: string): boolean => {
+    skip();
+    if (text[at] !== c) return false;
+    at++;
+    return true;
+  };
+  const string = (): string => {
+    skip();
+    const q = text[at];
+    if (q !== "'" && q !== '"') throw malformed('expected a quoted string');
+    const close = text.indexOf(q, at + 1);
+    if (close < 0) throw malformed('unterminated string');
+    const v = text.slice(at + 1, close);
+    // Plain printable ASCII only: dtype strings are short codes like '<f4', and the value goes into messages.
+    if (!/^[\x20-\x7e]*$/.test(v) || v.includes('\\')) throw malformed('unexpected characters in a string');
+    at = close + 1;
+    return v;
+  };
+  // A bare word: True, False or a number (signs, points and exponents included, so that they can be named).
+  const word = (): string => {
+    skip();
+    const m = /^[A-Za-z0-9_.+-]+/.exec(text.slice(at, at + 32));
+    if (!m) throw malformed(`unexpected ${text[at] === undefined ? 'end' : JSON.stringify(text[at])} at ${at}`);
+    at += m[0].length;
+    return m[0];
+  };
+  if (!eat('{')) throw malformed('no dict');
+  const seen = new Map<string, unknown>();
+  while (!eat('}')) {
+    const key = string();
+    if (seen.has(key)) throw malformed(`key '${key}' appears twice`);
+    if (!eat(':')) throw malformed('expected ":"');
+    if (key === 'shape') {
+      if (!eat('(')) throw malformed("'shape' is not a tuple");
+      const shape: number[] = [];
+      while (!eat(')')) {
+        // Integers as Python writes them (an 'L' suffix in files from Python 2); no signs, fractions or exponents.
+        const w = word();
+        if (!/^\d+L?$/.test(w)) throw new NiceFlowError(`${prefix}.npy header has an invalid shape (${JSON.stringify(w)} is not a size)`);
+        const v = Number(w.replace(/L$/, ''));
+        if (!Number.isSafeInteger(v)) throw new NiceFlowError(`${prefix}.npy header has an invalid shape (size ${w} is too large)`);
+        shape.push(v);
+        if (!eat(',')) {
+          if (!eat(')')) throw malformed("expected ',' or ')' in 'shape'");
+          if (shape.length === 1) throw malformed("a 1-d 'shape' needs a trailing comma, as in (n,)");
+          break;
+        }
+      }
+      seen.set(key, shape);
+    } else if (key === 'descr') {
+      seen.set(key, string());
+    } else if (key === 'fortran_order') {
+      const w = word();
+      if (w !== 'True' && w !== 'False') throw malformed(`'fortran_order' is ${JSON.stringify(w)}, not True or False`);
+      seen.set(key, w === 'True');
+    } else {
+      throw malformed(`unexpected key ${JSON.stringify(key.slice(0, 40))}`);
+    }
+    if (!eat(',')) {
+      if (!eat('}')) throw malformed("expected ',' or '}'");
+      break;
+    }
+  }
+  skip();
+  if (at !== text.length) throw malformed('text after the dict');
+  for (const key of ['descr', 'fortran_order', 'shape']) if (!seen.has(key)) throw malformed(`no '${key}'`);
+  return { descr: seen.get('descr') as string, fortran: seen.get('fortran_order') as boolean, shape: seen.get('shape') as number[] };
+}
+
 function parseNpyHeader(bytes: Uint8Array, prefix: string): NpyHeader {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NiceFlowError(`${prefix}not a .npy file (bad magic)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -46,18 +126,16 @@ function parseNpyHeader(bytes: Uint8Array, prefix: string): NpyHeader {
   } else throw new NiceFlowError(`${prefix}.npy version ${major} is not supported`);
   if (start + headerLen > bytes.length) throw new NiceFlowError(`${prefix}.npy file truncated (header)`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
-  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
-  const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !fortran || !shapeMatch) throw new NiceFlowError(`${prefix}.npy header is malformed`);
-  if (fortran === 'True') throw new NiceFlowError(`${prefix}.npy file is in Fortran order; save it in C order`);
-  const shape = shapeMatch[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (shape.some((v) => !Number.isSafeInteger(v) || v < 0)) throw new NiceFlowError(`${prefix}.npy header has an invalid shape`);
-  return { descr, shape, count: shape.reduce((a, b) => a * b, 1), dataStart: start + headerLen };
+  const { descr, fortran, shape } = parseHeaderDict(header, prefix);
+  if (fortran) throw new NiceFlowError(`${prefix}.npy file is in Fortran order; save it in C order`);
+  let count = 1;
+  for (const v of shape) count *= v;
+  if (!Number.isSafeInteger(count)) throw new NiceFlowError(`${prefix}.npy header has an invalid shape ((${shape.join(', ')}) is too large)`);
+  return { descr, shape, count, dataStart: start + headerLen };
 }
 
 function checkLength(bytes: Uint8Array, h: NpyHeader, size: number, prefix: string): void {
-  if (bytes.length - h.dataStart < h.count * size) {
+  if (h.count > (bytes.length - h.dataStart) / size) {
     throw new NiceFlowError(`${prefix}.npy file truncated: expected ${h.count * size} bytes of data, found ${bytes.length - h.dataStart}`);
   }
 }

@@ -14,6 +14,19 @@ const MAX_HEADER = 100 * 1024 * 1024;
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** A name from a file as it goes into a one-line message: quoted, control characters escaped, at most 100 characters. */
+function quote(name: string): string {
+  return JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name);
+}
+
+/**
+ * Sets an own, enumerable property: a name from a file ("__proto__" included) must become a key like any other, not
+ * replace the record's prototype or vanish.
+ */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Serialises float32 tensors (in sorted name order) and string metadata. */
 export function writeSafetensors(tensors: Record<string, TensorF32>, metadata: Record<string, string> = {}): Uint8Array {
   const names = Object.keys(tensors).sort();
@@ -76,39 +89,42 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Record<string, Te
     if (name === '__metadata__') {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new NiceFlowError('safetensors __metadata__ is not an object');
       for (const [k, v] of Object.entries(raw)) {
-        if (typeof v !== 'string') throw new NiceFlowError(`safetensors __metadata__ value "${k}" is not a string`);
-        metadata[k] = v;
+        if (typeof v !== 'string') throw new NiceFlowError(`safetensors __metadata__ value ${quote(k)} is not a string`);
+        setOwn(metadata, k, v);
       }
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
-      throw new NiceFlowError(`safetensors entry "${name}" is malformed (needs dtype, shape, data_offsets)`);
+      throw new NiceFlowError(`safetensors entry ${quote(name)} is malformed (needs dtype, shape, data_offsets)`);
     }
-    if (e.dtype !== 'F32') throw new NiceFlowError(`tensor "${name}" has dtype ${e.dtype}; only F32 is supported`);
+    if (e.dtype !== 'F32') {
+      const dtype = /^[A-Za-z0-9_]{1,16}$/.test(e.dtype) ? e.dtype : quote(e.dtype);
+      throw new NiceFlowError(`tensor ${quote(name)} has dtype ${dtype}; only F32 is supported`);
+    }
     const shape = e.shape as unknown[];
     const offs = e.data_offsets as unknown[];
-    if (!shape.every((v) => Number.isSafeInteger(v) && (v as number) >= 0)) throw new NiceFlowError(`tensor "${name}" has an invalid shape`);
+    if (!shape.every((v) => Number.isSafeInteger(v) && (v as number) >= 0)) throw new NiceFlowError(`tensor ${quote(name)} has an invalid shape`);
     if (offs.length !== 2 || !offs.every((v) => Number.isSafeInteger(v) && (v as number) >= 0) || (offs[0] as number) > (offs[1] as number)) {
-      throw new NiceFlowError(`tensor "${name}" has invalid data_offsets`);
+      throw new NiceFlowError(`tensor ${quote(name)} has invalid data_offsets`);
     }
     const [begin, end] = offs as [number, number];
-    if (end > dataLen) throw new NiceFlowError(`tensor "${name}" runs past the end of the file (offset ${end} > ${dataLen} data bytes; truncated?)`);
+    if (end > dataLen) throw new NiceFlowError(`tensor ${quote(name)} runs past the end of the file (offset ${end} > ${dataLen} data bytes; truncated?)`);
     if (end - begin !== 4 * numel(shape as number[])) {
-      throw new NiceFlowError(`tensor "${name}": ${end - begin} bytes do not match shape [${shape.join(', ')}] of F32`);
+      throw new NiceFlowError(`tensor ${quote(name)}: ${end - begin} bytes do not match shape [${shape.join(', ')}] of F32`);
     }
     entries.push({ name, shape: shape as number[], begin, end });
   }
   entries.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < entries.length; i++) {
-    if (entries[i].begin < entries[i - 1].end) throw new NiceFlowError(`tensors "${entries[i - 1].name}" and "${entries[i].name}" overlap in the file`);
+    if (entries[i].begin < entries[i - 1].end) throw new NiceFlowError(`tensors ${quote(entries[i - 1].name)} and ${quote(entries[i].name)} overlap in the file`);
   }
   const tensors: Record<string, TensorF32> = {};
   for (const { name, shape, begin, end } of entries) {
     const data = new Float32Array((end - begin) / 4);
     const at = dataStart + begin;
     for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(at + 4 * i, true);
-    tensors[name] = { shape, data };
+    setOwn(tensors, name, { shape, data });
   }
   return { tensors, metadata };
 }
