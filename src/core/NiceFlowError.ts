@@ -4,7 +4,8 @@
  */
 export class NiceFlowError extends Error {
   constructor(message: string) {
-    super(message);
+    // One line whatever went into it: names and values read from files may hold newlines or other control characters.
+    super(message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)));
     this.name = 'NiceFlowError';
   }
 }

@@ -57,23 +57,28 @@ export const PAPER_MNIST_CONFIG: NiceConfig = {
   shape: [1, 28, 28],
 };
 
+/** The largest sizes a config may state: 2^26 values per example (an 8192×8192 image), 1024 layers, 2^20 units. */
+export const MAX_CONFIG = { dim: 2 ** 26, couplings: 1024, hidden: 2 ** 20, depth: 1024 } as const;
+
 /**
  * Checks an untrusted config (from a file or the command line) and returns it typed; the error names the field.
  */
 export function validateConfig(raw: unknown): NiceConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new NiceFlowError('model config is not a JSON object');
   const c = raw as Record<string, unknown>;
-  const posInt = (key: string, min: number): number => {
+  const posInt = (key: string, min: number, max: number): number => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new NiceFlowError(`model config: "${key}" must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new NiceFlowError(`model config: "${key}" must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
     }
     return v;
   };
-  const dim = posInt('dim', 2);
-  const couplings = posInt('couplings', 1);
-  const hidden = posInt('hidden', 1);
-  const depth = posInt('depth', 0);
+  // Upper bounds far beyond any model that fits in memory, so an absurd claim in a file is refused before anything is
+  // built on it (a file's tensors are then checked against the config's sizes before the model is allocated).
+  const dim = posInt('dim', 2, MAX_CONFIG.dim);
+  const couplings = posInt('couplings', 1, MAX_CONFIG.couplings);
+  const hidden = posInt('hidden', 1, MAX_CONFIG.hidden);
+  const depth = posInt('depth', 0, MAX_CONFIG.depth);
   if (!PRIOR_NAMES.includes(c.prior as PriorName)) {
     throw new NiceFlowError(`model config: "prior" must be one of ${PRIOR_NAMES.join(', ')}, got ${JSON.stringify(c.prior)}`);
   }
@@ -105,7 +110,7 @@ export function validateConfig(raw: unknown): NiceConfig {
   }
   if (c.range !== undefined) {
     const r = c.range;
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1])) {
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1]) || !Number.isFinite(r[1] - r[0])) {
       throw new NiceFlowError(`model config: "range" must be [lo, hi] with lo < hi, got ${JSON.stringify(r)}`);
     }
     if (r[0] !== 0 || r[1] !== 1) config.range = [r[0], r[1]];
