@@ -1,5 +1,6 @@
 // Public API: re-exports only.
-export type { Backend } from './core/Backend.js';
+export type { Backend, BackendMemoryUsage } from './core/Backend.js';
+export { checkMemory, formatBytes } from './core/checkMemory.js';
 export type { DType, FloatArray } from './core/FloatArray.js';
 export { createRefBackend } from './core/createRefBackend.js';
 export { NiceFlowError } from './core/NiceFlowError.js';
@@ -30,7 +31,7 @@ export { logisticPrior, softplus } from './priors/logisticPrior.js';
 export { priorLogProb, type Prior, type PriorName } from './priors/Prior.js';
 export { PRIOR_NAMES, PRIORS } from './priors/priorRegistry.js';
 export { NETWORK_NAMES, PAPER_MNIST_CONFIG, validateConfig, type NetworkName, type NiceConfig } from './model/NiceConfig.js';
-export { NiceModel } from './model/NiceModel.js';
+export { countParams, modelMemory, NiceModel } from './model/NiceModel.js';
 export { getPreset, PRESET_NAMES, PRESETS, type PresetConfig, type PresetName } from './model/presets.js';
 export { symEigen, type SymEigen } from './core/symEigen.js';
 export { fitZca, ZCA_DEFAULT_REL_EPS, type ZcaFit } from './data/fitWhitening.js';
@@ -60,7 +61,7 @@ export { decodePngImage, imageGridPng } from './io/pngGrid.js';
 export type { DecodedImage } from './io/pngGrid.js';
 export { PNG_MAX_PIXELS, readPngHeader, type PngHeader, type PngReadOptions } from './io/readPngHeader.js';
 export { readPng, type PngPixels } from './io/readPng.js';
-export { createWasmBackend, relaxedSimdSupported, type SpawnWorker, type WasmBackendOptions, type WorkerInit } from './core/wasm/createWasmBackend.js';
+export { createWasmBackend, relaxedSimdSupported, type SpawnWorker, type WasmBackend, type WasmBackendOptions, type WorkerInit } from './core/wasm/createWasmBackend.js';
 export { inpaint, type InpaintOptions, type InpaintResult } from './model/inpaint.js';
 export { interpolate } from './model/interpolate.js';
 export { hiddenCount, makeMask, MASK_NAMES, maskFromImage, type MaskName } from './model/masks.js';

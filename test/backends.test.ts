@@ -13,7 +13,11 @@ const backends: Array<[string, () => Promise<Backend> | Backend]> = [
   ['wasm (1 thread)', () => createWasmBackendNode({ threads: 1 })],
   ['wasm (2 threads)', () => createWasmBackendNode({ threads: 2 })],
 ];
-if (blasAvailable()) backends.push(['blas', () => createBlasBackend()]);
+if (blasAvailable()) {
+  backends.push(['blas', () => createBlasBackend()]);
+  // The weights and gradients take ~500 KB: half of them, then everything else, past the wasm memory (on the heap).
+  backends.push(['blas spilling past 256 KiB of wasm memory', () => createBlasBackend({ wasmBytes: 256 * 1024 })]);
+}
 const made: Backend[] = [];
 after(() => made.forEach((b) => b.dispose()));
 

@@ -10,8 +10,8 @@ function randomInto(a: { length: number; [i: number]: number }, rng: Rng): void 
   for (let i = 0; i < a.length; i++) a[i] = rng.normal();
 }
 
-function fill(backend: Backend, n: number, rng: Rng): Float32Array {
-  const a = backend.alloc(n) as Float32Array;
+function fill(alloc: (n: number) => Float32Array, n: number, rng: Rng): Float32Array {
+  const a = alloc(n);
   randomInto(a, rng);
   return a;
 }
@@ -27,15 +27,76 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 
 const SIZES = [1, 7, 33, 392, 1000];
 
+/** A checksum of an array's values, position-weighted (for the memo below). */
+function checksum(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * ((i % 13) + 1);
+  return s;
+}
+
+// Every spec run draws the same operands (the spec's Rng has the same seed and the same draws before gemm), and the
+// float64 reference gemm is most of a run's time: runs in one process share its results, keyed by shape, mode and
+// the operands' checksums.
+const gemmMemo = new Map<string, Float64Array>();
+
+function gemmExpected(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): Float64Array {
+  const key = [transA, transB, M, N, K, accumulate, checksum(A), checksum(B), checksum(C)].join();
+  let expected = gemmMemo.get(key);
+  if (!expected) {
+    expected = Float64Array.from(C);
+    gemmRef(transA, transB, M, N, K, Float64Array.from(A), Float64Array.from(B), expected, accumulate);
+    gemmMemo.set(key, expected);
+  }
+  return expected;
+}
+
+/** Options of {@link describeKernelSpec}. */
+export interface KernelSpecOptions {
+  /**
+   * Where the spec's arrays come from (default: the backend's `alloc`). A mix of the backend's arrays and plain
+   * Float32Arrays runs every kernel with some operands in the backend's memory and some not.
+   */
+  alloc?: (backend: Backend, n: number) => Float32Array;
+}
+
+/**
+ * Arrays from the backend or plain Float32Arrays at random, half each (for `KernelSpecOptions.alloc`): over the spec,
+ * every kernel meets every mix of operands.
+ */
+export function mixedAlloc(seed = 7): (backend: Backend, n: number) => Float32Array {
+  const rng = new Rng(seed);
+  return (backend, n) => (rng.uniform() < 0.5 ? (backend.alloc(n) as Float32Array) : new Float32Array(n));
+}
+
 /**
  * Registers the kernel spec for one backend. `make` returns the backend, or null when it is not available here
  * (the tests are then skipped with the reason given).
  */
-export function describeKernelSpec(name: string, make: () => Promise<Backend | null> | Backend | null, why = ''): void {
+export function describeKernelSpec(name: string, make: () => Promise<Backend | null> | Backend | null, why = '', options: KernelSpecOptions = {}): void {
   describe(`kernel spec: ${name}`, async () => {
     const backend = await make();
     const skip = backend ? false : why || `${name} backend not available`;
     const rng = new Rng(1234);
+    const alloc = (n: number): Float32Array => (options.alloc ? options.alloc(backend!, n) : (backend!.alloc(n) as Float32Array));
+
+    it('alloc gives zero-filled arrays, also of memory given back by free; free returns what alloc took', { skip }, () => {
+      const b = backend!;
+      const before = b.memoryUsage().inUse;
+      for (const n of [1, 17, 1000, 65536, 17]) {
+        const a = b.alloc(n);
+        assert.equal(a.length, n);
+        assert.ok(a.every((v) => v === 0), `alloc(${n}) is zero-filled`);
+        a.fill(7);
+        const c = b.alloc(3);
+        c.fill(-1);
+        b.free(a);
+        b.free(c);
+        assert.equal(b.memoryUsage().inUse, before, `memory in use after alloc(${n}) and free`);
+      }
+      b.free(new Float32Array(4)); // not the backend's: nothing happens
+      assert.equal(b.memoryUsage().inUse, before);
+      assert.ok(b.maxBytes > 0);
+    });
 
     it('gemm matches the reference for every transpose and mode', { skip }, () => {
       const b = backend!;
@@ -49,13 +110,13 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
             for (const accumulate of [false, true]) {
-              const A = fill(b, M * K, rng);
-              const B = fill(b, K * N, rng);
-              const C = fill(b, M * N, rng);
-              const expected = Float64Array.from(C);
-              gemmRef(transA, transB, M, N, K, Float64Array.from(A), Float64Array.from(B), expected, accumulate);
+              const A = fill(alloc, M * K, rng);
+              const B = fill(alloc, K * N, rng);
+              const C = fill(alloc, M * N, rng);
+              const expected = gemmExpected(transA, transB, M, N, K, A, B, C, accumulate);
               b.gemm(transA, transB, M, N, K, A, B, C, accumulate);
               assertClose(C, expected, 2e-5 * Math.sqrt(K), `gemm ${M}x${N}x${K} tA=${transA} tB=${transB} acc=${accumulate}`);
+              for (const a of [A, B, C]) b.free(a);
             }
           }
         }
@@ -65,7 +126,7 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
     it('gemm works on subarrays of allocated memory', { skip }, () => {
       const b = backend!;
       const M = 9, N = 13, K = 17;
-      const big = fill(b, 3 + M * K + 5 + K * N + 2 + M * N, rng);
+      const big = fill(alloc, 3 + M * K + 5 + K * N + 2 + M * N, rng);
       const A = big.subarray(3, 3 + M * K);
       const B = big.subarray(3 + M * K + 5, 3 + M * K + 5 + K * N);
       const C = big.subarray(big.length - M * N);
@@ -81,33 +142,33 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       const b = backend!;
       for (const [rows, cols] of [[1, 1], [7, 33], [200, 1000], [33, 392]]) {
         for (const relu of [false, true]) {
-          const y = fill(b, rows * cols, rng);
-          const bias = fill(b, cols, rng);
+          const y = fill(alloc, rows * cols, rng);
+          const bias = fill(alloc, cols, rng);
           const expected = Float64Array.from(y);
           addBiasRef(expected, Float64Array.from(bias), rows, cols, relu);
           b.addBias(y, bias, rows, cols, relu);
           assertClose(y, expected, 1e-6, `addBias ${rows}x${cols} relu=${relu}`);
         }
-        const y = fill(b, rows * cols, rng);
+        const y = fill(alloc, rows * cols, rng);
         for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
-        const dy = fill(b, rows * cols, rng);
+        const dy = fill(alloc, rows * cols, rng);
         const expected = Float64Array.from(dy);
         reluBackwardRef(expected, y, rows * cols);
         b.reluBackward(dy, y, rows * cols);
         assertClose(dy, expected, 0, `reluBackward ${rows}x${cols}`);
         for (const accumulate of [false, true]) {
-          const out = fill(b, cols, rng);
+          const out = fill(alloc, cols, rng);
           const exp = Float64Array.from(out);
           colSumRef(Float64Array.from(dy), rows, cols, exp, accumulate);
           b.colSum(dy, rows, cols, out, accumulate);
           assertClose(out, exp, 1e-5 * Math.sqrt(rows), `colSum ${rows}x${cols} acc=${accumulate}`);
         }
         // Fused: the same mask, and the column sums of the masked values (overwriting out).
-        const dy2 = fill(b, rows * cols, rng);
+        const dy2 = fill(alloc, rows * cols, rng);
         const expDy = Float64Array.from(dy2);
         const expSum = new Float64Array(cols);
         reluBackwardColSumRef(expDy, y, rows, cols, expSum);
-        const sum = fill(b, cols, rng);
+        const sum = fill(alloc, cols, rng);
         b.reluBackwardColSum(dy2, y, rows, cols, sum);
         assertClose(dy2, expDy, 0, `reluBackwardColSum mask ${rows}x${cols}`);
         assertClose(sum, expSum, 1e-5 * Math.sqrt(rows), `reluBackwardColSum sums ${rows}x${cols}`);
@@ -117,7 +178,7 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
     it('adam matches the reference over several steps', { skip }, () => {
       const b = backend!;
       for (const n of [1, 7, 33, 1000, 4099]) {
-        const p = fill(b, n, rng), g = b.alloc(n) as Float32Array, m = b.alloc(n), v = b.alloc(n);
+        const p = fill(alloc, n, rng), g = alloc(n), m = alloc(n), v = alloc(n);
         const p64 = Float64Array.from(p), m64 = new Float64Array(n), v64 = new Float64Array(n);
         for (let step = 1; step <= 3; step++) {
           randomInto(g, rng);
@@ -137,13 +198,13 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
         rng.shuffle(shuffled);
         for (const idx of [evens, shuffled.subarray(0, Math.max(1, D >> 1)), shuffled]) {
           const k = idx.length;
-          const x = fill(b, n * D, rng);
-          const out = fill(b, n * k, rng);
+          const x = fill(alloc, n * D, rng);
+          const out = fill(alloc, n * k, rng);
           const exp = new Float64Array(n * k);
           gatherRef(Float64Array.from(x), n, D, idx, exp);
           b.gather(x, n, D, idx, out);
           assertClose(out, exp, 0, `gather ${n}x${D} k=${k}`);
-          const v = fill(b, n * k, rng);
+          const v = fill(alloc, n * k, rng);
           const expX = Float64Array.from(x);
           scatterAddRef(Float64Array.from(v), n, D, idx, expX);
           b.scatterAdd(v, n, D, idx, x);
@@ -162,13 +223,13 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
     it('im2col and its adjoint col2im match the reference (kernel 1, 3, 5; 1, 3 and 8 channels; odd sizes)', { skip }, () => {
       const b = backend!;
       for (const [m, H, W, C, k] of [[1, 1, 1, 1, 3], [2, 5, 4, 1, 3], [3, 7, 6, 3, 3], [2, 6, 5, 8, 5], [2, 4, 3, 8, 1], [1, 3, 9, 5, 3], [5, 16, 15, 8, 3]]) { // the last is large enough to be split over threads
-        const x = fill(b, m * H * W * C, rng);
-        const cols = fill(b, m * H * W * C * k * k, rng);
+        const x = fill(alloc, m * H * W * C, rng);
+        const cols = fill(alloc, m * H * W * C * k * k, rng);
         const expCols = new Float64Array(cols.length);
         im2colRef(Float64Array.from(x), expCols, m, H, W, C, k, false);
         b.im2col(x, cols, m, H, W, C, k, false);
         assertClose(cols, expCols, 0, `im2col m=${m} ${H}x${W}x${C} k=${k}`);
-        const dcols = fill(b, cols.length, rng);
+        const dcols = fill(alloc, cols.length, rng);
         const expX = Float64Array.from(x);
         im2colRef(expX, Float64Array.from(dcols), m, H, W, C, k, true);
         b.im2col(x, dcols, m, H, W, C, k, true);
@@ -179,13 +240,13 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
     it('logisticPrior matches the reference and the scalar prior, tails and extremes included', { skip }, () => {
       const b = backend!;
       for (const [n, D] of [[1, 1], [3, 7], [200, 784], [2, 33]]) {
-        const h = fill(b, n * D, rng);
+        const h = fill(alloc, n * D, rng);
         for (let i = 0; i < h.length; i++) h[i] *= 1 + (i % 5) * 3; // spreads up to |h| ~ 40
         // Extremes: 0, ±tiny, values where e^−|h| underflows in float32, and beyond the clamp.
         const extremes = [0, -0, 1e-30, -1e-8, 20, -40, 88, -87.5, 150, -1e4];
         for (let i = 0; i < Math.min(extremes.length, h.length); i++) h[i] = extremes[i];
         const weight = -1 / n;
-        const lp = new Float64Array(n), dh = fill(b, n * D, rng);
+        const lp = new Float64Array(n), dh = fill(alloc, n * D, rng);
         b.logisticPrior(h, n, D, weight, lp, dh);
         const lpRef = new Float64Array(n), dhRef = new Float64Array(n * D);
         logisticPriorRef(Float64Array.from(h), n, D, weight, lpRef, dhRef);

@@ -1,11 +1,36 @@
 import type { DType, FloatArray } from './FloatArray.js';
 
+/** How much memory a backend holds, in bytes (see `Backend.memoryUsage`). */
+export interface BackendMemoryUsage {
+  /** Bytes in use in the backend's own memory: live arrays from `alloc` (not yet freed) and its own work areas. */
+  inUse: number;
+  /**
+   * Bytes the backend holds from the system for its arrays: the wasm memory's size, which only grows (a
+   * WebAssembly memory never shrinks), so a long-running page or server should see it level off; 0 for the ref
+   * backend, whose arrays are the JavaScript engine's.
+   */
+  reserved: number;
+}
+
 /**
  * The numeric primitives a backend supplies. Model code (dense layers, couplings, Adam) is written once on top of
  * these; derivative formulas live with the model code, never here. All matrices are row-major and contiguous.
  *
  * Arrays passed to a backend should come from its own `alloc` (for the wasm backend they live in its memory;
- * other arrays still work but may be copied). Subarrays of allocated arrays are allowed.
+ * other arrays still work but may be copied, or computed on by slower kernels). Subarrays of allocated arrays are
+ * allowed.
+ *
+ * Memory contract. `alloc` hands out memory that stays the caller's until it calls `free` on that array: an array
+ * is never moved, reused or zeroed behind the caller's back. `free(a)` gives it back for later `alloc`s (which may
+ * then return the same memory, zero-filled again); after it the caller must not touch `a` or any subarray of it.
+ * Arrays that are never freed live as long as the backend, so code that runs again and again (a method called per
+ * request, per frame, per step) must either free what it allocates or keep it for the next call (a `Workspace`
+ * grown once and reused): then any number of calls leaves the backend's memory flat. The ref backend's arrays are
+ * ordinary JavaScript arrays that the garbage collector reclaims (there `free` does nothing); the wasm backend's
+ * live in one WebAssembly memory of at most 4 GiB that never shrinks and that only `free` recycles; the blas
+ * backend's live there up to its budget, and on the JavaScript heap beyond it. Freeing an array the backend did
+ * not allocate in its own memory (a plain Float32Array, for instance) does nothing; freeing one of its own twice is
+ * a bug and throws.
  */
 export interface Backend {
   /** Short name shown to users: `ref`, `wasm`, `blas`. */
@@ -14,8 +39,23 @@ export interface Backend {
   readonly threads: number;
   /** Element type of arrays from `alloc`. */
   readonly dtype: DType;
-  /** A zero-filled array of `length` elements, resident where this backend computes. */
+  /**
+   * The most it can hold in bytes, for checking a model's need up front (see `checkMemory`): the wasm backend's
+   * 4 GiB memory less what it keeps for itself; the machine's memory or `Infinity` for backends on the JS heap.
+   */
+  readonly maxBytes: number;
+  /**
+   * A zero-filled array of `length` elements, resident where this backend computes. Throws a NiceFlowError when
+   * the backend cannot hold it (saying how much it needs, the backend's limit and what to use instead).
+   */
   alloc(length: number): FloatArray;
+  /**
+   * Gives an array from `alloc` back to the backend (see the memory contract above); arrays not in the backend's
+   * own memory are left to the garbage collector.
+   */
+  free(array: FloatArray): void;
+  /** What the backend holds now (its own memory only; arrays on the JavaScript heap are not counted). */
+  memoryUsage(): BackendMemoryUsage;
   /**
    * General matrix multiply: `C = op(A) · op(B)` (overwrite) or `C += op(A) · op(B)` (accumulate).
    * Shapes: op(A) [M,K], op(B) [K,N], C [M,N].
@@ -82,6 +122,6 @@ export interface Backend {
    * With `back`, the adjoint (col2im): `x[pixel, c] +=` every column entry that was copied from it.
    */
   im2col(x: FloatArray, cols: FloatArray, m: number, H: number, W: number, C: number, k: number, back: boolean): void;
-  /** Release threads and memory, if any. */
+  /** Release threads and memory, if any. The backend must not be used afterwards. */
   dispose(): void;
 }

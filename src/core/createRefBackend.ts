@@ -1,10 +1,12 @@
 import type { Backend } from './Backend.js';
+import { heapArray } from './checkMemory.js';
 import type { DType } from './FloatArray.js';
 import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
 
 /**
  * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
- * model, used by the tests to check gradients against finite differences.
+ * model, used by the tests to check gradients against finite differences. Its arrays are ordinary typed arrays on
+ * the JavaScript heap: `free` leaves them to the garbage collector, and only the machine limits their size.
  */
 export function createRefBackend(options: { dtype?: DType } = {}): Backend {
   const dtype = options.dtype ?? 'float32';
@@ -12,7 +14,10 @@ export function createRefBackend(options: { dtype?: DType } = {}): Backend {
     name: 'ref',
     threads: 1,
     dtype,
-    alloc: (n) => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)),
+    maxBytes: Infinity,
+    alloc: (n) => heapArray(n, dtype, 'ref'),
+    free: () => {},
+    memoryUsage: () => ({ inUse: 0, reserved: 0 }),
     gemm: gemmRef,
     addBias: addBiasRef,
     reluBackward: reluBackwardRef,

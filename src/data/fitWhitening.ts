@@ -1,4 +1,5 @@
 import type { Backend } from '../core/Backend.js';
+import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { symEigen } from '../core/symEigen.js';
 
@@ -42,8 +43,7 @@ const BLOCK = 256;
  * ε. Measured once at D = 3072, n = 2000 (2 shared cores): covariance 5.5 s in JS, 1.1 s via wasm (1 thread), so
  * ≈ 2.3 min vs ≈ 30 s for CIFAR-10's 50,000 images; then symEigen 60–80 s and W, W⁻¹ (two D³ Gram products in
  * float64 JS) 16.5 s, whatever n: 82 s in all for n = 2000 without a backend.
- * The backend path allocates (256 + D)·D values from `backend`; the wasm backend never frees memory, so pass a
- * short-lived instance if that matters.
+ * The backend path allocates (256 + D)·D values from `backend` and frees them before returning.
  */
 export function fitZca(x: ArrayLike<number>, n: number, D: number, eps?: number, backend?: Backend): ZcaFit {
   if (!(n >= 2) || !(D >= 1) || x.length < n * D) throw new NiceFlowError(`fitZca: need at least 2 examples of ${D} values (${x.length} values for n = ${n})`);
@@ -56,12 +56,18 @@ export function fitZca(x: ArrayLike<number>, n: number, D: number, eps?: number,
   const rows = Math.min(BLOCK, n);
   if (backend) {
     const xc = backend.alloc(rows * D);
-    const c = backend.alloc(D * D);
-    for (let r0 = 0; r0 < n; r0 += rows) {
-      const k = Math.min(rows, n - r0);
-      for (let r = 0; r < k; r++) for (let d = 0; d < D; d++) xc[r * D + d] = x[(r0 + r) * D + d] - mean64[d];
-      backend.gemm(true, false, D, D, k, xc, xc, c, false);
-      for (let i = 0; i < D * D; i++) cov[i] += c[i];
+    let c: FloatArray | null = null;
+    try {
+      c = backend.alloc(D * D);
+      for (let r0 = 0; r0 < n; r0 += rows) {
+        const k = Math.min(rows, n - r0);
+        for (let r = 0; r < k; r++) for (let d = 0; d < D; d++) xc[r * D + d] = x[(r0 + r) * D + d] - mean64[d];
+        backend.gemm(true, false, D, D, k, xc, xc, c, false);
+        for (let i = 0; i < D * D; i++) cov[i] += c[i];
+      }
+    } finally {
+      if (c) backend.free(c);
+      backend.free(xc);
     }
   } else {
     const t = new Float64Array(D * rows); // the block transposed: [D, k], one contiguous row per coordinate

@@ -1,5 +1,6 @@
 import type { Backend } from '../core/Backend.js';
-import type { FloatArray } from '../core/FloatArray.js';
+import { checkMemory, formatCount } from '../core/checkMemory.js';
+import type { DType, FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import { UNIT_RANGE, type DataRange } from '../data/dequantize.js';
@@ -19,10 +20,57 @@ import { priorLogProb, type Prior } from '../priors/Prior.js';
 import { type NiceConfig, validateConfig } from './NiceConfig.js';
 
 /**
+ * Trainable parameters of a model with this config (what `new NiceModel(backend, config).params` hold), counted
+ * without building it.
+ */
+export function countParams(config: NiceConfig): number {
+  const c = validateConfig(config);
+  const G = lawOutputGroups(c.coupling);
+  let total = c.dim; // the scaling
+  for (let k = 0; k < c.couplings; k++) {
+    const part = partitionFor(c.partition, k, c.dim, c.shape);
+    if (c.network === 'conv') {
+      const C = c.shape![0];
+      for (let j = 0; j <= c.depth; j++) {
+        const last = j === c.depth;
+        const inC = j === 0 ? C : c.hidden;
+        const outC = last ? G * C : c.hidden;
+        const kk = last ? 1 : 9;
+        total += outC * inC * kk + outC;
+      }
+    } else {
+      const widths = [part.kept.length, ...Array<number>(c.depth).fill(c.hidden), G * part.updated.length];
+      for (let j = 0; j + 1 < widths.length; j++) total += (widths[j] + 1) * widths[j + 1];
+    }
+  }
+  return total;
+}
+
+/**
+ * Backend memory a model of this config takes, in bytes, with what it is for (the `what` of `checkMemory`):
+ * weights and their gradients, the whitening layer's four arrays, and with `training` Adam's two moments. Batch
+ * workspaces (activations) come on top; for dense models they are small next to these.
+ */
+export function modelMemory(config: NiceConfig, options: { training?: boolean; dtype?: DType } = {}): { bytes: number; what: string } {
+  const c = validateConfig(config);
+  const params = countParams(c);
+  const perValue = options.dtype === 'float64' ? 8 : 4;
+  const copies = options.training ? 4 : 2;
+  const whitening = c.whiten === 'zca' ? 2 * c.dim * c.dim + 2 * c.dim : 0;
+  const what = `${options.training ? 'weights, gradients, Adam moments' : 'weights and gradients'}: ${formatCount(params)} parameters`;
+  return { bytes: perValue * (copies * params + whitening), what };
+}
+
+/**
  * A NICE model (Dinh et al. 2014): `h = f(x)`, f = scaling ∘ coupling_{K−1} ∘ … ∘ coupling_0, and
  * log p_X(x) = Σ_d log p_H(h_d) + log|det ∂f/∂x| (§2, eq. 2). Batches are flat rows [n, dim].
  *
  * Arrays returned by methods are fresh copies unless the doc says "view".
+ *
+ * Backend memory: the weights, their gradients and per-batch workspaces are allocated once (the workspaces grow to
+ * the largest batch seen and are then reused), and no method leaves anything else behind on the backend, so any
+ * number of calls with batches no larger than before keeps the backend's memory flat (see `Backend`). The
+ * constructor checks first that the backend can hold the weights and gradients (`checkMemory`).
  */
 export class NiceModel {
   readonly config: NiceConfig;
@@ -33,6 +81,8 @@ export class NiceModel {
   readonly prior: Prior;
   readonly params: Param[];
   private readonly dh: Workspace;
+  /** The prior draw of `sample`. */
+  private readonly draws: Workspace;
   private readonly lp = { buf: new Float64Array(0) };
 
   constructor(
@@ -40,6 +90,8 @@ export class NiceModel {
     config: NiceConfig,
   ) {
     this.config = validateConfig(config);
+    const need = modelMemory(this.config, { dtype: backend.dtype });
+    checkMemory(backend, need.bytes, need.what);
     const { dim, couplings, hidden, depth, partition, shape, coupling, network } = this.config;
     const groups = lawOutputGroups(coupling);
     this.couplings = [];
@@ -59,6 +111,7 @@ export class NiceModel {
     this.prior = getPrior(this.config.prior);
     this.params = this.chain.params;
     this.dh = new Workspace(backend, dim);
+    this.draws = new Workspace(backend, dim);
   }
 
   get dim(): number {
@@ -129,8 +182,8 @@ export class NiceModel {
   private priorTerms(h: FloatArray, n: number, weight: number, logProb: Float64Array): FloatArray {
     const D = this.dim;
     const dh = this.dh.get(n);
-    if (this.prior.name === 'logistic') {
-      this.backend.logisticPrior(h, n, D, weight, logProb, dh);
+    if (this.prior.batchLogProb) {
+      this.prior.batchLogProb(this.backend, h, n, D, weight, logProb, dh);
     } else {
       priorLogProb(this.prior, h, n, D, logProb);
       if (weight !== 0) for (let i = 0; i < n * D; i++) dh[i] = weight * this.prior.score(h[i]);
@@ -181,22 +234,22 @@ export class NiceModel {
    * n samples x = f⁻¹(T·h), h ~ p_H (§3.4). Temperature T scales the prior draw; T = 0 decodes the prior's mode (h = 0).
    */
   sample(n: number, rng: Rng, temperature = 1): Float32Array {
-    const h = this.backend.alloc(n * this.dim);
+    const h = this.draws.get(n);
     for (let i = 0; i < h.length; i++) h[i] = temperature === 0 ? 0 : temperature * this.prior.sample(rng);
     return this.decode(h, n);
   }
 
   /**
    * Data-dependent start for the scale: s_d = log(σ_prior / σ_d), with σ_d the spread of the couplings' output
-   * on these examples, so each latent dimension starts with the prior's spread (see ../shared/NICE.md, "A reference
-   * learning curve"). Without it s must travel to about ln 256 at Adam's pace.
+   * on these examples, so each latent dimension starts with the prior's spread (see docs/conventions.md, "Reference
+   * learning curve (MNIST)"). Without it s must travel to about ln 256 at Adam's pace.
    */
   initScaleFromData(x: FloatArray, n: number): void {
     const D = this.dim;
     const layers = this.flow.layers;
     let z: FloatArray = x;
     for (const layer of layers.slice(0, -1)) z = layer.forward(z, n).y; // all but the scaling layer
-    const priorStd = this.config.prior === 'logistic' ? Math.PI / Math.sqrt(3) : 1;
+    const priorStd = this.prior.std;
     const s = this.scaling.scale.data;
     for (let d = 0; d < D; d++) {
       let mean = 0;

@@ -40,30 +40,35 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
   const normalized = (options.gradient ?? 'normalized') === 'normalized';
   const hidden: number[] = [];
   for (let d = 0; d < D; d++) if (mask[d % mask.length] === 1) hidden.push(d);
+  // The batch being inpainted lives on the backend (its kernels take it without copies) for this call only.
   const x = model.backend.alloc(n * D);
-  x.set(images.subarray(0, n * D));
-  for (let r = 0; r < n; r++) for (const d of hidden) x[r * D + d] = low + (high - low) * rng.uniform();
-  const mean = (lp: Float64Array): number => lp.reduce((a, v) => a + v, 0) / n;
-  const meanLLBefore = mean(model.logProb(x, n));
-  for (let i = 0; i < steps; i++) {
-    const { dx, logProb } = model.gradLogProb(x, n, 1, false);
-    const alpha = 10 / (100 + i);
-    for (let r = 0; r < n; r++) {
-      let scale = 1;
-      if (normalized && hidden.length > 0) {
-        let ss = 0;
-        for (const d of hidden) ss += dx[r * D + d] ** 2;
-        scale = 1 / Math.sqrt(ss / hidden.length + 1e-30);
+  try {
+    x.set(images.subarray(0, n * D));
+    for (let r = 0; r < n; r++) for (const d of hidden) x[r * D + d] = low + (high - low) * rng.uniform();
+    const mean = (lp: Float64Array): number => lp.reduce((a, v) => a + v, 0) / n;
+    const meanLLBefore = mean(model.logProb(x, n));
+    for (let i = 0; i < steps; i++) {
+      const { dx, logProb } = model.gradLogProb(x, n, 1, false);
+      const alpha = 10 / (100 + i);
+      for (let r = 0; r < n; r++) {
+        let scale = 1;
+        if (normalized && hidden.length > 0) {
+          let ss = 0;
+          for (const d of hidden) ss += dx[r * D + d] ** 2;
+          scale = 1 / Math.sqrt(ss / hidden.length + 1e-30);
+        }
+        for (const d of hidden) {
+          const k = r * D + d;
+          const v = x[k] + alpha * (scale * dx[k] + rng.normal());
+          x[k] = v < low ? low : v > high ? high : v;
+        }
       }
-      for (const d of hidden) {
-        const k = r * D + d;
-        const v = x[k] + alpha * (scale * dx[k] + rng.normal());
-        x[k] = v < low ? low : v > high ? high : v;
-      }
+      await options.onStep?.(i, mean(logProb));
     }
-    await options.onStep?.(i, mean(logProb));
+    const out = Float32Array.from(x);
+    // Observed pixels are the input's, bit for bit (x was only written at hidden positions).
+    return { x: out, meanLLBefore, meanLLAfter: mean(model.logProb(x, n)) };
+  } finally {
+    model.backend.free(x);
   }
-  const out = Float32Array.from(x);
-  // Observed pixels are the input's, bit for bit (x was only written at hidden positions).
-  return { x: out, meanLLBefore, meanLLAfter: mean(model.logProb(x, n)) };
 }

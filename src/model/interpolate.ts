@@ -11,9 +11,13 @@ export function interpolate(model: NiceModel, a: Float32Array, b: Float32Array, 
   both.set(b.subarray(0, D), D);
   const { h } = model.encode(both, 2);
   const codes = model.backend.alloc(steps * D);
-  for (let s = 0; s < steps; s++) {
-    const t = steps === 1 ? 0 : s / (steps - 1);
-    for (let d = 0; d < D; d++) codes[s * D + d] = (1 - t) * h[d] + t * h[D + d];
+  try {
+    for (let s = 0; s < steps; s++) {
+      const t = steps === 1 ? 0 : s / (steps - 1);
+      for (let d = 0; d < D; d++) codes[s * D + d] = (1 - t) * h[d] + t * h[D + d];
+    }
+    return model.decode(codes, steps);
+  } finally {
+    model.backend.free(codes); // decode returned a copy
   }
-  return model.decode(codes, steps);
 }

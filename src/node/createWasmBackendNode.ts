@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import type { Backend } from '../core/Backend.js';
-import { createWasmBackend, type SpawnWorker, type WasmBackendOptions } from '../core/wasm/createWasmBackend.js';
+import { createWasmBackend, type SpawnWorker, type WasmBackend, type WasmBackendOptions } from '../core/wasm/createWasmBackend.js';
 
 let flagSet = false;
 
@@ -17,7 +16,7 @@ export const spawnNodeWorker: SpawnWorker = (source, init) => {
  * The wasm backend in Node: relaxed SIMD enabled (Node 20 keeps it behind --experimental-wasm-relaxed-simd) and
  * worker threads; `threads` defaults to the number of cores.
  */
-export async function createWasmBackendNode(options: WasmBackendOptions = {}): Promise<Backend> {
+export async function createWasmBackendNode(options: WasmBackendOptions = {}): Promise<WasmBackend> {
   if (!flagSet && (options.relaxed ?? true)) {
     setFlagsFromString('--experimental-wasm-relaxed-simd');
     flagSet = true;

@@ -1,10 +1,16 @@
-import type { Backend } from '../Backend.js';
+import type { Backend, BackendMemoryUsage } from '../Backend.js';
+import { formatBytes, memoryAdvice } from '../checkMemory.js';
 import type { FloatArray } from '../FloatArray.js';
+import { NiceFlowError } from '../NiceFlowError.js';
 import { KERNELS_RELAXED, KERNELS_SIMD } from './kernelsWasm.generated.js';
 import { OP, WORKER_MAIN } from './wasmWorkerSource.js';
 
 // The `wasm` backend: SIMD kernels compiled from asm/kernels.ts, on one shared WebAssembly.Memory.
 // Arrays from `alloc` live in that memory and are passed by pointer; other arrays are copied in and out.
+// Memory: a best-fit free-list allocator over the wasm memory (blocks of 64-byte multiples, neighbours coalesced,
+// the highest free block handed back to the bump pointer), so `free` makes memory reusable and a program that frees
+// or reuses what it allocates stays flat. Offsets reach 4 GiB: all address arithmetic is in doubles, never `| 0`
+// or `& ~63` (32-bit, negative past 2 GiB).
 // With threads > 1, large matrix multiplies and Adam are split by rows among the caller and worker threads,
 // synchronised with Atomics on a control block (the caller blocks in Atomics.wait: in a browser, run the model
 // in a Worker, not on the page's main thread).
@@ -29,10 +35,27 @@ export interface WasmBackendOptions {
   /** Use relaxed-SIMD fused multiply-add when the engine accepts it (default true). */
   relaxed?: boolean;
   spawnWorker?: SpawnWorker;
+  /**
+   * Size limit of the wasm memory in bytes (rounded down to 64 KiB pages; default and most: 4 GiB, the wasm32
+   * limit). A smaller one reserves less address space, and lets tests reach out-of-memory quickly.
+   */
+  memoryLimit?: number;
+}
+
+/** The wasm backend, with what the blas backend (which builds on it) needs to know about its memory. */
+export interface WasmBackend extends Backend {
+  /** True when `a` lives in this backend's memory (kernels then take it by pointer, without copies). */
+  owns(a: FloatArray): boolean;
+  /** Like `alloc`, but null instead of an error when the memory cannot hold `length` more floats. */
+  tryAlloc(length: number): Float32Array | null;
 }
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+const ALIGN = 64;
+/** The control block's word that holds the backend's id (see `owns`); the workers use words 0–47. */
+const ID_WORD = 63;
+let nextId = (Math.random() * 0x7fffffff) | 1;
 const PARALLEL_MIN_FLOPS = 2e6;
 
 function decodeBase64(s: string): Uint8Array {
@@ -62,35 +85,127 @@ interface Kernels {
 }
 
 /** Creates the wasm backend. */
-export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
   const relaxed = (options.relaxed ?? true) && relaxedSimdSupported();
   const bytes = decodeBase64(relaxed ? KERNELS_RELAXED : KERNELS_SIMD);
   if (!WebAssembly.validate(bytes)) throw new Error('this WebAssembly engine does not support SIMD and threads (shared memory)');
   const module = await WebAssembly.compile(bytes);
   const threads = options.spawnWorker ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const maxPages = Math.max(2, Math.min(MAX_PAGES, Math.floor((options.memoryLimit ?? MAX_PAGES * PAGE) / PAGE)));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: maxPages, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory, abort: () => { throw new Error('wasm abort'); } } });
   const k = instance.exports as unknown as Kernels;
   const scratchBytes = k.SCRATCH_BYTES.value as number;
 
-  const known = new Set<ArrayBufferLike>([memory.buffer]);
+  // Which buffers are this memory: V8 may hand out a new SharedArrayBuffer object for the same memory at any time
+  // (seen in Node 20 after another shared memory of the same thread grew), so identity alone cannot tell: arrays
+  // allocated after that were taken for foreign ones and copied. The control block holds this backend's id; a
+  // shared buffer that has it there is this memory, and is remembered.
+  const known = new WeakSet<ArrayBufferLike>([memory.buffer]);
+  const limit = maxPages * PAGE;
+  // Blocks: `live` maps each allocated block's offset to its size (a multiple of ALIGN); the gaps between live
+  // blocks below `top` are the free list, kept sorted by offset and coalesced (freeStart[i], freeSize[i]). So the
+  // allocator's state depends only on which blocks are live: freeing what a call allocated restores it exactly.
+  // Memory at or above `clean` has never been handed out and is still zero (as grown); below it, `alloc` zero-fills.
+  const live = new Map<number, number>();
+  const freeStart: number[] = [];
+  const freeSize: number[] = [];
   let top = 1024;
-  const reserve = (bytes: number): number => {
-    const ptr = (top + 63) & ~63;
-    top = ptr + bytes;
-    const needPages = Math.ceil(top / PAGE) - memory.buffer.byteLength / PAGE;
-    if (needPages > 0) {
-      const current = memory.buffer.byteLength / PAGE;
-      const grow = Math.min(MAX_PAGES - current, Math.max(needPages, Math.ceil(current / 2)));
-      if (grow < needPages) throw new RangeError(`wasm backend: out of memory (${top} bytes needed, 4 GiB is the limit)`);
+  let clean = top;
+  let inUse = 0;
+  const roundUp = (bytes: number): number => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+  const growTo = (end: number): boolean => {
+    const current = memory.buffer.byteLength / PAGE;
+    const needPages = Math.ceil(end / PAGE) - current;
+    if (needPages <= 0) return true;
+    if (current + needPages > maxPages) return false;
+    // Grow by half the current size at least (fewer, larger steps), never past the limit.
+    const grow = Math.min(maxPages - current, Math.max(needPages, Math.ceil(current / 2)));
+    try {
       memory.grow(grow);
-      known.add(memory.buffer);
+    } catch {
+      try {
+        memory.grow(needPages); // the engine refused the larger step; the smallest that will do
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  };
+  const removeFree = (i: number): void => {
+    freeStart.splice(i, 1);
+    freeSize.splice(i, 1);
+  };
+  /** Offset of a new block of at least `bytes` (zero-filled when `zero`), or -1 when the memory cannot hold it. */
+  const tryReserve = (bytes: number, zero: boolean): number => {
+    const size = roundUp(bytes);
+    let best = -1;
+    for (let i = 0; i < freeSize.length; i++) {
+      if (freeSize[i] >= size && (best < 0 || freeSize[i] < freeSize[best])) best = i;
+    }
+    let ptr: number;
+    if (best >= 0) {
+      ptr = freeStart[best];
+      if (freeSize[best] === size) removeFree(best);
+      else {
+        freeStart[best] += size;
+        freeSize[best] -= size;
+      }
+    } else {
+      // From the bump pointer (no free block ends at `top`: release gives the highest one back to it).
+      ptr = top;
+      if (ptr + size > limit || !growTo(ptr + size)) return -1;
+      top = ptr + size;
+    }
+    if (zero && ptr < clean) new Uint8Array(memory.buffer, ptr, Math.min(size, clean - ptr)).fill(0);
+    if (ptr + size > clean) clean = ptr + size;
+    live.set(ptr, size);
+    inUse += size;
+    return ptr;
+  };
+  const reserve = (bytes: number, zero = false): number => {
+    const ptr = tryReserve(bytes, zero);
+    if (ptr < 0) {
+      throw new NiceFlowError(
+        `the wasm backend is out of memory: ${formatBytes(roundUp(bytes))} more were asked for with ${formatBytes(inUse)} in use, ` +
+          `and it holds at most ${formatBytes(limit - reservedAtStart)}; ${memoryAdvice({ name: 'wasm' })}`,
+      );
     }
     return ptr;
   };
-  const ctrl = reserve(256);
+  const release = (ptr: number): void => {
+    const size = live.get(ptr);
+    if (size === undefined) throw new Error(`wasm backend: free of an array that is not a live allocation (offset ${ptr}): freed twice, or a subarray`);
+    live.delete(ptr);
+    inUse -= size;
+    // Insert in offset order, then merge with the neighbours it touches.
+    let i = 0;
+    while (i < freeStart.length && freeStart[i] < ptr) i++;
+    freeStart.splice(i, 0, ptr);
+    freeSize.splice(i, 0, size);
+    if (i + 1 < freeStart.length && ptr + freeSize[i] === freeStart[i + 1]) {
+      freeSize[i] += freeSize[i + 1];
+      removeFree(i + 1);
+    }
+    if (i > 0 && freeStart[i - 1] + freeSize[i - 1] === freeStart[i]) {
+      freeSize[i - 1] += freeSize[i];
+      removeFree(i);
+      i--;
+    }
+    // The highest block goes back to the bump pointer.
+    if (freeStart[i] + freeSize[i] === top) {
+      top = freeStart[i];
+      removeFree(i);
+    }
+  };
+  let reservedAtStart = 0;
+  const ctrl = reserve(256, true);
   const scratch = reserve(scratchBytes * threads);
+  reservedAtStart = top;
+  const maxBytes = limit - reservedAtStart;
   const ctl = new Int32Array(memory.buffer, ctrl, 64);
+  const id = nextId++ | 0 || nextId++;
+  ctl[ID_WORD] = id;
   const fl = new Float32Array(memory.buffer, ctrl + 128, 16);
 
   // Arrays from elsewhere are staged through a reusable area (correct, but slower than allocated ones).
@@ -98,8 +213,11 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   let stageBytes = 0;
   const staging = (bytes: number): number => {
     if (bytes > stageBytes) {
-      stageBytes = Math.max(bytes, 2 * stageBytes);
-      stage = reserve(stageBytes);
+      const want = Math.max(bytes, 2 * stageBytes);
+      if (stageBytes) release(stage);
+      stageBytes = 0;
+      stage = reserve(want);
+      stageBytes = want;
     }
     return stage;
   };
@@ -108,8 +226,11 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   let idxBytes = 0;
   const indices = (idx: Int32Array): number => {
     if (idx.byteLength > idxBytes) {
-      idxBytes = Math.max(idx.byteLength, 2 * idxBytes);
-      idxArea = reserve(idxBytes);
+      const want = Math.max(idx.byteLength, 2 * idxBytes);
+      if (idxBytes) release(idxArea);
+      idxBytes = 0;
+      idxArea = reserve(want);
+      idxBytes = want;
     }
     new Int32Array(memory.buffer, idxArea, idx.length).set(idx);
     return idxArea;
@@ -118,19 +239,30 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   let f64Bytes = 0;
   const f64Out = (n: number): number => {
     if (n * 8 > f64Bytes) {
-      f64Bytes = Math.max(n * 8, 2 * f64Bytes);
-      f64Area = reserve(f64Bytes);
+      const want = Math.max(n * 8, 2 * f64Bytes);
+      if (f64Bytes) release(f64Area);
+      f64Bytes = 0;
+      f64Area = reserve(want);
+      f64Bytes = want;
     }
     return f64Area;
   };
   const view = (ptr: number, n: number): Float32Array => new Float32Array(memory.buffer, ptr, n);
+  const owns = (a: FloatArray): boolean => {
+    if (!(a instanceof Float32Array)) return false;
+    const buf = a.buffer;
+    if (known.has(buf)) return true;
+    if (!(buf instanceof SharedArrayBuffer) || buf.byteLength < ctrl + 256 || new Int32Array(buf, ctrl + ID_WORD * 4, 1)[0] !== id) return false;
+    known.add(buf);
+    return true;
+  };
   /** Pointers for the arrays (length n each); copies in the ones not in wasm memory. */
   const pointers = (arrays: FloatArray[], lengths: number[]): { ptrs: number[]; copyBack: (i: number) => void } => {
-    const foreign = arrays.map((a) => !(a instanceof Float32Array && known.has(a.buffer)));
+    const foreign = arrays.map((a) => !owns(a));
     let total = 0;
     const offsets = lengths.map((n, i) => {
       const o = total;
-      if (foreign[i]) total += ((n * 4 + 63) & ~63);
+      if (foreign[i]) total += roundUp(n * 4);
       return o;
     });
     const base = total ? staging(total) : 0;
@@ -172,9 +304,20 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     name: 'wasm',
     threads,
     dtype: 'float32',
-    alloc(n: number): FloatArray {
-      const ptr = reserve(Math.max(4, n * 4));
-      return view(ptr, n);
+    maxBytes,
+    alloc(n: number): Float32Array {
+      return view(reserve(n * 4, true), n);
+    },
+    tryAlloc(n: number): Float32Array | null {
+      const ptr = tryReserve(n * 4, true);
+      return ptr < 0 ? null : view(ptr, n);
+    },
+    free(a: FloatArray): void {
+      if (owns(a)) release(a.byteOffset);
+    },
+    owns,
+    memoryUsage(): BackendMemoryUsage {
+      return { inUse, reserved: memory.buffer.byteLength };
     },
     gemm(transA, transB, M, N, K, A, B, C, accumulate) {
       if (M === 0 || N === 0) return;
