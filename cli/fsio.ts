@@ -1,5 +1,5 @@
 // File-system helpers: every failure becomes a one-line NiceFlowError naming the file.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { GUNZIP_MAX_BYTES, gunzip, isGzip } from '../src/io/gunzip.js';
@@ -25,8 +25,9 @@ function describe(e: unknown): string {
 export function readInput(path: string, what = 'file', maxGunzipBytes = GUNZIP_MAX_BYTES): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readWhole(path, what);
   } catch (e) {
+    if (e instanceof NiceFlowError) throw e;
     throw new NiceFlowError(`cannot read ${what} ${path}: ${describe(e)}`);
   }
   if (isGzip(bytes)) {
@@ -37,6 +38,31 @@ export function readInput(path: string, what = 'file', maxGunzipBytes = GUNZIP_M
     }
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The most one read or write call moves (Node refuses single calls of 2 GiB or more). */
+const IO_CHUNK = 1 << 30;
+
+/**
+ * A whole file in one array, read in chunks: readFileSync stops at 2 GiB, and a large model's checkpoint is bigger.
+ * A typed array holds at most 2^32 − 1 bytes, so larger files get a one-line error.
+ */
+function readWhole(path: string, what: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > 2 ** 32 - 1) throw new NiceFlowError(`${what} ${path} is ${(size / 2 ** 30).toFixed(1)} GiB; files of 4 GiB or more cannot be read yet`);
+    const out = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, out, off, Math.min(IO_CHUNK, size - off), off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? out : out.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -65,7 +91,7 @@ export function writeAtomic(path: string, data: Uint8Array | string, what = 'fil
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      while (off < bytes.length) off += writeSync(fd, bytes, off, Math.min(IO_CHUNK, bytes.length - off));
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -1,6 +1,6 @@
 // `nice-flow train`: flags in, files out. The run itself (model building, epochs, validation, best model,
 // checkpoints, divergence) is src/train/TrainingRun.ts; this file reads the data, writes the files and prints.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
@@ -83,6 +83,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       maxSteps: explicit('maxSteps') ? flags.maxSteps : undefined,
       lr: explicit('lr') ? flags.lr : undefined,
     }, `checkpoint ${ckptPath}`);
+    trimLog(logPath, run.trainer.step, say);
     say(`resuming ${out} at step ${run.trainer.step} (epoch ${run.trainer.epoch + 1}) on the ${backend.name} backend (${threadCount(backend)})`);
   } else {
     if (existsSync(ckptPath)) {
@@ -257,6 +258,25 @@ function checkResumeFlags(
     if (explicit(key)) warn(`--${flag} only applies when a run starts; the resumed run keeps its own`);
   }
   if (explicit('lr') && flags.lr !== record.trainerOptions.adam.lr) warn(`the learning rate changes from ${record.trainerOptions.adam.lr} to ${flags.lr} from here on`);
+}
+
+/**
+ * A run killed between an epoch's log line and its checkpoint leaves a line for steps the checkpoint has not reached;
+ * the resumed run writes that epoch's line again, so lines past the checkpoint's step are dropped first.
+ */
+function trimLog(logPath: string, step: number, say: (m: string) => void): void {
+  if (!existsSync(logPath)) return;
+  const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const kept = lines.filter((l) => {
+    try {
+      return !(JSON.parse(l).step > step);
+    } catch {
+      return true; // not ours to judge: keep it
+    }
+  });
+  if (kept.length === lines.length) return;
+  writeAtomic(logPath, kept.map((l) => l + '\n').join(''), 'log');
+  say(`${logPath}: dropped ${lines.length - kept.length} line(s) written after the checkpoint (step ${step}) by a run that was killed`);
 }
 
 /**

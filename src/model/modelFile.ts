@@ -4,7 +4,7 @@ import { readSafetensors, writeSafetensors, type TensorF32 } from '../io/safeten
 import { Whitening, WHITENING_TENSORS } from '../flows/Whitening.js';
 import { checkFiniteTensor } from './checkFinite.js';
 import { type NiceConfig, validateConfig } from './NiceConfig.js';
-import { NiceModel } from './NiceModel.js';
+import { countParams, NiceModel } from './NiceModel.js';
 
 // Weight files follow docs/weight-files.md: one safetensors file, torch.nn.Linear layouts
 // (`couplings.{k}.layers.{j}.weight` [out, in], `.bias` [out]) or, for `network: conv`, torch.nn.Conv2d layouts
@@ -120,7 +120,27 @@ function layoutHint(got: number[], need: number[], config: NiceConfig, outputLay
 export function deserializeModel(bytes: Uint8Array, backend: Backend, what = 'model file'): NiceModel {
   const { tensors, metadata } = readSafetensors(bytes);
   const config = configFromMetadata(metadata, what);
+  checkSizeAgainstTensors(config, tensors, what);
   const model = new NiceModel(backend, config);
   loadTensorsInto(model, tensors, what, 'train.');
   return model;
+}
+
+/** Parameters a config may describe beyond twice what its file holds before it is refused unbuilt (~8 MB). */
+const SIZE_SLACK = 2 ** 20;
+
+/**
+ * Refuses a config whose parameters far outnumber the values the file holds, before a model of that size is allocated:
+ * the file's tensors must match the config one for one, so a config claiming far more (say `hidden: 1e9`) is a damaged
+ * or foreign file, and building its model first would allocate whatever it claims.
+ */
+export function checkSizeAgainstTensors(config: NiceConfig, tensors: Record<string, TensorF32>, what: string): void {
+  const need = countParams(config);
+  let have = 0;
+  for (const name of Object.keys(tensors)) if (!name.startsWith('train.') && !name.startsWith('whitening.')) have += tensors[name].data.length;
+  // A config a little off gets the precise message of the tensor-by-tensor check after the build (which tensor is
+  // missing or has the wrong shape); one that would allocate far more than the file holds is refused here.
+  if (need > 2 * have + SIZE_SLACK) {
+    throw new NiceFlowError(`${what}: its config describes ${need} parameters but the file holds ${have} values (the file does not match its config)`);
+  }
 }

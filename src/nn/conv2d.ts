@@ -64,8 +64,12 @@ export class ConvScratch {
   /** A view of `length` values (contents unspecified), valid until a call with a larger length. */
   get(length: number): FloatArray {
     if (length > this.capacity) {
-      this.capacity = length;
+      // Free first (memory stays flat in long use; the allocator may grow the block in place).
+      this.backend.free(this.buf);
+      this.buf = this.backend.alloc(0);
+      this.capacity = 0;
       this.buf = this.backend.alloc(length);
+      this.capacity = length;
     }
     return this.buf.subarray(0, length);
   }
@@ -74,7 +78,11 @@ export class ConvScratch {
 
   /** Two buffers of `length` values for W̃ and dW̃ (contents unspecified), grown like `get`. */
   weights(length: number): [FloatArray, FloatArray] {
-    if (!this.wbuf || this.wbuf.length < 2 * length) this.wbuf = this.backend.alloc(2 * length);
+    if (!this.wbuf || this.wbuf.length < 2 * length) {
+      if (this.wbuf) this.backend.free(this.wbuf);
+      this.wbuf = null;
+      this.wbuf = this.backend.alloc(2 * length);
+    }
     return [this.wbuf.subarray(0, length), this.wbuf.subarray(length, 2 * length)];
   }
 }

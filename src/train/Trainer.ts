@@ -3,7 +3,8 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import { Rng, type RngState } from '../core/Rng.js';
 import { dequantizeBatch, type Dequantize } from '../data/dequantize.js';
 import type { ImageDataset } from '../data/ImageDataset.js';
-import type { NiceModel } from '../model/NiceModel.js';
+import { modelMemory, type NiceModel } from '../model/NiceModel.js';
+import { checkMemory } from '../core/checkMemory.js';
 import { Adam, PAPER_ADAM, type AdamOptions } from '../nn/Adam.js';
 import { learningRateAt, type LrSchedule } from './learningRate.js';
 
@@ -64,6 +65,8 @@ export class Trainer {
     if (data.dim !== model.dim) throw new NiceFlowError(`data have ${data.dim} values per image, the model expects ${model.dim}`);
     if (data.count < 1) throw new NiceFlowError('no training images');
     this.options.batchSize = Math.min(this.options.batchSize, data.count);
+    const need = modelMemory(model.config, { training: true, dtype: model.backend.dtype });
+    checkMemory(model.backend, need.bytes, need.what);
     // Adam gets its own copy of the settings: a schedule moves its lr, never the options a checkpoint records.
     this.adam = new Adam(model.backend, model.params, { ...this.options.adam });
     const decay = this.options.ema ?? 0;

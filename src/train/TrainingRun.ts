@@ -8,7 +8,8 @@ import { Whitening } from '../flows/Whitening.js';
 import { configFromSettings, type ModelSettings } from '../model/configFromSettings.js';
 import { serializeModel } from '../model/modelFile.js';
 import type { NiceConfig } from '../model/NiceConfig.js';
-import { NiceModel } from '../model/NiceModel.js';
+import { modelMemory, NiceModel } from '../model/NiceModel.js';
+import { checkMemory } from '../core/checkMemory.js';
 import { PAPER_ADAM } from '../nn/Adam.js';
 import { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -189,6 +190,9 @@ export class TrainingRun {
   static async create(backend: Backend, train: ImageDataset, valid: ImageDataset, options: NewRunOptions, events: RunEvents = {}): Promise<TrainingRun> {
     const config: NiceConfig = configFromSettings(train, options.model ?? {}, options.preset, options.dataRange);
     const seed = options.seed ?? 0;
+    // Before anything is built or fitted: can this backend hold the model with its gradients and Adam's moments?
+    const need = modelMemory(config, { training: true, dtype: backend.dtype });
+    checkMemory(backend, need.bytes, need.what);
     const model = new NiceModel(backend, config);
     model.init(new Rng(seed));
     if (config.whiten === 'zca') {

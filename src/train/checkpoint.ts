@@ -3,7 +3,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import { Rng } from '../core/Rng.js';
 import { readSafetensors, writeSafetensors, type TensorF32 } from '../io/safetensors.js';
 import { checkFiniteTensor } from '../model/checkFinite.js';
-import { configFromMetadata, loadTensorsInto, modelTensors } from '../model/modelFile.js';
+import { checkSizeAgainstTensors, configFromMetadata, loadTensorsInto, modelTensors } from '../model/modelFile.js';
 import { NiceModel } from '../model/NiceModel.js';
 import type { Trainer, TrainerState } from './Trainer.js';
 
@@ -74,6 +74,7 @@ export function deserializeCheckpoint(bytes: Uint8Array, backend: Backend, what 
     throw new NiceFlowError(`${what}: the run record ("run" in __metadata__) is ${run === null ? 'null' : Array.isArray(run) ? 'an array' : `a ${typeof run}`}, not an object`);
   }
   const order = checkOrder(tensors[ORDER], what);
+  checkSizeAgainstTensors(config, tensors, what);
   const model = new NiceModel(backend, config);
   loadTensorsInto(model, tensors, what, 'train.');
   const known = new Set([ORDER]);

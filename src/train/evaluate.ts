@@ -24,15 +24,19 @@ export async function evaluate(
   const x = model.backend.alloc(Math.min(batchSize, ds.count) * ds.dim);
   let sum = 0;
   let sumSq = 0;
-  for (let start = 0; start < ds.count; start += batchSize) {
-    const n = Math.min(batchSize, ds.count - start);
-    dequantizeBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
-    const lp = model.logProb(x, n);
-    for (let i = 0; i < n; i++) {
-      sum += lp[i];
-      sumSq += lp[i] * lp[i];
+  try {
+    for (let start = 0; start < ds.count; start += batchSize) {
+      const n = Math.min(batchSize, ds.count - start);
+      dequantizeBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
+      const lp = model.logProb(x, n);
+      for (let i = 0; i < n; i++) {
+        sum += lp[i];
+        sumSq += lp[i] * lp[i];
+      }
+      await options.onBatch?.(start + n);
     }
-    await options.onBatch?.(start + n);
+  } finally {
+    model.backend.free(x);
   }
   const n = ds.count;
   const mean = sum / n;
