@@ -17,6 +17,9 @@ export interface InpaintFlags extends InputFlags {
   mask: string;
   steps: number;
   rawGradient: boolean;
+  paper: boolean;
+  noise: 'anneal' | 'paper';
+  restarts: number;
   out?: string;
   npyOut?: string;
   json: boolean;
@@ -46,7 +49,8 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     const m = Math.min(flags.batchSize, n - start);
     const done = (start / flags.batchSize) * flags.steps;
     const r = await inpaint(model, images.subarray(start * D, (start + m) * D), m, mask, {
-      steps: flags.steps, rng, low: model.range[0], high: model.range[1], gradient: flags.rawGradient ? 'raw' : 'normalized', onStep: async (i, ll) => {
+      steps: flags.steps, rng, low: model.range[0], high: model.range[1], gradient: flags.rawGradient || flags.paper ? 'raw' : 'normalized',
+      noise: flags.paper ? 'paper' : flags.noise, restarts: flags.restarts, onStep: async (i, ll) => {
         bar.update(done + i + 1, { ll: ll.toFixed(1) });
         await yieldToEventLoop();
       },
