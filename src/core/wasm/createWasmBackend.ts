@@ -58,7 +58,7 @@ const ID_WORD = 63;
 let nextId = (Math.random() * 0x7fffffff) | 1;
 const PARALLEL_MIN_FLOPS = 2e6;
 
-function decodeBase64(s: string): Uint8Array {
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

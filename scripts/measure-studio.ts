@@ -1,0 +1,129 @@
+// Measures the studio in Debian's Chromium and prints the figures (a script, not a timed test):
+//   - time from opening the page to the first sample grid (with `nice-flow studio --model …`), small and paper model;
+//   - sample-grid latency (64 samples, the button to the painted grid), median of 7;
+//   - in-page training throughput (samples/s) for the small and the paper model, with 1 and 2 threads.
+//
+//   node --import tsx scripts/measure-studio.ts [--no-build]
+//
+// The models are built by the CLI (one step: their weights do not matter for timing). Other work on the machine
+// skews the numbers: the load average is printed with them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { buildWeb, launchChromium, openStudio, startStudio, trainModel } from './studio-harness.js';
+
+const { values } = parseArgs({ options: { 'no-build': { type: 'boolean', default: false } } });
+const dir = mkdtempSync(join(tmpdir(), 'nice-flow-measure-'));
+
+const SIZES = {
+  small: ['--hidden', '256', '--depth', '3'],
+  paper: ['--hidden', '1000', '--depth', '5'],
+} as const;
+type Size = keyof typeof SIZES;
+
+const samplesCount = (page: Page): Promise<number> =>
+  page.evaluate(() => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.samples ?? 0));
+const stepOf = async (page: Page): Promise<number> => Number(/step ([\d,]+)/.exec((await page.getByTestId('train-status').textContent()) ?? '')?.[1].replace(/,/g, '') ?? 0);
+
+async function until(page: Page, test: () => Promise<boolean>, what: string, timeout = 600_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await test())) {
+    if (Date.now() - t0 > timeout) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(20);
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function sampling(browser: Browser, size: Size, model: string): Promise<{ first: number; latency: number }> {
+  const studio = await startStudio(['--model', model]);
+  try {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    const t0 = Date.now();
+    await page.goto(studio.url);
+    await page.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 600_000 });
+    const first = Date.now() - t0;
+    // The test log-likelihood runs after loading: let it finish, so the latency is the grid's alone.
+    await until(page, async () => /nats/.test((await page.getByTestId('model-eval').textContent()) ?? ''), 'the evaluation');
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const n = await samplesCount(page);
+      const t = Date.now();
+      await page.getByTestId('sample-button').click();
+      await until(page, async () => (await samplesCount(page)) > n, 'a sample grid');
+      await page.evaluate(() => new Promise((r) => (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame(() => r(null))));
+      times.push(Date.now() - t);
+    }
+    await context.close();
+    process.stderr.write(`  ${size}: first grid ${first} ms, latency ${median(times)} ms\n`);
+    return { first, latency: median(times) };
+  } finally {
+    await studio.stop();
+  }
+}
+
+async function training(browser: Browser, url: string, size: Size, threads: number): Promise<number> {
+  const { page, context } = await openStudio(browser, `${url}?threads=${threads}`);
+  try {
+    const badge = (await page.getByTestId('backend-info').textContent()) ?? '';
+    if (!badge.includes(`${threads} thread`)) throw new Error(`asked for ${threads} threads, the page has ${badge}`);
+    await page.getByTestId('train-size').selectOption(size);
+    await page.getByTestId('train-start').click();
+    const warm = size === 'small' ? 10 : 3;
+    const steps = size === 'small' ? 60 : 8;
+    await until(page, async () => (await stepOf(page)) >= warm, 'the first steps');
+    const s1 = await stepOf(page);
+    const t1 = performance.now();
+    await until(page, async () => (await stepOf(page)) >= s1 + steps, 'the measured steps');
+    const s2 = await stepOf(page);
+    const t2 = performance.now();
+    await page.getByTestId('train-pause').click();
+    await until(page, async () => (await page.getByTestId('train-status').getAttribute('data-phase')) === 'paused', 'the pause');
+    const rate = ((s2 - s1) * 200) / ((t2 - t1) / 1000);
+    process.stderr.write(`  ${size}, ${threads} thread(s): ${Math.round(rate)} samples/s (steps ${s1}–${s2})\n`);
+    return rate;
+  } finally {
+    await context.close();
+  }
+}
+
+if (!values['no-build']) buildWeb();
+const models: Record<Size, string> = {
+  small: trainModel(join(dir, 'small'), [...SIZES.small, '--max-steps', '1', '--valid-limit', '200']),
+  paper: trainModel(join(dir, 'paper'), [...SIZES.paper, '--max-steps', '1', '--valid-limit', '200']),
+};
+const browser = await launchChromium();
+const load0 = loadavg()[0];
+try {
+  process.stderr.write('sampling:\n');
+  const sample: Record<string, { first: number; latency: number }> = {};
+  for (const size of ['small', 'paper'] as const) sample[size] = await sampling(browser, size, models[size]);
+  process.stderr.write('training (batch 200, MNIST):\n');
+  const studio = await startStudio();
+  const train: Record<string, number> = {};
+  try {
+    for (const size of ['small', 'paper'] as const) {
+      for (const threads of [1, 2]) train[`${size}/${threads}`] = await training(browser, studio.url, size, threads);
+    }
+  } finally {
+    await studio.stop();
+  }
+  const load1 = loadavg()[0];
+  const lines = [
+    `nice-flow studio in Chromium (${(await browser.version())}), ${availableParallelism()} cores; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`,
+    '',
+    '| | small (4 × 3 × 256) | paper (4 × 5 × 1000) |',
+    '|---|---|---|',
+    `| page open → first sample grid (64) | ${sample.small.first} ms | ${sample.paper.first} ms |`,
+    `| sample grid latency (64, median of 7) | ${sample.small.latency} ms | ${sample.paper.latency} ms |`,
+    `| training, 1 thread | ${Math.round(train['small/1'])} samples/s | ${Math.round(train['paper/1'])} samples/s |`,
+    `| training, 2 threads | ${Math.round(train['small/2'])} samples/s | ${Math.round(train['paper/2'])} samples/s |`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+} finally {
+  await browser.close();
+  rmSync(dir, { recursive: true, force: true });
+}

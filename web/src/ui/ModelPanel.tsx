@@ -1,0 +1,103 @@
+// Model: load a weight file (picker, drop anywhere, or the one the server was given), its config, size and test
+// log-likelihood, and which model the other panels use.
+import type { JSX } from 'preact';
+import {
+  cancelEvaluation, client, evalDataset, evalState, evaluateModel, fileModelName, loadModelFile, loadModelFromUrl, manifest, messageOf, model,
+  modelLoading, modelMessage, notify, trainState,
+} from '../store.js';
+import { Message, Panel, ProgressBar, fmt } from './common.js';
+
+function describe(): string {
+  const m = model.value;
+  if (!m) return '';
+  const c = m.config;
+  const net = c.network === 'conv' ? `conv ${c.depth}×${c.hidden} channels` : `${c.depth}×${c.hidden} MLP`;
+  const shape = m.shape.join('×');
+  return `${m.dim} dimensions (${shape}) · ${c.couplings} ${c.coupling} couplings of ${net} · ${c.prior} prior${c.whiten ? ' · ZCA whitening' : ''} · ${fmt(m.params / 1e6, 2)} M parameters`;
+}
+
+export function ModelPanel(): JSX.Element {
+  const m = model.value;
+  const ev = evalState.value;
+  const run = trainState.value;
+  const hasRun = !['none', 'loading', 'elsewhere', 'failed'].includes(run.phase);
+  const served = manifest.value.models;
+  const datasets = manifest.value.datasets;
+  return (
+    <Panel title="Model" subtitle="A NICE model in nats and bits per dimension">
+      <div class="row wrap">
+        <label class="file-button">
+          <input
+            type="file"
+            accept=".safetensors,application/octet-stream"
+            data-testid="model-file"
+            disabled={!!modelLoading.value}
+            onChange={(e) => {
+              const input = e.currentTarget;
+              const file = input.files?.[0];
+              input.value = '';
+              if (file) void loadModelFile(file);
+            }}
+          />
+          <span class="button">Open .safetensors…</span>
+        </label>
+        <span class="hint">or drop one anywhere on the page</span>
+        {served.length > 1 && (
+          <select
+            aria-label="models given to the server"
+            onChange={(e) => {
+              const s = served[Number(e.currentTarget.value)];
+              if (s) void loadModelFromUrl(s.url, s.name);
+            }}
+          >
+            {served.map((s, i) => <option key={s.url} value={i}>{s.name}</option>)}
+          </select>
+        )}
+      </div>
+      {modelLoading.value && <ProgressBar done={0} total={null} label={modelLoading.value} />}
+      <Message text={modelMessage.value} testid="model-message" />
+      {m ? (
+        <div class="model-info">
+          <p class="model-name">
+            <strong>{m.name}</strong>
+          </p>
+          <p data-testid="model-info" class="mono-small">{describe()}</p>
+          {(fileModelName.value && hasRun) && (
+            <div class="segmented" role="radiogroup" aria-label="model used by the panels">
+              <button type="button" class={m.source === 'file' ? 'on' : ''} data-testid="use-file" onClick={() => void client.run('use-model', { source: 'file' }).catch((e) => notify('error', messageOf(e)))}>
+                File: {fileModelName.value}
+              </button>
+              <button type="button" class={m.source === 'run' ? 'on' : ''} data-testid="use-run" onClick={() => void client.run('use-model', { source: 'run' }).catch((e) => notify('error', messageOf(e)))}>
+                Training run
+              </button>
+            </div>
+          )}
+          <div class="eval" data-testid="model-eval">
+            {ev.status === 'running' && (
+              <ProgressBar done={ev.done ?? 0} total={ev.total ?? null} label={ev.label ?? 'evaluating'} onCancel={cancelEvaluation} testid="eval-progress" />
+            )}
+            {ev.status === 'done' && (
+              <p class="metric">
+                <span class="big">{fmt(ev.logLikelihood, 1)}</span> nats <span class="sep">·</span> <span class="big">{fmt(ev.bitsPerDim, 3)}</span> bits/dim
+                <span class="hint"> test log-likelihood on {ev.dataset} ({ev.n?.toLocaleString('en-US')} images, ± {fmt(ev.stdError, (ev.stdError ?? 0) < 1 ? 2 : 1)})</span>
+              </p>
+            )}
+            {(ev.status === 'failed' || ev.status === 'cancelled') && <Message text={ev.message} level={ev.status === 'cancelled' ? 'info' : 'error'} />}
+            {ev.status !== 'running' && datasets.length > 0 && m.dim === 784 && (
+              <div class="row">
+                <select value={evalDataset.value} aria-label="test set" onChange={(e) => (evalDataset.value = e.currentTarget.value)} data-testid="eval-dataset">
+                  {datasets.map((d) => <option key={d.name} value={d.name}>{d.label} test set</option>)}
+                </select>
+                <button type="button" class="small" data-testid="eval-button" onClick={() => void evaluateModel()}>
+                  Evaluate
+                </button>
+              </div>
+            )}
+          </div>
+        </div>
+      ) : (
+        !modelLoading.value && <p class="placeholder">No model yet: open a <code>.safetensors</code> file (e.g. <code>runs/mnist/model.safetensors</code> from <code>nice-flow train</code>), or train one below.</p>
+      )}
+    </Panel>
+  );
+}

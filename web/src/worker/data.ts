@@ -1,0 +1,74 @@
+// Data sets in the Worker: IDX image files fetched from the host (gzipped or not), parsed once and kept for the
+// Worker's lifetime; splits by the library's rule (splitDataset: the last 10,000 training images validate).
+import { imageDatasetFromDims, NiceFlowError, parseIdx, splitDataset, type ImageDataset, type Split } from '../../../src/index.js';
+import type { DatasetEntry } from '../protocol.js';
+
+/** Images held out from the end of the training file for validation: the CLI's default. */
+export const VALID_SIZE = 10000;
+
+export type OnBytes = (received: number, total: number | null) => void | Promise<void>;
+
+const message = (e: unknown): string => String((e as Error)?.message ?? e).replace(/\s+/g, ' ').trim();
+
+async function fetchBytes(url: string, what: string, onBytes?: OnBytes): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new NiceFlowError(`${what}: cannot fetch ${url} (${message(e)})`);
+  }
+  if (!res.ok) throw new NiceFlowError(`${what}: ${url} answered ${res.status} ${res.statusText}`.trim());
+  const length = Number(res.headers.get('content-length'));
+  const total = Number.isFinite(length) && length > 0 ? length : null;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    await onBytes?.(received, total === null ? null : Math.max(total, received));
+  }
+  const out = new Uint8Array(received);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
+  try {
+    const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new NiceFlowError(`${what}: corrupt gzip data (${message(e)})`);
+  }
+}
+
+const files = new Map<string, Promise<ImageDataset>>();
+
+/** The images of one IDX file at `url`, fetched and parsed once (a failed load is tried again next time). */
+export function loadImageFile(url: string, what: string, onBytes?: OnBytes): Promise<ImageDataset> {
+  let p = files.get(url);
+  if (!p) {
+    p = (async () => {
+      let bytes = await fetchBytes(url, what, onBytes);
+      if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzip(bytes, what);
+      const idx = parseIdx(bytes, what);
+      return imageDatasetFromDims(idx.data, idx.dims, what);
+    })();
+    files.set(url, p);
+    p.catch(() => files.delete(url));
+  }
+  return p;
+}
+
+/** A split of a data set the host offers: train and valid from its training file, test from its test file. */
+export async function loadSplit(entry: DatasetEntry, split: Split, options: { limit?: number } = {}, onBytes?: OnBytes): Promise<ImageDataset> {
+  const file = await loadImageFile(split === 'test' ? entry.test : entry.train, `${entry.label} ${split === 'test' ? 'test' : 'training'} images`, onBytes);
+  return splitDataset(file, split, { validSize: VALID_SIZE, limit: options.limit }, entry.label);
+}
