@@ -18,9 +18,4 @@ export function writeNpy(path: string, data: Float32Array, n: number): void {
   writeAtomic(path, writeNpyF32(data, [n, data.length / n]), '.npy file');
 }
 
-/** The image shape of a model config (square single-channel when the config has none). */
-export function imageShape(shape: number[] | undefined, dim: number): number[] {
-  if (shape) return shape;
-  const s = Math.round(Math.sqrt(dim));
-  return s * s === dim ? [1, s, s] : [1, 1, dim];
-}
+export { imageShape } from '../src/model/imageShape.js';

@@ -3,6 +3,7 @@ import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import { dequantizeBatch, type Dequantize } from '../src/data/dequantize.js';
 import { decodePngImage } from '../src/io/pngGrid.js';
+import { imageToModelInput } from '../src/data/imageToModelInput.js';
 import { imageDatasetFromArray } from '../src/data/imageArray.js';
 import type { ImageDataset } from '../src/data/ImageDataset.js';
 import { readNpyF32, readNpyU8 } from '../src/io/npy.js';
@@ -138,36 +139,21 @@ function floatRows(path: string, data: Float32Array, shape: number[], D: number,
   return data;
 }
 
-/** PNG files as model images in its data range: gray from colour and nearest-neighbour resizing, each said on stderr. */
+/** PNG files as model images in its data range (imageToModelInput), what was converted said on stderr. */
 function loadPngs(paths: string[], model: NiceModel): { images: Float32Array; n: number } {
-  const [C, H, W] = imageShape(model.config.shape, model.dim);
-  const images = new Float32Array(paths.length * C * H * W);
+  const shape = imageShape(model.config.shape, model.dim);
+  const size = shape[0] * shape[1] * shape[2];
+  const images = new Float32Array(paths.length * size);
   paths.forEach((path, k) => {
     const img = parseInput(path, 'PNG', decodePngImage);
-    let data = img.data;
-    let channels = img.channels;
-    if (C === 1 && channels === 3) {
-      process.stderr.write(`note: ${path} is in colour; converted to gray\n`);
-      const P = img.height * img.width;
-      const gray = new Float32Array(P);
-      for (let p = 0; p < P; p++) gray[p] = 0.299 * data[p] + 0.587 * data[P + p] + 0.114 * data[2 * P + p];
-      data = gray;
-      channels = 1;
+    let notes: string[];
+    try {
+      notes = imageToModelInput(img, shape, model.range, images, k * size);
+    } catch (e) {
+      if (e instanceof NiceFlowError) throw new NiceFlowError(`${path} ${e.message}`);
+      throw e;
     }
-    if (channels !== C) throw new NiceFlowError(`${path} has ${channels} channels, the model's images have ${C}`);
-    if (img.height !== H || img.width !== W) {
-      process.stderr.write(`note: ${path} is ${img.width}×${img.height}; resized to ${W}×${H} (nearest neighbour)\n`);
-    }
-    const [lo, hi] = model.range;
-    for (let c = 0; c < C; c++) {
-      for (let y = 0; y < H; y++) {
-        const sy = Math.min(img.height - 1, Math.floor(((y + 0.5) * img.height) / H));
-        for (let x = 0; x < W; x++) {
-          const sx = Math.min(img.width - 1, Math.floor(((x + 0.5) * img.width) / W));
-          images[k * C * H * W + c * H * W + y * W + x] = lo + (hi - lo) * data[c * img.height * img.width + sy * img.width + sx];
-        }
-      }
-    }
+    for (const note of notes) process.stderr.write(`note: ${path} is ${note}\n`);
   });
   return { images, n: paths.length };
 }

@@ -54,6 +54,8 @@ export {
 export { parseRunRecord, type RunRecord } from './train/RunRecord.js';
 export { configFromSettings, DEFAULT_MODEL_SETTINGS, type ModelSettings } from './model/configFromSettings.js';
 export { splitDataset, type Split } from './data/splitDataset.js';
+export { imageToModelInput, type PictureValues } from './data/imageToModelInput.js';
+export { imageShape } from './model/imageShape.js';
 export { readSafetensors, writeSafetensors, type TensorF32 } from './io/safetensors.js';
 export { readNpyF32, readNpyU8, writeNpyF32 } from './io/npy.js';
 export { gunzip, GUNZIP_MAX_BYTES, isGzip } from './io/gunzip.js';
