@@ -1,6 +1,8 @@
 // `npm run bench`: speed of every available backend on the paper's MNIST model (4 couplings of 5×1000, batch 200):
 // matrix-multiply GFLOP/s at the training shapes, training / evaluation / sampling samples per second, and, when
-// PyTorch can be imported, the same model trained by PyTorch in the same run. Prints figures; asserts nothing.
+// PyTorch can be imported, the same model trained by PyTorch in the same run. Then the model variants (affine law,
+// convolutional couplings, a larger colour conv model) against the PyTorch twin (python/nice_flow_torch) building the
+// same architecture from the same config, 1 and 2 torch threads. Prints figures; asserts nothing.
 //   npm run bench                 # everything, ~4.5 minutes
 //   npm run bench -- --quick      # shorter measurements
 import { spawnSync } from 'node:child_process';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import type { Backend } from '../src/core/Backend.js';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
-import { PAPER_MNIST_CONFIG } from '../src/model/NiceConfig.js';
+import { PAPER_MNIST_CONFIG, type NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { Trainer } from '../src/train/Trainer.js';
 import { blasAvailable, createBlasBackend } from '../src/node/createBlasBackend.js';
@@ -139,4 +141,59 @@ if (torch.length) {
   for (const r of results) {
     console.log(`${r.name}: training ${torch.map((t) => `${(r.train / t.trainSamplesPerSec).toFixed(2)}× PyTorch (${t.threads} thr)`).join(', ')}`);
   }
+}
+
+// ---- model variants against the PyTorch twin (the same config, built by python/nice_flow_torch) ----
+if (process.argv.includes('--no-variants')) process.exit(0);
+const VARIANTS: Array<[string, NiceConfig]> = [
+  ['MLP additive (the paper)', PAPER_MNIST_CONFIG],
+  ['MLP affine', { ...PAPER_MNIST_CONFIG, coupling: 'affine' }],
+  ['conv additive 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'additive', network: 'conv', shape: [1, 28, 28] }],
+  ['conv affine 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [1, 28, 28] }],
+  ['conv affine 3×32×32, 64 ch × 2', { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] }],
+];
+const twinRoot = join(import.meta.dirname, '..', 'python');
+const VB = 100; // batch of the variant runs (the conv models are ~180 MFLOP per image)
+function twinRate(config: NiceConfig, threads: number): number | null {
+  if (!python) return null;
+  const r = spawnSync(python, ['-m', 'nice_flow_torch.bench', JSON.stringify(config), String(SECONDS), String(threads), String(VB)], {
+    encoding: 'utf8', env: { ...process.env, PYTHONPATH: twinRoot },
+  });
+  if (r.status !== 0) {
+    console.log(`twin (${threads} threads) failed: ${r.stderr.trim().split('\n').at(-1)}`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!).trainSamplesPerSec;
+}
+function trainRate(b: Backend, config: NiceConfig): number {
+  const model = new NiceModel(b, config);
+  model.init(new Rng(0));
+  const rng = new Rng(1);
+  const count = 4 * VB;
+  const pixels = new Uint8Array(config.dim * count);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = rng.int(256);
+  const shape = (config.shape ?? [1, 28, 28]) as [number, number, number];
+  const trainer = new Trainer(model, { pixels, count, dim: config.dim, shape }, { batchSize: VB });
+  return VB * rate(() => trainer.trainStep(), SECONDS, 1);
+}
+console.log(`\nModel variants, training samples/s at batch ${VB} (PyTorch: the twin, best of 1 and 2 threads; measured just before ours):`);
+console.log('| model | PyTorch 1 thr | PyTorch 2 thr | blas | ratio | wasm 2 threads | ratio |');
+console.log('|---|---|---|---|---|---|---|');
+for (const [name, config] of VARIANTS) {
+  const t1 = twinRate(config, 1);
+  const t2 = twinRate(config, 2);
+  const best = Math.max(t1 ?? 0, t2 ?? 0);
+  const ours: number[] = [];
+  for (const make of [blasAvailable() ? () => createBlasBackend() : null, () => createWasmBackendNode({ threads: 2 })]) {
+    if (!make) {
+      ours.push(NaN);
+      continue;
+    }
+    const b = await make();
+    ours.push(trainRate(b, config));
+    b.dispose();
+  }
+  const ratio = (v: number): string => (best > 0 && Number.isFinite(v) ? `${(v / best).toFixed(2)}×` : '-');
+  const f = (v: number | null): string => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(0));
+  console.log(`| ${name} | ${f(t1)} | ${f(t2)} | ${f(ours[0])} | ${ratio(ours[0])} | ${f(ours[1])} | ${ratio(ours[1])} |`);
 }
