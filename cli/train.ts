@@ -106,6 +106,8 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
   const { model, trainer, record } = run;
+  // --log-test is remembered by the run: a resume keeps logging the test split (and can start doing so).
+  if (flags.logTest) record.logTest = true;
   const D = model.dim;
   const stopAt = run.stopAt;
   if (trainer.step >= stopAt) {
@@ -142,7 +144,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     outcome = await run.run({
       storage,
       checkpointEvery: flags.checkpointEvery,
-      monitor: flags.logTest ? loadSplit(record.data, 'test', { validSize: record.validSize }) : undefined,
+      monitor: record.logTest ? loadSplit(record.data, 'test', { validSize: record.validSize }) : undefined,
       shouldStop: () => interrupted,
       events: {
         onStep: async ({ step, epoch, logLikelihood }) => {

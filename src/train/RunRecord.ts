@@ -30,6 +30,8 @@ export interface RunRecord {
   seconds: number;
   /** Batch size, Adam's settings, dequantization and seed of the trainer. */
   trainerOptions: TrainerOptions;
+  /** The front end also logs the test split's log-likelihood each epoch (`--log-test`): a resume keeps doing so. */
+  logTest?: boolean;
   /** Sum of the batch log-likelihoods of the current epoch's steps so far, and their count. */
   epochLogLikelihoodSum?: number;
   epochSteps?: number;
@@ -107,6 +109,10 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
       ...(lrSchedule ? { lrSchedule } : {}),
     },
   };
+  if (raw.logTest !== undefined) {
+    if (typeof raw.logTest !== 'boolean') fail(`run record: "logTest" must be true or false, got ${JSON.stringify(raw.logTest)}`);
+    record.logTest = raw.logTest as boolean;
+  }
   const steps = int('epochSteps', 0, true);
   if ((sum === undefined) !== (steps === undefined)) fail('run record: "epochLogLikelihoodSum" and "epochSteps" must be given together');
   if (steps !== undefined) {
