@@ -1,5 +1,9 @@
+import type { FloatArray } from '../core/FloatArray.js';
 import type { Rng } from '../core/Rng.js';
 import type { NiceModel } from './NiceModel.js';
+
+/** Steps of the inpainting ascent when none are given. */
+export const INPAINT_DEFAULT_STEPS = 1000;
 
 /** Settings of the inpainting ascent. */
 export interface InpaintOptions {
@@ -28,8 +32,12 @@ export interface InpaintOptions {
    * compute and memory of one.
    */
   restarts?: number;
-  /** Called after each step with its index (from 0) and the batch's mean log-likelihood before that step. */
-  onStep?: (step: number, meanLogLikelihood: number) => void | Promise<void>;
+  /**
+   * Called after each step with its index (from 0), the batch's mean log-likelihood before that step, and the images
+   * being completed as they stand (a view [n·restarts, dim], image r's start k at row r·restarts + k; valid during
+   * the call only: copy what you keep), for progress bars and animations.
+   */
+  onStep?: (step: number, meanLogLikelihood: number, images: FloatArray) => void | Promise<void>;
 }
 
 /** Inpainted images with the mean log-likelihood at the noise start and at the end. */
@@ -48,7 +56,7 @@ export interface InpaintResult {
  */
 export async function inpaint(model: NiceModel, images: Float32Array, n: number, mask: Uint8Array, options: InpaintOptions): Promise<InpaintResult> {
   const D = model.dim;
-  const steps = options.steps ?? 1000;
+  const steps = options.steps ?? INPAINT_DEFAULT_STEPS;
   const low = options.low ?? 0;
   const high = options.high ?? 1;
   const rng = options.rng;
@@ -84,7 +92,7 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
           x[k] = v < low ? low : v > high ? high : v;
         }
       }
-      await options.onStep?.(i, mean(logProb));
+      await options.onStep?.(i, mean(logProb), x);
     }
     // Each image keeps its likeliest start. Observed pixels are the input's, bit for bit (only hidden ones were written).
     const final = model.logProb(x, N);
