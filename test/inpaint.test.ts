@@ -130,6 +130,26 @@ describe('inpainting with a small trained model', () => {
     assert.ok(Number.isFinite(raw.meanLLAfter));
   });
 
+  it('with restarts keeps the likeliest start of each image, and shows its images to onStep as they stand', async () => {
+    const mask = makeMask('bottom-half', 28, 28);
+    let last: Float32Array | null = null;
+    const steps = 40;
+    const r = await inpaint(model, x, n, mask, {
+      steps, rng: new Rng(4), restarts: 3, onStep: (i, _ll, images) => {
+        assert.equal(images.length, 3 * n * 784, 'onStep sees every start');
+        if (i === steps - 1) last = Float32Array.from(images);
+      },
+    });
+    observedUnchanged(r.x, mask);
+    const starts = last as unknown as Float32Array;
+    const lp = model.logProb(starts, 3 * n);
+    for (let k = 0; k < n; k++) {
+      let best = 3 * k;
+      for (let j = 1; j < 3; j++) if (lp[3 * k + j] > lp[best]) best = 3 * k + j;
+      assert.deepEqual(r.x.subarray(k * 784, (k + 1) * 784), starts.subarray(best * 784, (best + 1) * 784), `image ${k} did not keep its likeliest start`);
+    }
+  });
+
   it('starts from noise the same way whatever the number of steps', async () => {
     const mask = makeMask('odd', 28, 28);
     const r0 = await inpaint(model, x, n, mask, { steps: 0, rng: new Rng(4) });
