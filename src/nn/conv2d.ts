@@ -51,8 +51,13 @@ export class ConvScratch {
     private readonly backend: Backend,
     maxBytes = CONV_COLUMN_BYTES,
   ) {
-    this.buf = backend.alloc(0);
+    this.buf = this.empty();
     this.maxElements = Math.floor(maxBytes / (backend.dtype === 'float64' ? 8 : 4));
+  }
+
+  /** A zero-length array that is not the backend's (freeing it does nothing; allocating it would take a block). */
+  private empty(): FloatArray {
+    return this.backend.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
   }
 
   /** Images per chunk for a conv of this shape with a batch of n. */
@@ -66,7 +71,7 @@ export class ConvScratch {
     if (length > this.capacity) {
       // Free first (memory stays flat in long use; the allocator may grow the block in place).
       this.backend.free(this.buf);
-      this.buf = this.backend.alloc(0);
+      this.buf = this.empty();
       this.capacity = 0;
       this.buf = this.backend.alloc(length);
       this.capacity = length;
