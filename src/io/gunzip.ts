@@ -1,5 +1,6 @@
 import { Gunzip } from 'fflate';
 import { NiceFlowError } from '../core/NiceFlowError.js';
+import { crc32 } from './crc32.js';
 
 // gzip decoding in pure JavaScript (fflate), so it runs in a browser as well as in Node, with a hard limit on the
 // output: a gzip "bomb" of a few hundred KB can claim gigabytes, and decompression stops with an error as soon as
@@ -19,24 +20,6 @@ const MAX_RATIO = 1032;
 /** Whether `bytes` start with the gzip magic number 1f 8b. */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-}
-
-let crcTable: Int32Array | undefined;
-
-/** CRC-32 (IEEE 802.3, as gzip uses) of `data`. */
-function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c;
-    }
-  }
-  const t = crcTable;
-  let c = -1;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
 }
 
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
@@ -90,7 +73,7 @@ export function gunzip(bytes: Uint8Array, maxBytes: number = GUNZIP_MAX_BYTES): 
     const view = new DataView(bytes.buffer, bytes.byteOffset + trailer - 8, 8);
     const crc = view.getUint32(0, true);
     const size = view.getUint32(4, true);
-    if (size !== (outEnd - outStart) % 2 ** 32 || crc !== crc32(out.subarray(outStart, outEnd))) {
+    if (size !== (outEnd - outStart) % 2 ** 32 || crc !== crc32(out, outStart, outEnd)) {
       throw new NiceFlowError(
         members.length > 1
           ? `corrupt or truncated gzip data (member ${k + 1} of ${members.length} fails its CRC-32 or length check, or bytes follow the last member)`
