@@ -133,7 +133,7 @@ export class Trainer {
   /**
    * Folds the weights into the average every AVERAGE_EVERY steps, with the decay raised to that power: the same time
    * constant (1/(1 − decay) steps) as every step, a quarter of the cost (a pass over all weights in TypeScript).
-   * Called after the step counter moved past the update.
+   * Called after Adam's update and before the step counter moves, so `step + 1` is the number of steps taken.
    */
   private updateAverage(): void {
     if (!this.ema || (this.step + 1) % AVERAGE_EVERY !== 0) return;

@@ -78,7 +78,7 @@ export type RunOutcome =
   | { reason: 'done' }
   | { reason: 'nothing-to-do' }
   /** `requestStop` or `shouldStop`; a checkpoint of the current state was saved when `saved` is true. */
-  | { reason: 'stopped'; saved: boolean; message?: string }
+  | { reason: 'stopped'; saved: boolean }
   /**
    * The loss or the parameters stopped being finite (`message` says where). `lastGood` is the newest saved
    * checkpoint (for a resumed run, at least the one it resumed), which is always one whose parameters were shown to
@@ -207,8 +207,12 @@ export class TrainingRun {
     if (options.scaleInit === 'data') {
       const n = Math.min(2000, train.count);
       const x = backend.alloc(n * train.dim);
-      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
-      model.initScaleFromData(x, n);
+      try {
+        dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
+        model.initScaleFromData(x, n);
+      } finally {
+        backend.free(x);
+      }
     }
     const batchSize = options.batchSize ?? 200;
     const stepsPerEpoch = Math.floor(train.count / Math.min(batchSize, train.count));
@@ -240,7 +244,16 @@ export class TrainingRun {
    */
   static resume(ckpt: RunCheckpoint, train: ImageDataset, valid: ImageDataset, overrides: ResumeOverrides = {}, what = 'checkpoint'): TrainingRun {
     const record: RunRecord = { ...ckpt.record, trainerOptions: { ...ckpt.record.trainerOptions, adam: { ...ckpt.record.trainerOptions.adam } } };
-    if (overrides.epochs !== undefined) record.epochs = overrides.epochs;
+    if (overrides.epochs !== undefined) {
+      record.epochs = overrides.epochs;
+      // A cosine schedule spans the run's epochs: a longer (or shorter) run stretches it from here on, rather than
+      // training the added epochs at its floor.
+      const schedule = record.trainerOptions.lrSchedule;
+      if (schedule?.kind === 'cosine') {
+        const stepsPerEpoch = Math.floor(train.count / Math.min(record.trainerOptions.batchSize, train.count));
+        record.trainerOptions.lrSchedule = { ...schedule, total: overrides.epochs * stepsPerEpoch };
+      }
+    }
     if (overrides.maxSteps !== undefined) record.maxSteps = overrides.maxSteps;
     if (overrides.lr !== undefined) record.trainerOptions.adam.lr = overrides.lr;
     const trainer = new Trainer(ckpt.model, train, record.trainerOptions);
