@@ -38,6 +38,22 @@ describe('train: state that is kept is state that was shown good', () => {
     }
   });
 
+  it('after a divergence past a good checkpoint, names that checkpoint, which evaluates finite and resumes with a lower --lr', () => {
+    const out = join(dir, 'diverge-late');
+    assert.equal(cli('train', ...small, '--out', out, '--epochs', '2', '--max-steps', '2', '--checkpoint-every', '1').code, 0);
+    // Resumed with a learning rate that blows up at once: the resumed checkpoint (step 2) is the last good state.
+    const r = cli('train', '--resume', '--out', out, '--max-steps', '8', '--lr', '1000', '--backend', 'wasm', '--quiet');
+    const ckpt = join(out, 'checkpoint.safetensors');
+    // Its stderr: the note that the learning rate changes, then the one-line error.
+    assertUserError({ code: r.code, stderr: r.stderr.replace(/^warning: the learning rate changes .*\n/, '') },
+      new RegExp(`the checkpoint ${ckpt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(step 2\\) is the last state shown to give a finite loss`));
+    const e = cli('eval', '--model', ckpt, '--limit', '20', '--json', '--quiet');
+    assert.equal(e.code, 0, e.stderr);
+    assert.ok(Number.isFinite(JSON.parse(e.stdout.trim().split('\n').at(-1)!).logLikelihood));
+    const again = cli('train', '--resume', '--out', out, '--max-steps', '4', '--lr', '0.0001', '--quiet', '--backend', 'wasm');
+    assert.equal(again.code, 0, again.stderr);
+  });
+
   it('warns when training diverges without a NaN (--lr 10)', () => {
     const r = cli('train', ...small, '--out', join(dir, 'lr10'), '--epochs', '1', '--lr', '10');
     assert.equal(r.code, 0, r.stderr);

@@ -87,7 +87,10 @@ describe('prior registry', () => {
       });
 
       it(prior.batchLogProb ? 'the fused batch hook equals the element-wise path' : 'has no batch hook (the model goes element-wise)', () => {
-        if (!prior.batchLogProb) return;
+        if (!prior.batchLogProb) {
+          assert.equal(prior.batchLogProb, undefined);
+          return;
+        }
         const n = 4, D = 37;
         const hv = randn(n * D, 5, 3 * prior.std);
         hv[0] = 0;
