@@ -47,10 +47,11 @@ export { parseIdx, type IdxArray } from './data/idx.js';
 export { evaluate, type EvalResult } from './train/evaluate.js';
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainerState } from './train/Trainer.js';
 export { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';
-export {
-  readRunCheckpoint, TrainingRun, type EpochLogEntry, type EpochResult, type NewRunOptions, type ResumeOverrides, type RunCheckpoint,
-  type RunDriver, type RunEvents, type RunOutcome, type RunStorage,
-} from './train/TrainingRun.js';
+export { TrainingRun } from './train/TrainingRun.js';
+export { readRunCheckpoint, type RunCheckpoint } from './train/readRunCheckpoint.js';
+export type { EpochLogEntry, RunStorage } from './train/RunStorage.js';
+export type { EpochResult, RunEvents, RunOutcome } from './train/RunEvents.js';
+export type { NewRunOptions, ResumeOverrides, RunDriver } from './train/NewRunOptions.js';
 export { parseRunRecord, type RunRecord } from './train/RunRecord.js';
 export { configFromSettings, DEFAULT_MODEL_SETTINGS, type ModelSettings } from './model/configFromSettings.js';
 export { splitDataset, type Split } from './data/splitDataset.js';

@@ -9,7 +9,8 @@ import { NiceModel } from '../src/model/NiceModel.js';
 import { deserializeCheckpoint, serializeCheckpoint } from '../src/train/checkpoint.js';
 import { learningRateAt } from '../src/train/learningRate.js';
 import { Trainer } from '../src/train/Trainer.js';
-import { TrainingRun, type EpochLogEntry } from '../src/train/TrainingRun.js';
+import type { EpochLogEntry } from '../src/train/RunStorage.js';
+import { TrainingRun } from '../src/train/TrainingRun.js';
 
 function noise(count: number, dim: number, seed: number): ImageDataset {
   const rng = new Rng(seed);

@@ -5,7 +5,9 @@ import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import type { ImageDataset } from '../src/data/ImageDataset.js';
 import { deserializeModel } from '../src/model/modelFile.js';
-import { readRunCheckpoint, TrainingRun, type EpochLogEntry, type RunStorage } from '../src/train/TrainingRun.js';
+import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';
+import type { EpochLogEntry, RunStorage } from '../src/train/RunStorage.js';
+import { TrainingRun } from '../src/train/TrainingRun.js';
 
 /** 4×4 "images": a bright square at a random place, plus noise. */
 function squares(count: number, seed: number): ImageDataset {

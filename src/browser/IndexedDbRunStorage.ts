@@ -1,5 +1,5 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
-import type { EpochLogEntry, RunStorage } from '../train/TrainingRun.js';
+import type { EpochLogEntry, RunStorage } from '../train/RunStorage.js';
 
 // A training run's storage in the browser's IndexedDB: what the CLI writes to checkpoint.safetensors,
 // model.safetensors and log.jsonl, kept under one key prefix of one object store, so a page that is reloaded (or

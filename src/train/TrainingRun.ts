@@ -1,161 +1,25 @@
 import type { Backend } from '../core/Backend.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { Rng } from '../core/Rng.js';
-import { bitsPerDim, dequantizeBatch, type DataRange, type Dequantize } from '../data/dequantize.js';
+import { bitsPerDim, dequantizeBatch } from '../data/dequantize.js';
 import { fitZca } from '../data/fitWhitening.js';
 import type { ImageDataset } from '../data/ImageDataset.js';
 import { Whitening } from '../flows/Whitening.js';
-import { configFromSettings, type ModelSettings } from '../model/configFromSettings.js';
+import { configFromSettings } from '../model/configFromSettings.js';
 import { serializeModel } from '../model/modelFile.js';
 import type { NiceConfig } from '../model/NiceConfig.js';
 import { modelMemory, NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
 import { PAPER_ADAM } from '../nn/Adam.js';
-import { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { serializeCheckpoint } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
-import type { LrSchedule, LrScheduleName } from './learningRate.js';
-import { parseRunRecord, type RunRecord } from './RunRecord.js';
+import type { LrSchedule } from './learningRate.js';
+import type { RunRecord } from './RunRecord.js';
+import type { NewRunOptions, ResumeOverrides, RunDriver } from './NewRunOptions.js';
+import type { RunCheckpoint } from './readRunCheckpoint.js';
+import type { EpochResult, RunEvents, RunOutcome } from './RunEvents.js';
+import type { EpochLogEntry } from './RunStorage.js';
 import { NonFiniteLossError, Trainer } from './Trainer.js';
-
-/**
- * Where a run keeps what it produces. The CLI writes files atomically (checkpoint.safetensors, model.safetensors,
- * log.jsonl); a browser keeps them in memory or IndexedDB. Each call may return a promise, which the run awaits.
- */
-export interface RunStorage {
-  /** The resumable state (weights, Adam's moments, order, trainer state, run record); replaces the previous one. */
-  saveCheckpoint(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
-  /** The best model by validation so far (a weight file); replaces the previous one. */
-  saveModel(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
-  /** One line of the run's log per epoch. */
-  appendLog(entry: EpochLogEntry): void | Promise<void>;
-}
-
-/** The log line of one epoch (log.jsonl). */
-export interface EpochLogEntry {
-  step: number;
-  epoch: number;
-  /** Mean of the epoch's batch log-likelihoods (nats per image, each measured before its update). */
-  trainLogLikelihood: number;
-  trainBitsPerDim: number;
-  validLogLikelihood: number;
-  validBitsPerDim: number;
-  /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
-  liveValidLogLikelihood?: number;
-  /** With `RunDriver.monitor`: the log-likelihood of that set (the test split, say), never used to choose anything. */
-  testLogLikelihood?: number;
-  testBitsPerDim?: number;
-  /** Seconds of training steps so far (one decimal). */
-  seconds: number;
-}
-
-/** What happened at the end of an epoch. */
-export interface EpochResult extends EpochLogEntry {
-  /** The validation result beat every earlier one: the model was saved. */
-  improved: boolean;
-  /** 64 samples of the model at temperature 1 (seed + 2), [64, D] in the data range, for a picture. */
-  samples: Float32Array;
-  sampleCount: number;
-}
-
-/** Progress reports; each may return a promise (the run awaits it, so a front end can yield to its event loop). */
-export interface RunEvents {
-  /** After every training step: the batch's mean log-likelihood before the update. */
-  onStep?(info: { step: number; epoch: number; logLikelihood: number; seconds: number }): void | Promise<void>;
-  /** During validation: images done of `total`. */
-  onValidation?(done: number, total: number): void | Promise<void>;
-  /** After each epoch's validation. */
-  onEpoch?(result: EpochResult): void | Promise<void>;
-  /** After a checkpoint was saved. */
-  onCheckpoint?(at: { step: number; epoch: number }): void | Promise<void>;
-  /** Something the user should know (a divergence without NaN, a changed setting). */
-  onWarning?(message: string): void | Promise<void>;
-  /** A step of setting up (ZCA fitting, …), for a status line. */
-  onNote?(message: string): void | Promise<void>;
-}
-
-/** How a call of {@link TrainingRun.run} ended. */
-export type RunOutcome =
-  | { reason: 'done' }
-  | { reason: 'nothing-to-do' }
-  /** `requestStop` or `shouldStop`; a checkpoint of the current state was saved when `saved` is true. */
-  | { reason: 'stopped'; saved: boolean }
-  /**
-   * The loss or the parameters stopped being finite (`message` says where). `lastGood` is the newest saved
-   * checkpoint (for a resumed run, at least the one it resumed), which is always one whose parameters were shown to
-   * give a finite loss; null when none was saved yet. Nothing later was saved.
-   */
-  | { reason: 'diverged'; message: string; lastGood: { step: number; epoch: number } | null };
-
-/** Everything a new run needs besides its data. */
-export interface NewRunOptions {
-  /** The data set's name as the front end knows it (stored in the run record, used to reload it on resume). */
-  data: string;
-  /** How the data were split (stored in the run record): see {@link RunRecord}. */
-  limit?: number;
-  validSize: number;
-  validLimit?: number;
-  /** The data set's default range (CIFAR-10: [−1, 1]) when neither the settings nor the preset give one. */
-  dataRange: DataRange;
-  /** A preset name (mnist, tfd-like, svhn, cifar10); explicit `model` settings win over it. */
-  preset?: string;
-  /** Architecture settings given explicitly. */
-  model?: Partial<ModelSettings>;
-  /** Fit the whitening on the first N training images (default: all). */
-  whitenLimit?: number;
-  /** Start of the scaling layer: zero (the paper) or data (each latent gets the prior's spread). */
-  scaleInit?: 'zero' | 'data';
-  epochs: number;
-  maxSteps?: number;
-  batchSize?: number;
-  lr?: number;
-  seed?: number;
-  dequantize?: Dequantize;
-  /**
-   * Decay of an exponential moving average of the weights (e.g. 0.999); validation, the best-model choice, the sample
-   * grids and the saved model then use the average. 0 or absent: none (the paper).
-   */
-  ema?: number;
-  /** Learning-rate schedule (default constant, the paper) and warmup steps. */
-  lrSchedule?: LrScheduleName;
-  warmup?: number;
-  /** `step` schedule: halve the rate every this many epochs (default: a third of the run). */
-  lrStepEpochs?: number;
-}
-
-/** What may change when a run is resumed: how long it runs, and Adam's learning rate (a lower one after a divergence). */
-export interface ResumeOverrides {
-  epochs?: number;
-  maxSteps?: number;
-  lr?: number;
-}
-
-/** How a run is driven. */
-export interface RunDriver {
-  storage: RunStorage;
-  events?: RunEvents;
-  /** Also save the checkpoint every N steps (always: every epoch and when stopped). */
-  checkpointEvery?: number;
-  /** Polled between steps: true stops the run after the current step, with a checkpoint. */
-  shouldStop?: () => boolean;
-  /** A clock in milliseconds (default `performance.now`). */
-  now?: () => number;
-  /**
-   * Also evaluate this set after each epoch (uniform dequantization, a fixed seed) and log it as `test…`: for
-   * learning curves on the test split. It never takes part in choosing the best model.
-   */
-  monitor?: ImageDataset;
-}
-
-/** The run record of a checkpoint, and what else it holds, checked before anything is built on it. */
-export interface RunCheckpoint extends LoadedCheckpoint {
-  record: RunRecord;
-}
-
-/** Reads a checkpoint for resuming: model, optimiser state and the validated run record. */
-export function readRunCheckpoint(bytes: Uint8Array, backend: Backend, what = 'checkpoint'): RunCheckpoint {
-  const loaded = deserializeCheckpoint(bytes, backend, what);
-  return { ...loaded, record: parseRunRecord(loaded.run, what) };
-}
 
 /** Validation bits/dim above this say the model is worse than a uniform density (8 bits/dim) by a factor 256 per value. */
 const DIVERGED_BITS_PER_DIM = 16;

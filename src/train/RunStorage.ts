@@ -1,0 +1,30 @@
+/**
+ * Where a run keeps what it produces. The CLI writes files atomically (checkpoint.safetensors, model.safetensors,
+ * log.jsonl); a browser keeps them in memory or IndexedDB. Each call may return a promise, which the run awaits.
+ */
+export interface RunStorage {
+  /** The resumable state (weights, Adam's moments, order, trainer state, run record); replaces the previous one. */
+  saveCheckpoint(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
+  /** The best model by validation so far (a weight file); replaces the previous one. */
+  saveModel(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
+  /** One line of the run's log per epoch. */
+  appendLog(entry: EpochLogEntry): void | Promise<void>;
+}
+
+/** The log line of one epoch (log.jsonl). */
+export interface EpochLogEntry {
+  step: number;
+  epoch: number;
+  /** Mean of the epoch's batch log-likelihoods (nats per image, each measured before its update). */
+  trainLogLikelihood: number;
+  trainBitsPerDim: number;
+  validLogLikelihood: number;
+  validBitsPerDim: number;
+  /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
+  liveValidLogLikelihood?: number;
+  /** With `RunDriver.monitor`: the log-likelihood of that set (the test split, say), never used to choose anything. */
+  testLogLikelihood?: number;
+  testBitsPerDim?: number;
+  /** Seconds of training steps so far (one decimal). */
+  seconds: number;
+}
