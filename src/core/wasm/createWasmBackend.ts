@@ -4,6 +4,7 @@ import type { FloatArray } from '../FloatArray.js';
 import { NiceFlowError } from '../NiceFlowError.js';
 import { KERNELS_RELAXED, KERNELS_SIMD } from './kernelsWasm.generated.js';
 import { OP, WORKER_MAIN } from './wasmWorkerSource.js';
+import { WasmAllocator } from './WasmAllocator.js';
 
 // The `wasm` backend: SIMD kernels compiled from asm/kernels.ts, on one shared WebAssembly.Memory.
 // Arrays from `alloc` live in that memory and are passed by pointer; other arrays are copied in and out.
@@ -52,7 +53,6 @@ export interface WasmBackend extends Backend {
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
-const ALIGN = 64;
 /** The control block's word that holds the backend's id (see `owns`); the workers use words 0–47. */
 const ID_WORD = 63;
 let nextId = (Math.random() * 0x7fffffff) | 1;
@@ -102,106 +102,25 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   // allocated after that were taken for foreign ones and copied. The control block holds this backend's id; a
   // shared buffer that has it there is this memory, and is remembered.
   const known = new WeakSet<ArrayBufferLike>([memory.buffer]);
-  const limit = maxPages * PAGE;
-  // Blocks: `live` maps each allocated block's offset to its size (a multiple of ALIGN); the gaps between live
-  // blocks below `top` are the free list, kept sorted by offset and coalesced (freeStart[i], freeSize[i]). So the
-  // allocator's state depends only on which blocks are live: freeing what a call allocated restores it exactly.
-  // Memory at or above `clean` has never been handed out and is still zero (as grown); below it, `alloc` zero-fills.
-  const live = new Map<number, number>();
-  const freeStart: number[] = [];
-  const freeSize: number[] = [];
-  let top = 1024;
-  let clean = top;
-  let inUse = 0;
-  const roundUp = (bytes: number): number => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
-  const growTo = (end: number): boolean => {
-    const current = memory.buffer.byteLength / PAGE;
-    const needPages = Math.ceil(end / PAGE) - current;
-    if (needPages <= 0) return true;
-    if (current + needPages > maxPages) return false;
-    // Grow by half the current size at least (fewer, larger steps), never past the limit.
-    const grow = Math.min(maxPages - current, Math.max(needPages, Math.ceil(current / 2)));
-    try {
-      memory.grow(grow);
-    } catch {
-      try {
-        memory.grow(needPages); // the engine refused the larger step; the smallest that will do
-      } catch {
-        return false;
-      }
-    }
-    return true;
-  };
-  const removeFree = (i: number): void => {
-    freeStart.splice(i, 1);
-    freeSize.splice(i, 1);
-  };
-  /** Offset of a new block of at least `bytes` (zero-filled when `zero`), or -1 when the memory cannot hold it. */
-  const tryReserve = (bytes: number, zero: boolean): number => {
-    const size = roundUp(bytes);
-    let best = -1;
-    for (let i = 0; i < freeSize.length; i++) {
-      if (freeSize[i] >= size && (best < 0 || freeSize[i] < freeSize[best])) best = i;
-    }
-    let ptr: number;
-    if (best >= 0) {
-      ptr = freeStart[best];
-      if (freeSize[best] === size) removeFree(best);
-      else {
-        freeStart[best] += size;
-        freeSize[best] -= size;
-      }
-    } else {
-      // From the bump pointer (no free block ends at `top`: release gives the highest one back to it).
-      ptr = top;
-      if (ptr + size > limit || !growTo(ptr + size)) return -1;
-      top = ptr + size;
-    }
-    if (zero && ptr < clean) new Uint8Array(memory.buffer, ptr, Math.min(size, clean - ptr)).fill(0);
-    if (ptr + size > clean) clean = ptr + size;
-    live.set(ptr, size);
-    inUse += size;
-    return ptr;
-  };
+  const heap = new WasmAllocator(memory, maxPages);
+  const roundUp = WasmAllocator.roundUp;
+  const tryReserve = (bytes: number, zero: boolean): number => heap.reserve(bytes, zero);
+  const limit = heap.limit;
   const reserve = (bytes: number, zero = false): number => {
     const ptr = tryReserve(bytes, zero);
     if (ptr < 0) {
       throw new NiceFlowError(
-        `the wasm backend is out of memory: ${formatBytes(roundUp(bytes))} more were asked for with ${formatBytes(inUse)} in use, ` +
+        `the wasm backend is out of memory: ${formatBytes(roundUp(bytes))} more were asked for with ${formatBytes(heap.inUse)} in use, ` +
           `and it holds at most ${formatBytes(limit - reservedAtStart)}; ${memoryAdvice({ name: 'wasm' })}`,
       );
     }
     return ptr;
   };
-  const release = (ptr: number): void => {
-    const size = live.get(ptr);
-    if (size === undefined) throw new Error(`wasm backend: free of an array that is not a live allocation (offset ${ptr}): freed twice, or a subarray`);
-    live.delete(ptr);
-    inUse -= size;
-    // Insert in offset order, then merge with the neighbours it touches.
-    let i = 0;
-    while (i < freeStart.length && freeStart[i] < ptr) i++;
-    freeStart.splice(i, 0, ptr);
-    freeSize.splice(i, 0, size);
-    if (i + 1 < freeStart.length && ptr + freeSize[i] === freeStart[i + 1]) {
-      freeSize[i] += freeSize[i + 1];
-      removeFree(i + 1);
-    }
-    if (i > 0 && freeStart[i - 1] + freeSize[i - 1] === freeStart[i]) {
-      freeSize[i - 1] += freeSize[i];
-      removeFree(i);
-      i--;
-    }
-    // The highest block goes back to the bump pointer.
-    if (freeStart[i] + freeSize[i] === top) {
-      top = freeStart[i];
-      removeFree(i);
-    }
-  };
+  const release = (ptr: number): void => heap.release(ptr);
   let reservedAtStart = 0;
   const ctrl = reserve(256, true);
   const scratch = reserve(scratchBytes * threads);
-  reservedAtStart = top;
+  reservedAtStart = heap.top;
   const maxBytes = limit - reservedAtStart;
   const ctl = new Int32Array(memory.buffer, ctrl, 64);
   const id = nextId++ | 0 || nextId++;
@@ -317,7 +236,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     },
     owns,
     memoryUsage(): BackendMemoryUsage {
-      return { inUse, reserved: memory.buffer.byteLength };
+      return { inUse: heap.inUse, reserved: memory.buffer.byteLength };
     },
     gemm(transA, transB, M, N, K, A, B, C, accumulate) {
       if (M === 0 || N === 0) return;
