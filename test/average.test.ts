@@ -10,6 +10,7 @@ import { deserializeCheckpoint, serializeCheckpoint } from '../src/train/checkpo
 import { learningRateAt } from '../src/train/learningRate.js';
 import { Trainer } from '../src/train/Trainer.js';
 import type { EpochLogEntry } from '../src/train/RunStorage.js';
+import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';
 import { TrainingRun } from '../src/train/TrainingRun.js';
 
 function noise(count: number, dim: number, seed: number): ImageDataset {
@@ -114,4 +115,19 @@ describe('weight average (ema)', () => {
     run.model.params.forEach((p, i) => assert.deepEqual(Float32Array.from(saved.params[i].data), Float32Array.from(p.data), p.name));
     run.trainer.useLive();
   });
+
+  it('a cosine schedule stretches when a resume lengthens the run, instead of training the added epochs at rate 0', async () => {
+    const train = noise(80, 16, 6);
+    const valid = noise(20, 16, 7);
+    let ckpt: Uint8Array | null = null;
+    const run = await TrainingRun.create(createRefBackend(), train, valid, {
+      data: 'noise', validSize: 20, dataRange: [0, 1], epochs: 1, batchSize: 10, lrSchedule: 'cosine', model: { hidden: 8, depth: 1 },
+    });
+    await run.run({ storage: { saveCheckpoint: (b) => void (ckpt = b), saveModel() {}, appendLog() {} } });
+    assert.equal(run.trainer.learningRate, 0, 'the one-epoch schedule has reached its floor');
+    const longer = TrainingRun.resume(readRunCheckpoint(ckpt!, createRefBackend()), train, valid, { epochs: 3 });
+    assert.equal(longer.trainer.options.lrSchedule?.total, 24);
+    assert.ok(longer.trainer.learningRate > 0.5e-3, `the added epochs train at ${longer.trainer.learningRate}`);
+  });
 });
+
