@@ -1,5 +1,5 @@
 // Public API: re-exports only.
-export type { Backend, BackendMemoryUsage } from './core/Backend.js';
+export type { Backend, BackendMemoryUsage, DirectConv } from './core/Backend.js';
 export { checkMemory, formatBytes } from './core/checkMemory.js';
 export type { DType, FloatArray } from './core/FloatArray.js';
 export { createRefBackend } from './core/createRefBackend.js';

@@ -51,7 +51,7 @@ const fast: Array<[string, () => Promise<Backend> | Backend]> = [
   ['ref float32', () => createRefBackend()],
   ['wasm (1 thread)', () => createWasmBackendNode({ threads: 1 })],
 ];
-if (blasAvailable()) fast.push(['blas', () => createBlasBackend()]);
+if (blasAvailable()) fast.push(['blas', () => createBlasBackend()], ['blas without oneDNN (im2col + OpenBLAS)', () => createBlasBackend({ oneDnn: false })]);
 const made: Backend[] = [];
 after(() => made.forEach((b) => b.dispose()));
 // [inC, outC, H, W, kernel, n, images per chunk (0: default buffer)]

@@ -1,3 +1,4 @@
+import type { ConvShape } from './ConvShape.js';
 import type { DType, FloatArray } from './FloatArray.js';
 
 /** How much memory a backend holds, in bytes (see `Backend.memoryUsage`). */
@@ -122,6 +123,25 @@ export interface Backend {
    * With `back`, the adjoint (col2im): `x[pixel, c] +=` every column entry that was copied from it.
    */
   im2col(x: FloatArray, cols: FloatArray, m: number, H: number, W: number, C: number, k: number, back: boolean): void;
+  /**
+   * Direct convolution kernels, when the backend has them (the blas backend with oneDNN); undefined otherwise, and
+   * then src/nn/conv2d.ts builds convolutions from `im2col` and `gemm`. Same meaning and layouts as there.
+   */
+  readonly conv?: DirectConv;
   /** Release threads and memory, if any. The backend must not be used afterwards. */
   dispose(): void;
+}
+
+/**
+ * Stride-1, 'same'-padded convolutions with an odd kernel, computed directly (no column buffer). Activations are
+ * NHWC ([n·H·W, C] row-major), W is [outC, inC, k, k] (PyTorch's layout), b [outC]; formulas in src/nn/conv2d.ts.
+ * Outputs are overwritten.
+ */
+export interface DirectConv {
+  /** out = conv(x, W) + b, then max(0, ·) when `relu`. x [n·H·W, inC], out [n·H·W, outC]. */
+  forward(x: FloatArray, W: FloatArray, b: FloatArray, out: FloatArray, n: number, s: ConvShape, relu: boolean): void;
+  /** dx = the input gradient for output gradient dy. dy [n·H·W, outC], dx [n·H·W, inC]. */
+  backwardData(dy: FloatArray, W: FloatArray, dx: FloatArray, n: number, s: ConvShape): void;
+  /** dW [outC, inC, k, k] = the weight gradient for input x and output gradient dy. */
+  backwardWeights(x: FloatArray, dy: FloatArray, dW: FloatArray, n: number, s: ConvShape): void;
 }

@@ -1,4 +1,5 @@
 import type { Backend } from '../core/Backend.js';
+import type { ConvShape } from '../core/ConvShape.js';
 import type { FloatArray } from '../core/FloatArray.js';
 
 // A 2-D convolution in torch.nn.Conv2d's parameter layout, stride 1, 'same' zero padding (pad = (k−1)/2, k odd):
@@ -23,15 +24,14 @@ import type { FloatArray } from '../core/FloatArray.js';
 //   dL/dx    = col2im(dL/dcols)    (each column entry is added back to the input pixel it was copied from; an input
 //                                   pixel appears in up to k² windows, so its gradient is the sum of those entries)
 // The columns are recomputed in backward (cheap next to the gemm) rather than kept for the whole batch.
+//
+// A backend with direct convolution kernels (`backend.conv`: the blas backend on oneDNN) gets every convolution,
+// 1×1 included, and no columns are written. Measured on 2 cores of an AVX-512 Xeon, conv affine 1×28×28 with 32
+// channels × 2, batch 100 (scripts/profile-step.ts): im2col + OpenBLAS took 631 ms a step (the 32 → 32 products at
+// 41–52 GFLOP/s, a fifth of the step writing and reading columns); oneDNN's direct kernels take 109 ms, the
+// 32 → 32 convolutions running at 284–300 GFLOP/s.
 
-/** Geometry of one convolution: input channels, output channels, image height and width, kernel size (odd). */
-export interface ConvShape {
-  inC: number;
-  outC: number;
-  height: number;
-  width: number;
-  kernel: number;
-}
+export type { ConvShape } from '../core/ConvShape.js';
 
 /** Default upper bound on the column buffer, in bytes. */
 export const CONV_COLUMN_BYTES = 16 * 1024 * 1024;
@@ -122,6 +122,10 @@ export function conv2dForward(
   scratch: ConvScratch,
 ): void {
   const P = s.height * s.width, K = s.inC * s.kernel * s.kernel, rows = n * P;
+  if (backend.conv) {
+    backend.conv.forward(x, W, b, out, n, s, relu);
+    return;
+  }
   if (s.kernel === 1) {
     backend.gemm(false, true, rows, s.outC, K, x, W, out, false);
   } else {
@@ -158,6 +162,11 @@ export function conv2dBackward(
   if (gb) backend.colSum(dy, rows, s.outC, gb, false);
   if (n === 0) {
     gW?.fill(0, 0, s.outC * K);
+    return;
+  }
+  if (backend.conv) {
+    if (gW) backend.conv.backwardWeights(x, dy, gW, n, s);
+    if (dx) backend.conv.backwardData(dy, W, dx, n, s);
     return;
   }
   if (s.kernel === 1) {

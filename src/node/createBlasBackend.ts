@@ -4,6 +4,12 @@
 // those, Adam alone took a third as long as all the matrix multiplies of a step. Arrays beyond what the wasm memory
 // holds (4 GiB) live on the JavaScript heap, where OpenBLAS takes them just the same and the element-wise kernels
 // are the reference ones: the backend holds any model the machine's memory can.
+//
+// When oneDNN is installed (Debian's libdnnl2, which PyTorch itself uses), its sgemm does the multiplies and its
+// direct kernels the convolutions (createOneDnnConv.ts): on a 2-core AVX-512 Xeon its sgemm runs 260–330 GFLOP/s
+// at the training shapes, OpenBLAS 0.3.21's 130–260 (and its idle threads spin into the next element-wise kernel:
+// Adam took 25 ms a step behind OpenBLAS, 0.15 ms behind oneDNN's sleeping OpenMP threads).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import type { Backend } from '../core/Backend.js';
@@ -11,7 +17,10 @@ import { heapArray } from '../core/checkMemory.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { adamRef, addBiasRef, colSumRef, gatherRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../core/refKernels.js';
+import { createOneDnnConv } from './createOneDnnConv.js';
 import { createWasmBackendNode } from './createWasmBackendNode.js';
+import { loadOneDnn } from './loadOneDnn.js';
+import { steerOpenBlasCoreType } from './openBlasCoreType.js';
 
 const ROW_MAJOR = 101;
 const NO_TRANS = 111;
@@ -29,6 +38,8 @@ interface OpenBlas {
   sgemm: Sgemm;
   setThreads: ((n: number) => void) | null;
   path: string;
+  /** The kernels OpenBLAS runs ("SkylakeX", "Haswell", "Prescott"…), or "unknown" when it cannot say. */
+  coreName: string;
 }
 
 let cached: OpenBlas | null | undefined;
@@ -44,6 +55,14 @@ export function loadOpenBlas(names: string[] = OPENBLAS_NAMES): OpenBlas {
   } catch (e) {
     throw new NiceFlowError(`the blas backend needs the koffi package, which did not load: ${(e as Error).message}`);
   }
+  // Before the first load: OpenBLAS picks its kernels once, as it loads (see openBlasCoreType.ts).
+  let cpuinfo = '';
+  try {
+    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    cpuinfo = ''; // not Linux: OpenBLAS chooses alone
+  }
+  steerOpenBlasCoreType(process.env, cpuinfo);
   for (const path of names) {
     let lib;
     try {
@@ -58,9 +77,20 @@ export function loadOpenBlas(names: string[] = OPENBLAS_NAMES): OpenBlas {
     } catch {
       setThreads = null;
     }
-    return { sgemm, setThreads, path };
+    let coreName = 'unknown';
+    try {
+      coreName = String((lib.func('const char *openblas_get_corename()') as () => string)());
+    } catch {
+      coreName = 'unknown';
+    }
+    return { sgemm, setThreads, path, coreName };
   }
   throw new NiceFlowError(`OpenBLAS not found (${names[0]}): install it with \`apt-get install libopenblas0-pthread\` (Debian/Ubuntu)`);
+}
+
+/** The kernels the loaded OpenBLAS runs ("SkylakeX", "Haswell"…), for reports; null when it cannot be loaded. */
+export function openBlasCoreName(): string | null {
+  return blasAvailable() ? (cached as OpenBlas).coreName : null;
 }
 
 /** True when OpenBLAS can be loaded here. */
@@ -85,6 +115,12 @@ export interface BlasBackendOptions {
    * that would take it past this live on the JavaScript heap instead. 0 puts every array there.
    */
   wasmBytes?: number;
+  /**
+   * Multiply and convolve with oneDNN (Debian's libdnnl2) when it is installed (default true): its sgemm and its
+   * direct convolutions, on OpenMP threads that sleep when idle. false (or no oneDNN) multiplies with OpenBLAS and
+   * builds convolutions from im2col columns and matrix products.
+   */
+  oneDnn?: boolean;
 }
 
 /** Room in the wasm memory kept for the backend's own areas (gemm scratch, index vectors, float64 outputs). */
@@ -108,6 +144,9 @@ export async function createBlasBackend(options: BlasBackendOptions = {}): Promi
   const blas = cached ?? loadOpenBlas();
   cached = blas;
   if (options.threads && blas.setThreads) blas.setThreads(options.threads);
+  const dnn = options.oneDnn === false ? null : loadOneDnn();
+  if (dnn && options.threads && dnn.setThreads) dnn.setThreads(options.threads);
+  const conv = dnn ? createOneDnnConv(dnn) : undefined;
   const wanted = options.wasmBytes;
   if (wanted !== undefined && !(wanted >= 0)) throw new NiceFlowError(`blas backend: wasmBytes must be ≥ 0, got ${wanted}`);
   // A small budget needs only a small wasm memory (less address space reserved; tests force spilling this way).
@@ -158,6 +197,11 @@ export async function createBlasBackend(options: BlasBackendOptions = {}): Promi
       // Row-major leading dimensions are the stored row lengths.
       const lda = transA ? M : K;
       const ldb = transB ? K : N;
+      if (dnn) {
+        const status = dnn.sgemm(transA ? 84 : 78, transB ? 84 : 78, M, N, K, 1, f32(A), lda, f32(B), ldb, accumulate ? 1 : 0, f32(C), N);
+        if (status !== 0) throw new NiceFlowError(`oneDNN sgemm failed (status ${status}) for ${M}×${K} · ${K}×${N}`);
+        return;
+      }
       blas.sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, f32(A), lda, f32(B), ldb, accumulate ? 1 : 0, f32(C), N);
     },
     addBias(y, b, rows, cols, relu) {
@@ -196,6 +240,10 @@ export async function createBlasBackend(options: BlasBackendOptions = {}): Promi
       if (inWasm(x) && inWasm(cols)) base.im2col(x, cols, m, H, W, C, k, back);
       else im2colRef(x, cols, m, H, W, C, k, back);
     },
-    dispose: () => base.dispose(),
+    conv,
+    dispose: () => {
+      conv?.dispose();
+      base.dispose();
+    },
   };
 }
