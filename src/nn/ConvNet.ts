@@ -151,13 +151,16 @@ export class ConvNet implements CouplingNet {
       const layerIn = j > 0 ? this.acts[j - 1].get(n) : this.image.get(n);
       const W = this.params[2 * j], b = this.params[2 * j + 1];
       const dx = j > 0 || inputGrad ? spare.subarray(0, n * P * s.inC) : null;
-      conv2dBackward(this.backend, layerIn, W.data, dy, n, s, paramGrads ? W.grad : null, paramGrads ? b.grad : null, dx, this.scratch);
+      // The bias gradient of the last layer here; those of the layers below come with their ReLU mask (next lines).
+      conv2dBackward(this.backend, layerIn, W.data, dy, n, s, paramGrads ? W.grad : null, paramGrads && j === this.depth ? b.grad : null, dx, this.scratch);
       if (j === 0) {
         dImg = dx;
         break;
       }
-      // Mask by the ReLU of layer j−1, whose output is this layer's input.
-      this.backend.reluBackward(dx!, layerIn, n * P * s.inC);
+      // Mask by the ReLU of layer j−1, whose output is this layer's input; that mask is layer j−1's dy, whose
+      // column sums are its bias gradient (one pass over the activations instead of two).
+      if (paramGrads) this.backend.reluBackwardColSum(dx!, layerIn, n * P, s.inC, this.params[2 * j - 1].grad);
+      else this.backend.reluBackward(dx!, layerIn, n * P * s.inC);
       [dy, spare] = [spare, dy];
     }
     if (!dImg) return null;
