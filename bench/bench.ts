@@ -5,7 +5,12 @@
 // same architecture from the same config, 1 and 2 torch threads. Prints figures; asserts nothing.
 //   npm run bench                 # everything, ~4.5 minutes
 //   npm run bench -- --quick      # shorter measurements
-import { spawnSync } from 'node:child_process';
+//   npm run bench -- --busy       # all of it beside another process that keeps one core busy (contention)
+//   npm run bench -- --no-variants / --only-variants
+// PyTorch runs in the environment this process started with, plus the OPENBLAS_CORETYPE the blas backend chooses
+// for this CPU (see src/node/openBlasCoreType.ts), so its dense layers get the same OpenBLAS kernels as ours.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../src/core/Backend.js';
@@ -14,10 +19,31 @@ import { Rng } from '../src/core/Rng.js';
 import { PAPER_MNIST_CONFIG, type NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { Trainer } from '../src/train/Trainer.js';
-import { blasAvailable, createBlasBackend } from '../src/node/createBlasBackend.js';
+import { blasAvailable, createBlasBackend, openBlasCoreName } from '../src/node/createBlasBackend.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
+import { loadOneDnn } from '../src/node/loadOneDnn.js';
+import { openBlasCoreTypeFor } from '../src/node/openBlasCoreType.js';
+
+// Before anything loads OpenBLAS or oneDNN (loading them sets OPENBLAS_CORETYPE and OMP_WAIT_POLICY here).
+const startEnv = { ...process.env };
+let cpuinfo = '';
+try {
+  cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+} catch {
+  cpuinfo = '';
+}
+const torchEnv: NodeJS.ProcessEnv = { ...startEnv };
+const coreType = startEnv.OPENBLAS_CORETYPE ?? openBlasCoreTypeFor(cpuinfo);
+if (coreType) torchEnv.OPENBLAS_CORETYPE = coreType;
+const busy = process.argv.includes('--busy');
+if (busy) {
+  // A second process that keeps one core busy for the whole run: throughput should fall in proportion, not collapse.
+  const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  process.on('exit', () => child.kill());
+}
 
 const quick = process.argv.includes('--quick');
+const onlyVariants = process.argv.includes('--only-variants');
 const SECONDS = quick ? 1.5 : 5;
 const B = 200;
 
@@ -86,60 +112,66 @@ function modelRates(b: Backend, seconds: number): { train: number; evalRate: num
 
 const fmt = (v: number, d = 1): string => v.toFixed(d).padStart(8);
 console.log(`nice-flow bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.versions.node}${quick ? ' (quick)' : ''}`);
-console.log(`model: paper's MNIST NICE (4 couplings × 5×1000 ReLU), batch ${B}; ${(6 * MACS / 1e6).toFixed(0)} MFLOP per training example\n`);
+const dnnLoaded = blasAvailable() && loadOneDnn() !== null;
+console.log(`blas: ${blasAvailable() ? `OpenBLAS kernels ${openBlasCoreName()}, oneDNN ${dnnLoaded ? 'loaded (multiplies and convolutions)' : 'not installed (apt-get install libdnnl2)'}` : 'OpenBLAS not installed'}${busy ? '; beside a process keeping one core busy (--busy)' : ''}`);
+if (!onlyVariants) console.log(`model: paper's MNIST NICE (4 couplings × 5×1000 ReLU), batch ${B}; ${(6 * MACS / 1e6).toFixed(0)} MFLOP per training example\n`);
 
-// PyTorch first, so that it and the default backend (blas, measured next) see the machine at about the same time.
-const torch: { trainSamplesPerSec: number; evalSamplesPerSec: number; torch: string; threads: number }[] = [];
 const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
-if (python) {
-  for (const threads of [1, 2]) {
-    const r = spawnSync(python, [join(import.meta.dirname, 'torch_bench.py'), String(SECONDS), String(threads)], { encoding: 'utf8' });
-    if (r.status === 0) torch.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!));
-    else console.log(`PyTorch (${threads} threads) failed: ${r.stderr.trim().split('\n').at(-1)}`);
+
+if (!onlyVariants) {
+  // PyTorch first, so that it and the default backend (blas, measured next) see the machine at about the same time.
+  const torch: { trainSamplesPerSec: number; evalSamplesPerSec: number; torch: string; threads: number }[] = [];
+  if (python) {
+    for (const threads of [1, 2]) {
+      const r = spawnSync(python, [join(import.meta.dirname, 'torch_bench.py'), String(SECONDS), String(threads)], { encoding: 'utf8', env: torchEnv });
+      if (r.status === 0) torch.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!));
+      else console.log(`PyTorch (${threads} threads) failed: ${r.stderr.trim().split('\n').at(-1)}`);
+    }
+  } else {
+    console.log('PyTorch: not importable (Debian: apt-get install python3-torch), comparison skipped');
   }
-} else {
-  console.log('PyTorch: not importable (Debian: apt-get install python3-torch), comparison skipped');
-}
 
-const candidates: Array<[string, () => Promise<Backend> | Backend]> = [];
-if (blasAvailable()) candidates.push(['blas', () => createBlasBackend()]);
-else console.log('blas: OpenBLAS not installed (apt-get install libopenblas0-pthread), skipped');
-candidates.push(['wasm 2 threads', () => createWasmBackendNode({ threads: 2 })]);
-candidates.push(['wasm 1 thread', () => createWasmBackendNode({ threads: 1 })]);
-candidates.push(['wasm plain SIMD 1 thread', () => createWasmBackendNode({ threads: 1, relaxed: false })]);
+  const candidates: Array<[string, () => Promise<Backend> | Backend]> = [];
+  if (blasAvailable()) candidates.push(['blas', () => createBlasBackend()]);
+  if (dnnLoaded) candidates.push(['blas without oneDNN (OpenBLAS)', () => createBlasBackend({ oneDnn: false })]);
+  else console.log('blas: OpenBLAS not installed (apt-get install libopenblas0-pthread), skipped');
+  candidates.push(['wasm 2 threads', () => createWasmBackendNode({ threads: 2 })]);
+  candidates.push(['wasm 1 thread', () => createWasmBackendNode({ threads: 1 })]);
+  candidates.push(['wasm plain SIMD 1 thread', () => createWasmBackendNode({ threads: 1, relaxed: false })]);
 
-const results: Array<{ name: string; gemm: number; train: number; evalRate: number; sample: number }> = [];
-for (const [name, make] of candidates) {
-  const b = await make();
-  const g = gemmRates(b, SECONDS);
-  const m = modelRates(b, SECONDS);
-  b.dispose();
-  results.push({ name, gemm: g.mean, ...m });
-  console.log(`${name}: gemm GFLOP/s ${Object.entries(g).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
-}
-{
-  // The reference kernels are too slow for the full model; their gemm rate at one shape says enough.
-  const b = createRefBackend();
-  const [, tA, tB, M, N, K] = SHAPES[1];
-  const A = b.alloc(M * K), Bm = b.alloc(K * N), C = b.alloc(M * N);
-  const r = rate(() => b.gemm(tA, tB, M, N, K, A, Bm, C, false), SECONDS / 2, 1);
-  console.log(`ref: gemm GFLOP/s fwd 1000→1000 ${((2 * M * N * K * r) / 1e9).toFixed(2)} (training not measured: ~${Math.round(((2 * M * N * K * r) / 1e9) * 1e9 / (6 * MACS))} samples/s at best)`);
-}
+  const results: Array<{ name: string; gemm: number; train: number; evalRate: number; sample: number }> = [];
+  for (const [name, make] of candidates) {
+    const b = await make();
+    const g = gemmRates(b, SECONDS);
+    const m = modelRates(b, SECONDS);
+    b.dispose();
+    results.push({ name, gemm: g.mean, ...m });
+    console.log(`${name}: gemm GFLOP/s ${Object.entries(g).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  }
+  {
+    // The reference kernels are too slow for the full model; their gemm rate at one shape says enough.
+    const b = createRefBackend();
+    const [, tA, tB, M, N, K] = SHAPES[1];
+    const A = b.alloc(M * K), Bm = b.alloc(K * N), C = b.alloc(M * N);
+    const r = rate(() => b.gemm(tA, tB, M, N, K, A, Bm, C, false), SECONDS / 2, 1);
+    console.log(`ref: gemm GFLOP/s fwd 1000→1000 ${((2 * M * N * K * r) / 1e9).toFixed(2)} (training not measured: ~${Math.round(((2 * M * N * K * r) / 1e9) * 1e9 / (6 * MACS))} samples/s at best)`);
+  }
 
 
-console.log('\n| backend | gemm GFLOP/s (mean at training shapes) | train samples/s | step GFLOP/s (% of gemm) | eval samples/s | sample samples/s |');
-console.log('|---|---|---|---|---|---|');
-for (const r of results) {
-  const stepGflops = (r.train * 6 * MACS) / 1e9;
-  console.log(`| ${r.name} | ${fmt(r.gemm)} | ${fmt(r.train, 0)} | ${fmt(stepGflops)} (${((100 * stepGflops) / r.gemm).toFixed(0)}%) | ${fmt(r.evalRate, 0)} | ${fmt(r.sample, 0)} |`);
-}
-for (const t of torch) {
-  console.log(`| PyTorch ${t.torch}, ${t.threads} thread${t.threads > 1 ? 's' : ''} | | ${fmt(t.trainSamplesPerSec, 0)} | ${fmt((t.trainSamplesPerSec * 6 * MACS) / 1e9)} | ${fmt(t.evalSamplesPerSec, 0)} | |`);
-}
-if (torch.length) {
-  console.log('');
+  console.log('\n| backend | gemm GFLOP/s (mean at training shapes) | train samples/s | step GFLOP/s (% of gemm) | eval samples/s | sample samples/s |');
+  console.log('|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`${r.name}: training ${torch.map((t) => `${(r.train / t.trainSamplesPerSec).toFixed(2)}× PyTorch (${t.threads} thr)`).join(', ')}`);
+    const stepGflops = (r.train * 6 * MACS) / 1e9;
+    console.log(`| ${r.name} | ${fmt(r.gemm)} | ${fmt(r.train, 0)} | ${fmt(stepGflops)} (${((100 * stepGflops) / r.gemm).toFixed(0)}%) | ${fmt(r.evalRate, 0)} | ${fmt(r.sample, 0)} |`);
+  }
+  for (const t of torch) {
+    console.log(`| PyTorch ${t.torch}, ${t.threads} thread${t.threads > 1 ? 's' : ''} | | ${fmt(t.trainSamplesPerSec, 0)} | ${fmt((t.trainSamplesPerSec * 6 * MACS) / 1e9)} | ${fmt(t.evalSamplesPerSec, 0)} | |`);
+  }
+  if (torch.length) {
+    console.log('');
+    for (const r of results) {
+      console.log(`${r.name}: training ${torch.map((t) => `${(r.train / t.trainSamplesPerSec).toFixed(2)}× PyTorch (${t.threads} thr)`).join(', ')}`);
+    }
   }
 }
 
@@ -154,18 +186,20 @@ const VARIANTS: Array<[string, NiceConfig]> = [
 ];
 const twinRoot = join(import.meta.dirname, '..', 'python');
 const VB = 100; // batch of the variant runs (the conv models are ~180 MFLOP per image)
-function twinRate(config: NiceConfig, threads: number): number | null {
+interface Rates { train: number; evalRate: number; sample: number }
+function twinRates(config: NiceConfig, threads: number): Rates | null {
   if (!python) return null;
   const r = spawnSync(python, ['-m', 'nice_flow_torch.bench', JSON.stringify(config), String(SECONDS), String(threads), String(VB)], {
-    encoding: 'utf8', env: { ...process.env, PYTHONPATH: twinRoot },
+    encoding: 'utf8', env: { ...torchEnv, PYTHONPATH: twinRoot },
   });
   if (r.status !== 0) {
     console.log(`twin (${threads} threads) failed: ${r.stderr.trim().split('\n').at(-1)}`);
     return null;
   }
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!).trainSamplesPerSec;
+  const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  return { train: j.trainSamplesPerSec, evalRate: j.evalSamplesPerSec, sample: j.sampleSamplesPerSec };
 }
-function trainRate(b: Backend, config: NiceConfig): number {
+function variantRates(b: Backend, config: NiceConfig): Rates {
   const model = new NiceModel(b, config);
   model.init(new Rng(0));
   const rng = new Rng(1);
@@ -174,26 +208,45 @@ function trainRate(b: Backend, config: NiceConfig): number {
   for (let i = 0; i < pixels.length; i++) pixels[i] = rng.int(256);
   const shape = (config.shape ?? [1, 28, 28]) as [number, number, number];
   const trainer = new Trainer(model, { pixels, count, dim: config.dim, shape }, { batchSize: VB });
-  return VB * rate(() => trainer.trainStep(), SECONDS, 1);
+  const train = VB * rate(() => trainer.trainStep(), SECONDS, 1);
+  const x = b.alloc(VB * config.dim);
+  for (let i = 0; i < x.length; i++) x[i] = rng.uniform();
+  const evalRate = VB * rate(() => model.logProb(x, VB), SECONDS / 2, 1);
+  const sample = VB * rate(() => model.sample(VB, rng), SECONDS / 2, 1);
+  b.free(x);
+  model.dispose?.();
+  return { train, evalRate, sample };
 }
-console.log(`\nModel variants, training samples/s at batch ${VB} (PyTorch: the twin, best of 1 and 2 threads; measured just before ours):`);
-console.log('| model | PyTorch 1 thr | PyTorch 2 thr | blas | ratio | wasm 2 threads | ratio |');
-console.log('|---|---|---|---|---|---|---|');
+const ours: Array<[string, () => Promise<Backend>]> = [];
+if (blasAvailable()) ours.push(['blas', () => createBlasBackend()]);
+if (dnnLoaded) ours.push(['blas, OpenBLAS + im2col', () => createBlasBackend({ oneDnn: false })]);
+ours.push(['wasm 2 threads', () => createWasmBackendNode({ threads: 2 })]);
+const rows: Array<{ name: string; t1: Rates | null; t2: Rates | null; ours: Rates[] }> = [];
 for (const [name, config] of VARIANTS) {
-  const t1 = twinRate(config, 1);
-  const t2 = twinRate(config, 2);
-  const best = Math.max(t1 ?? 0, t2 ?? 0);
-  const ours: number[] = [];
-  for (const make of [blasAvailable() ? () => createBlasBackend() : null, () => createWasmBackendNode({ threads: 2 })]) {
-    if (!make) {
-      ours.push(NaN);
-      continue;
-    }
+  const t1 = twinRates(config, 1);
+  const t2 = twinRates(config, 2);
+  const mine: Rates[] = [];
+  for (const [, make] of ours) {
     const b = await make();
-    ours.push(trainRate(b, config));
+    mine.push(variantRates(b, config));
     b.dispose();
   }
-  const ratio = (v: number): string => (best > 0 && Number.isFinite(v) ? `${(v / best).toFixed(2)}×` : '-');
-  const f = (v: number | null): string => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(0));
-  console.log(`| ${name} | ${f(t1)} | ${f(t2)} | ${f(ours[0])} | ${ratio(ours[0])} | ${f(ours[1])} | ${ratio(ours[1])} |`);
+  rows.push({ name, t1, t2, ours: mine });
 }
+const f0 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(0));
+const best = (r: (typeof rows)[number], k: keyof Rates): number => Math.max(r.t1?.[k] ?? 0, r.t2?.[k] ?? 0);
+const ratio = (v: number, b: number): string => (b > 0 && Number.isFinite(v) ? `**${(v / b).toFixed(2)}×**` : '-');
+console.log(`\nModel variants${busy ? ', beside a process keeping one core busy' : ''}: training samples/s at batch ${VB} (PyTorch: the twin, python/nice_flow_torch, 1 and 2 torch threads; ratios against the better of the two):`);
+console.log(`| model | PyTorch 1 thr | PyTorch 2 thr | ${ours.map(([n]) => `${n} | ratio`).join(' | ')} |`);
+console.log(`|---|---|---|${ours.map(() => '---|---').join('|')}|`);
+for (const r of rows) {
+  console.log(`| ${r.name} | ${f0(r.t1?.train)} | ${f0(r.t2?.train)} | ${r.ours.map((o) => `${f0(o.train)} | ${ratio(o.train, best(r, 'train'))}`).join(' | ')} |`);
+}
+console.log(`\nEvaluation (log-likelihood) and sampling, samples/s at batch ${VB} (PyTorch under no_grad, the better of 1 and 2 threads):`);
+console.log(`| model | PyTorch eval | ${ours.map(([n]) => `${n} | ratio`).join(' | ')} | PyTorch sample | ${ours.map(([n]) => `${n} | ratio`).join(' | ')} |`);
+console.log(`|---|---|${ours.map(() => '---|---').join('|')}|---|${ours.map(() => '---|---').join('|')}|`);
+for (const r of rows) {
+  const e = best(r, 'evalRate'), sm = best(r, 'sample');
+  console.log(`| ${r.name} | ${f0(e)} | ${r.ours.map((o) => `${f0(o.evalRate)} | ${ratio(o.evalRate, e)}`).join(' | ')} | ${f0(sm)} | ${r.ours.map((o) => `${f0(o.sample)} | ${ratio(o.sample, sm)}`).join(' | ')} |`);
+}
+process.exit(0);

@@ -1,7 +1,9 @@
 // Where a training step's time goes: every backend primitive is wrapped with a timer during a few steps of a model,
 // and the rest of the step (TypeScript between the calls: coupling laws, copies, the trainer) is what is left over.
 //
-//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp] [blas|wasm] [STEPS=10]
+//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp] [blas|blas-openblas|wasm] [STEPS=10]
+//
+// blas-openblas is the blas backend without oneDNN (OpenBLAS multiplies, im2col convolutions).
 //
 // Prints milliseconds per step per primitive, with GFLOP/s for the matrix multiplies (grouped by shape).
 import type { Backend } from '../src/core/Backend.js';
@@ -24,7 +26,9 @@ if (!config) throw new Error(`model ${kind}: use ${Object.keys(MODELS).join(', '
 const steps = Number(stepsText);
 const batch = 100;
 
-const backend: Backend = backendName === 'blas' ? await createBlasBackend() : await createWasmBackendNode({ threads: 2 });
+const backend: Backend = backendName === 'blas' ? await createBlasBackend()
+  : backendName === 'blas-openblas' ? await createBlasBackend({ oneDnn: false })
+  : await createWasmBackendNode({ threads: 2 });
 const time = new Map<string, { ms: number; calls: number; flops: number }>();
 const wrapped = backend as unknown as Record<string, unknown>;
 let timing = false;
@@ -49,6 +53,27 @@ for (const name of ['gemm', 'addBias', 'reluBackward', 'reluBackwardColSum', 'co
     time.set(key, e);
     return r;
   };
+}
+if (backend.conv) {
+  // The direct convolutions (oneDNN on blas): timed per kind and shape, with their FLOPs.
+  const conv = backend.conv as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of ['forward', 'backwardData', 'backwardWeights']) {
+    const f = conv[name];
+    conv[name] = (...a: unknown[]): unknown => {
+      if (!timing) return f.apply(backend.conv, a);
+      const n = (name === 'forward' ? a[4] : a[3]) as number;
+      const s = (name === 'forward' ? a[5] : a[4]) as { inC: number; outC: number; height: number; width: number; kernel: number };
+      const key = `conv ${name} ${s.inC}→${s.outC} k=${s.kernel}`;
+      const t0 = performance.now();
+      const r = f.apply(backend.conv, a);
+      const e = time.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+      e.ms += performance.now() - t0;
+      e.calls++;
+      e.flops += 2 * n * s.height * s.width * s.inC * s.outC * s.kernel * s.kernel;
+      time.set(key, e);
+      return r;
+    };
+  }
 }
 const model = new NiceModel(backend, config);
 model.init(new Rng(0));

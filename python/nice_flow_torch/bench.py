@@ -4,8 +4,9 @@
 
 Builds the model of a nice-flow config (the twin's own code: the same architecture nice-flow trains), then times
 training steps (forward, backward, Adam with the paper's settings) on random data in the model's range, in three
-equal windows, and prints one JSON line {"trainSamplesPerSec", "torch", "threads"} with the best window's rate, as
-bench/bench.ts measures nice-flow.
+equal windows, then evaluation (log-likelihood, no gradients) and sampling the same way, and prints one JSON line
+{"trainSamplesPerSec", "evalSamplesPerSec", "sampleSamplesPerSec", "torch", "threads"} with the best window's
+rates, as bench/bench.ts measures nice-flow.
 """
 import json
 import sys
@@ -34,15 +35,23 @@ def main() -> int:
         loss.backward()
         opt.step()
 
-    step()
-    best = 0.0
-    for _ in range(3):
-        n, t0 = 0, time.perf_counter()
-        while n < 1 or time.perf_counter() - t0 < seconds / 3:
-            step()
-            n += 1
-        best = max(best, n / (time.perf_counter() - t0))
-    print(json.dumps({"trainSamplesPerSec": best * batch, "torch": torch.__version__, "threads": threads}))
+    def rate(f) -> float:
+        f()
+        best = 0.0
+        for _ in range(3):
+            n, t0 = 0, time.perf_counter()
+            while n < 1 or time.perf_counter() - t0 < seconds / 3:
+                f()
+                n += 1
+            best = max(best, n / (time.perf_counter() - t0))
+        return best * batch
+
+    train = rate(step)
+    with torch.no_grad():
+        evaluate = rate(lambda: model.log_prob(x))
+        sample = rate(lambda: model.sample(batch))
+    print(json.dumps({"trainSamplesPerSec": train, "evalSamplesPerSec": evaluate, "sampleSamplesPerSec": sample,
+                      "torch": torch.__version__, "threads": threads}))
     return 0
 
 
