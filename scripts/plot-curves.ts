@@ -3,7 +3,8 @@
 //   node --import tsx scripts/plot-curves.ts docs/curves.png "EMA 0.999=runs/ema/log.jsonl" "paper recipe=runs/base/log.jsonl"
 //
 // Each argument after the output is LABEL=LOG (a train run's log.jsonl; runs with --log-test have test values, others
-// are drawn from their validation values, said in the legend). The chart is an SVG rendered by Debian's Chromium
+// are drawn from their validation values, said in the legend). LABEL=LOG#live draws the live weights of a run that
+// averaged its weights (--ema with --log-test logs the test split for both). The chart is an SVG rendered by Debian's Chromium
 // (playwright-core), so it needs no plotting library.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -21,10 +22,13 @@ if (!out || specs.length === 0) {
 
 const series: Series[] = specs.map((spec) => {
   const at = spec.indexOf('=');
-  const [label, path] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, spec];
+  const [label, target] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, spec];
+  const live = target.endsWith('#live');
+  const path = live ? target.slice(0, -'#live'.length) : target;
   const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-  const test = lines.every((l) => Number.isFinite(l.testLogLikelihood));
-  const points = lines.map((l) => [l.seconds / 60, test ? l.testLogLikelihood : l.validLogLikelihood] as [number, number]);
+  const [testKey, validKey] = live ? ['liveTestLogLikelihood', 'liveValidLogLikelihood'] : ['testLogLikelihood', 'validLogLikelihood'];
+  const test = lines.every((l) => Number.isFinite(l[testKey]));
+  const points = lines.map((l) => [l.seconds / 60, test ? l[testKey] : l[validKey]] as [number, number]);
   return { label: `${label} (${test ? 'test' : 'validation'})`, points };
 });
 

@@ -107,9 +107,13 @@ describe('weight average (ema)', () => {
     const run = await TrainingRun.create(createRefBackend(), train, valid, {
       data: 'noise', validSize: 20, dataRange: [0, 1], epochs: 1, batchSize: 10, lr: 1e-2, ema: 0.9, model: { hidden: 8, depth: 1 },
     });
-    await run.run({ storage: { saveCheckpoint() {}, saveModel: (b) => void (model = b), appendLog: (e) => void log.push(e) } });
+    await run.run({ storage: { saveCheckpoint() {}, saveModel: (b) => void (model = b), appendLog: (e) => void log.push(e) }, monitor: noise(30, 16, 9) });
     assert.equal(log.length, 1);
-    for (const l of log) assert.ok(Number.isFinite(l.liveValidLogLikelihood) && l.liveValidLogLikelihood !== l.validLogLikelihood);
+    for (const l of log) {
+      assert.ok(Number.isFinite(l.liveValidLogLikelihood) && l.liveValidLogLikelihood !== l.validLogLikelihood);
+      // The monitored set is measured with both weight sets too.
+      assert.ok(Number.isFinite(l.testLogLikelihood) && Number.isFinite(l.liveTestLogLikelihood) && l.liveTestLogLikelihood !== l.testLogLikelihood);
+    }
     const saved = deserializeModel(model!, createRefBackend());
     run.trainer.useAverage();
     run.model.params.forEach((p, i) => assert.deepEqual(Float32Array.from(saved.params[i].data), Float32Array.from(p.data), p.name));

@@ -25,6 +25,8 @@ export interface EpochLogEntry {
   /** With `RunDriver.monitor`: the log-likelihood of that set (the test split, say), never used to choose anything. */
   testLogLikelihood?: number;
   testBitsPerDim?: number;
+  /** With both a weight average and a monitored set: the live weights' log-likelihood of that set. */
+  liveTestLogLikelihood?: number;
   /** Seconds of training steps so far (one decimal). */
   seconds: number;
 }

@@ -186,17 +186,20 @@ export class TrainingRun {
         onBatch: progress ? (done) => events.onValidation?.(done, valid.count) : undefined,
       });
       // With a weight average, the average is validated, chosen, sampled and saved; the live weights are validated too.
+      // The monitored set (the test split, say) is measured for both as well: the curves of both stay comparable.
+      const monitor = (): Promise<EvalResult> | null => driver.monitor ? evaluate(model, driver.monitor, { rng: new Rng(record.seed + 3), batchSize: trainer.options.batchSize }) : null;
       const live = trainer.ema ? await validate(false) : null;
+      const liveTest = trainer.ema ? await monitor() : null;
       trainer.useAverage();
       try {
         const result = await validate(true);
-        const test = driver.monitor ? await evaluate(model, driver.monitor, { rng: new Rng(record.seed + 3), batchSize: trainer.options.batchSize }) : null;
-        return await finishEpoch(result, live, test);
+        const test = await monitor();
+        return await finishEpoch(result, live, test, liveTest);
       } finally {
         trainer.useLive();
       }
     };
-    const finishEpoch = async (result: EvalResult, live: EvalResult | null, test: EvalResult | null): Promise<RunOutcome | null> => {
+    const finishEpoch = async (result: EvalResult, live: EvalResult | null, test: EvalResult | null, liveTest: EvalResult | null = null): Promise<RunOutcome | null> => {
       const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
       if (!Number.isFinite(result.logLikelihood)) return diverged(`training stopped at step ${trainer.step}: the validation log-likelihood is ${result.logLikelihood}`);
       const bad = trainer.firstNonFiniteParam();
@@ -225,6 +228,7 @@ export class TrainingRun {
         validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim,
         ...(live ? { liveValidLogLikelihood: live.logLikelihood } : {}),
         ...(test ? { testLogLikelihood: test.logLikelihood, testBitsPerDim: test.bitsPerDim } : {}),
+        ...(liveTest ? { liveTestLogLikelihood: liveTest.logLikelihood } : {}),
         seconds: Math.round(record.seconds * 10) / 10,
       };
       await driver.storage.appendLog(entry);
