@@ -91,6 +91,11 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     if (existsSync(ckptPath)) {
       throw new NiceFlowError(`${out} already holds a run (checkpoint.safetensors): add --resume to continue it, or choose another --out`);
     }
+    // A recipe preset's training settings stand in for flags not given.
+    const recipe = flags.preset !== undefined ? getPreset(flags.preset).training : undefined;
+    if (recipe?.ema !== undefined && !explicit('ema')) flags.ema = recipe.ema;
+    if (recipe?.epochs !== undefined && !explicit('epochs')) flags.epochs = recipe.epochs;
+    if (recipe?.validSize !== undefined && !explicit('validSize')) flags.validSize = recipe.validSize;
     const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
     const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit });
     run = await TrainingRun.create(backend, train, valid, {
@@ -251,7 +256,7 @@ function checkResumeFlags(
   if (flags.preset !== undefined) {
     const p = getPreset(flags.preset) as Record<string, unknown>;
     const cfg = config as unknown as Record<string, unknown>;
-    const bad = Object.keys(p).filter((k) => JSON.stringify(p[k]) !== JSON.stringify(cfg[k] ?? (k === 'range' ? [0, 1] : undefined)));
+    const bad = Object.keys(p).filter((k) => k !== 'training' && JSON.stringify(p[k]) !== JSON.stringify(cfg[k] ?? (k === 'range' ? [0, 1] : undefined)));
     if (bad.length) differs.push(`--preset ${flags.preset} (the run's ${bad.join(', ')} differ)`);
   }
   if (differs.length) {

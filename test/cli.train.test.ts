@@ -130,3 +130,27 @@ describe('usage errors', () => {
     }
   });
 });
+
+describe('train: a recipe preset', () => {
+  // mnist-ema brings --ema 0.999 --epochs 50 --valid-size 1000 (model flags and explicit training flags win).
+  const tiny = ['--data', 'mnist', '--limit', '300', '--valid-limit', '50', '--batch-size', '100', '--hidden', '16', '--depth', '1', '--backend', 'wasm', '--max-steps', '3'];
+  it('mnist-ema brings its training settings where flags are not given', () => {
+    const out = join(dir, 'recipe');
+    const r = cli('train', ...tiny, '--preset', 'mnist-ema', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const [entry] = readLog(out);
+    assert.ok(Number.isFinite(entry.liveValidLogLikelihood), 'the weight average is on (--ema 0.999)');
+    // 1,000 held out: --valid-limit 50 validates on 50 of them; the epoch is 3 steps of 100 images.
+    assert.match(r.stderr, /on 300 images/);
+    const record = JSON.parse(readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors')))).metadata.run);
+    assert.equal(record.trainerOptions.ema, 0.999);
+    assert.equal(record.validSize, 1000);
+    assert.equal(record.epochs, 50);
+  });
+  it('explicit flags win over the recipe', () => {
+    const out = join(dir, 'recipe-explicit');
+    const r = cli('train', ...tiny, '--preset', 'mnist-ema', '--ema', '0', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readLog(out)[0].liveValidLogLikelihood, undefined, '--ema 0 turns the average off');
+  });
+});
