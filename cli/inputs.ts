@@ -6,7 +6,7 @@ import { decodePngImage } from '../src/io/pngGrid.js';
 import { imageToModelInput } from '../src/data/imageToModelInput.js';
 import { imageDatasetFromArray } from '../src/data/imageArray.js';
 import type { ImageDataset } from '../src/data/ImageDataset.js';
-import { readNpyF32, readNpyU8 } from '../src/io/npy.js';
+import { isUint8Dtype, npyDtype, readNpyF32, readNpyU8 } from '../src/io/npy.js';
 import { checkOutputRows, imagesFarOutside, type FarInputs, type RowCheck } from '../src/model/checkFinite.js';
 import type { NiceModel } from '../src/model/NiceModel.js';
 import { loadSplit, type Split } from './data.js';
@@ -75,15 +75,8 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
 export function readImageRows(path: string, model: NiceModel, dequantize: Dequantize, seed: number): { images: Float32Array; n: number } {
   const D = model.dim;
   // Read once; the dtype decides: uint8 is pixels, anything else is read as floats (or refused) by readNpyF32.
-  const file = parseInput(path, '.npy file', (bytes) => {
-    let u8: { data: Uint8Array; shape: number[] } | null = null;
-    try {
-      u8 = readNpyU8(bytes);
-    } catch {
-      // not uint8: read as floats below
-    }
-    return u8 ? { u8 } : { f32: readNpyF32(bytes) };
-  });
+  // The header's dtype decides; the reader's own errors (a truncated file, say) are the user's message.
+  const file = parseInput(path, '.npy file', (bytes) => (isUint8Dtype(npyDtype(bytes)) ? { u8: readNpyU8(bytes) } : { f32: readNpyF32(bytes) }));
   if (file.f32) return { images: floatRows(path, file.f32.data, file.f32.shape, D, 'images'), n: rowCount(file.f32.shape) };
   const { data, shape } = file.u8!;
   let ds: ImageDataset;

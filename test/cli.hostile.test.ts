@@ -97,6 +97,16 @@ describe('hostile input from the command line', () => {
       /samples at temperature 1e\+38: samples 0, 1, 2 and 3 \(of 4\) give NaN or infinite values when decoded: the temperature/);
   });
 
+  it('encode --npy names what is wrong with a broken uint8 file, not its dtype', () => {
+    // '<u1' is uint8 too; truncated, it used to be retried as floats and refused as "dtype <u1 is not supported".
+    const bytes = writeNpyU8(new Uint8Array(2 * 784), [2, 784]);
+    const header = new TextDecoder().decode(bytes.subarray(10, 60)).replace("'|u1'", "'<u1'");
+    const broken = Uint8Array.from(bytes.subarray(0, bytes.length - 100));
+    broken.set(new TextEncoder().encode(header), 10);
+    writeFileSync(join(dir, 'short-u1.npy'), broken);
+    assertUserError(cli('encode', '--model', modelPath, '--npy', join(dir, 'short-u1.npy'), '--out', join(dir, 'short.npy')), /truncated: expected 1568 bytes of data, found 1468/);
+  });
+
   it('encode --npy reads uint8 as pixels, dequantized exactly as --data reads the same file; float32 as data-range values', () => {
     const n = 3;
     const pixels = Uint8Array.from({ length: n * 784 }, (_, i) => (i * 37 + (i >> 5)) % 256);

@@ -140,6 +140,16 @@ function checkLength(bytes: Uint8Array, h: NpyHeader, size: number, prefix: stri
   }
 }
 
+/** The dtype string of a .npy (e.g. '<f4', '|u1'), from its header; a malformed header is a NiceFlowError. */
+export function npyDtype(bytes: Uint8Array, what?: string): string {
+  return parseNpyHeader(bytes, what ? `${what}: ` : '').descr;
+}
+
+/** True for the dtype strings of uint8 data ('|u1' as NumPy writes it; '<u1' and '>u1' too). */
+export function isUint8Dtype(descr: string): boolean {
+  return descr === '|u1' || descr === '<u1' || descr === '>u1';
+}
+
 /** Reads a .npy of '<f4', '<f8' or '|u1' values (converted to float32), C order. */
 export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: number[] } {
   const h = parseNpyHeader(bytes, '');
@@ -163,7 +173,7 @@ export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: numb
 export function readNpyU8(bytes: Uint8Array, what?: string): { data: Uint8Array; shape: number[] } {
   const prefix = what ? `${what}: ` : '';
   const h = parseNpyHeader(bytes, prefix);
-  if (h.descr !== '|u1' && h.descr !== '<u1' && h.descr !== '>u1') {
+  if (!isUint8Dtype(h.descr)) {
     throw new NiceFlowError(`${prefix}.npy dtype ${h.descr} is not uint8 (|u1): save the images as uint8 pixel values 0..255`);
   }
   checkLength(bytes, h, 1, prefix);
