@@ -186,7 +186,12 @@ const VARIANTS: Array<[string, NiceConfig]> = [
 ];
 const twinRoot = join(import.meta.dirname, '..', 'python');
 const VB = 100; // batch of the variant runs (the conv models are ~180 MFLOP per image)
-interface Rates { train: number; evalRate: number; sample: number }
+interface Rates { train: number; evalRate: number; sample: number; macs?: number }
+/** Multiply-adds of one forward pass per image: dense weights once, conv weights once per pixel. */
+function forwardMacs(model: NiceModel, config: NiceConfig): number {
+  const P = config.shape ? config.shape[1] * config.shape[2] : 1;
+  return model.params.reduce((sum, p) => sum + (p.shape.length === 4 ? P * p.data.length : p.shape.length === 2 ? p.data.length : 0), 0);
+}
 function twinRates(config: NiceConfig, threads: number): Rates | null {
   if (!python) return null;
   const r = spawnSync(python, ['-m', 'nice_flow_torch.bench', JSON.stringify(config), String(SECONDS), String(threads), String(VB)], {
@@ -214,8 +219,9 @@ function variantRates(b: Backend, config: NiceConfig): Rates {
   const evalRate = VB * rate(() => model.logProb(x, VB), SECONDS / 2, 1);
   const sample = VB * rate(() => model.sample(VB, rng), SECONDS / 2, 1);
   b.free(x);
+  const macs = forwardMacs(model, config);
   model.dispose?.();
-  return { train, evalRate, sample };
+  return { train, evalRate, sample, macs };
 }
 const ours: Array<[string, () => Promise<Backend>]> = [];
 if (blasAvailable()) ours.push(['blas', () => createBlasBackend()]);
@@ -237,10 +243,12 @@ const f0 = (v: number | undefined): string => (v === undefined || !Number.isFini
 const best = (r: (typeof rows)[number], k: keyof Rates): number => Math.max(r.t1?.[k] ?? 0, r.t2?.[k] ?? 0);
 const ratio = (v: number, b: number): string => (b > 0 && Number.isFinite(v) ? `**${(v / b).toFixed(2)}×**` : '-');
 console.log(`\nModel variants${busy ? ', beside a process keeping one core busy' : ''}: training samples/s at batch ${VB} (PyTorch: the twin, python/nice_flow_torch, 1 and 2 torch threads; ratios against the better of the two):`);
-console.log(`| model | PyTorch 1 thr | PyTorch 2 thr | ${ours.map(([n]) => `${n} | ratio`).join(' | ')} |`);
-console.log(`|---|---|---|${ours.map(() => '---|---').join('|')}|`);
+console.log(`| model | MFLOP per image | PyTorch 1 thr | PyTorch 2 thr | ${ours.map(([n]) => `${n} | ratio | step GFLOP/s`).join(' | ')} |`);
+console.log(`|---|---|---|---|${ours.map(() => '---|---|---').join('|')}|`);
 for (const r of rows) {
-  console.log(`| ${r.name} | ${f0(r.t1?.train)} | ${f0(r.t2?.train)} | ${r.ours.map((o) => `${f0(o.train)} | ${ratio(o.train, best(r, 'train'))}`).join(' | ')} |`);
+  // A training step is ≈ 3 forward passes of multiply-adds (forward, input gradient, weight gradient): 6 FLOP per MAC.
+  const flop = 6 * (r.ours[0]?.macs ?? 0);
+  console.log(`| ${r.name} | ${(flop / 1e6).toFixed(0)} | ${f0(r.t1?.train)} | ${f0(r.t2?.train)} | ${r.ours.map((o) => `${f0(o.train)} | ${ratio(o.train, best(r, 'train'))} | ${((o.train * flop) / 1e9).toFixed(0)}`).join(' | ')} |`);
 }
 console.log(`\nEvaluation (log-likelihood) and sampling, samples/s at batch ${VB} (PyTorch under no_grad, the better of 1 and 2 threads):`);
 console.log(`| model | PyTorch eval | ${ours.map(([n]) => `${n} | ratio`).join(' | ')} | PyTorch sample | ${ours.map(([n]) => `${n} | ratio`).join(' | ')} |`);
