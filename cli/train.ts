@@ -85,7 +85,6 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       maxSteps: explicit('maxSteps') ? flags.maxSteps : undefined,
       lr: explicit('lr') ? flags.lr : undefined,
     }, `checkpoint ${ckptPath}`);
-    trimLog(logPath, run.trainer.step, say);
     say(`resuming ${out} at step ${run.trainer.step} (epoch ${run.trainer.epoch + 1}) on the ${backend.name} backend (${threadCount(backend)})`);
   } else {
     if (existsSync(ckptPath)) {
@@ -145,6 +144,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     saveCheckpoint: (bytes) => writeAtomic(ckptPath, bytes, 'checkpoint'),
     saveModel: (bytes) => writeAtomic(modelPath, bytes, 'model'),
     appendLog: (entry) => appendLine(logPath, JSON.stringify(entry)),
+    trimLog: (step) => trimLog(logPath, step),
   };
   let outcome;
   try {
@@ -181,6 +181,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
           bar.stop();
           warn(msg.replace('a lower learning rate', 'a lower --lr'));
         },
+        onNote: (msg) => say(msg.startsWith('dropped') ? `${logPath}: ${msg}` : msg),
       },
     });
   } finally {
@@ -273,8 +274,8 @@ function checkResumeFlags(
  * A run killed between an epoch's log line and its checkpoint leaves a line for steps the checkpoint has not reached;
  * the resumed run writes that epoch's line again, so lines past the checkpoint's step are dropped first.
  */
-function trimLog(logPath: string, step: number, say: (m: string) => void): void {
-  if (!existsSync(logPath)) return;
+function trimLog(logPath: string, step: number): number {
+  if (!existsSync(logPath)) return 0;
   const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
   const kept = lines.filter((l) => {
     try {
@@ -283,9 +284,9 @@ function trimLog(logPath: string, step: number, say: (m: string) => void): void 
       return true; // not ours to judge: keep it
     }
   });
-  if (kept.length === lines.length) return;
+  if (kept.length === lines.length) return 0;
   writeAtomic(logPath, kept.map((l) => l + '\n').join(''), 'log');
-  say(`${logPath}: dropped ${lines.length - kept.length} line(s) written after the checkpoint (step ${step}) by a run that was killed`);
+  return lines.length - kept.length;
 }
 
 /**

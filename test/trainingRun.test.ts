@@ -79,6 +79,28 @@ describe('TrainingRun', () => {
     assert.equal(resumed.record.bestValid, straight.record.bestValid);
   });
 
+  it('a resumed run drops log lines its storage holds from past the checkpoint, and says so', async () => {
+    // A run killed after logging epoch 2 but before that epoch's checkpoint landed: the log runs ahead of it.
+    const storage = new MemoryStorage();
+    const first = await TrainingRun.create(createRefBackend(), train, valid, options);
+    await first.run({ storage, shouldStop: () => first.trainer.step === 8 });
+    const checkpoint = storage.checkpoint!;
+    await first.run({ storage, shouldStop: () => first.trainer.step === 13 });
+    assert.deepEqual(storage.log.map((l) => l.step), [6, 12], 'epoch 2 logged past the checkpoint of step 8');
+    const trimming = Object.assign(storage, {
+      trimLog(step: number): number {
+        const before = storage.log.length;
+        storage.log = storage.log.filter((l) => !(l.step > step));
+        return before - storage.log.length;
+      },
+    });
+    const notes: string[] = [];
+    const resumed = TrainingRun.resume(readRunCheckpoint(checkpoint, createRefBackend()), train, valid);
+    await resumed.run({ storage: trimming, events: { onNote: (m) => void notes.push(m) } });
+    assert.deepEqual(storage.log.map((l) => l.step), [6, 12, 18], 'each epoch logged once, in order');
+    assert.deepEqual(notes.filter((n) => n.startsWith('dropped')), ['dropped 1 log line(s) written after the checkpoint (step 8) by a run that was stopped before it saved']);
+  });
+
   it('after parameters overflow, keeps only the last state shown to give a finite loss', async () => {
     const storage = new MemoryStorage();
     const run = await TrainingRun.create(createRefBackend(), train, valid, options);

@@ -227,6 +227,22 @@ export class IndexedDbRunStorage implements RunStorage {
     });
   }
 
+  /** Drops log lines past `step` in one read-modify-write transaction (see RunStorage.trimLog). */
+  async trimLog(step: number): Promise<number> {
+    const key = this.key('log');
+    let dropped = 0;
+    await this.transact('readwrite', (s) => {
+      const r = s.get(key);
+      r.onsuccess = () => {
+        const log = Array.isArray(r.result) ? (r.result as EpochLogEntry[]) : [];
+        const kept = log.filter((e) => !(e.step > step));
+        dropped = log.length - kept.length;
+        if (dropped > 0) s.put(kept, key);
+      };
+    });
+    return dropped;
+  }
+
   /** The newest checkpoint, or null when the run has none. */
   loadCheckpoint(): Promise<StoredBytes | null> {
     return this.getBytes('checkpoint');

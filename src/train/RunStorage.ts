@@ -9,6 +9,12 @@ export interface RunStorage {
   saveModel(bytes: Uint8Array, at: { step: number; epoch: number }): void | Promise<void>;
   /** One line of the run's log per epoch. */
   appendLog(entry: EpochLogEntry): void | Promise<void>;
+  /**
+   * Drops log lines past `step` and returns how many it dropped. A resumed run calls it first: a run killed after
+   * logging an epoch but before its checkpoint landed left a line the resumed run will write again. Optional: a
+   * storage without it keeps such lines.
+   */
+  trimLog?(step: number): number | Promise<number>;
 }
 
 /** The log line of one epoch (log.jsonl). */

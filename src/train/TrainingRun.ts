@@ -169,7 +169,11 @@ export class TrainingRun {
       const ll = trainer.checkLoss();
       return Number.isFinite(ll) ? null : `the log-likelihood after step ${trainer.step} is ${ll}`;
     };
-    if (this.resumed) lastGood = at();
+    if (this.resumed) {
+      lastGood = at();
+      const dropped = (await driver.storage.trimLog?.(trainer.step)) ?? 0;
+      if (dropped > 0) await events.onNote?.(`dropped ${dropped} log line(s) written after the checkpoint (step ${trainer.step}) by a run that was stopped before it saved`);
+    }
 
     let t0 = now();
     let secondsBefore = record.seconds;
