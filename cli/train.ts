@@ -10,7 +10,7 @@ import type { PartitionName } from '../src/flows/Partition.js';
 import type { ModelSettings } from '../src/model/configFromSettings.js';
 import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
 import { getPreset } from '../src/model/presets.js';
-import type { PriorName } from '../src/priors/Prior.js';
+import type { PriorName } from '../src/priors/priorRegistry.js';
 import type { LrScheduleName } from '../src/train/learningRate.js';
 import type { RunRecord } from '../src/train/RunRecord.js';
 import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';

@@ -28,8 +28,8 @@ export { partitionFor, PARTITION_NAMES, type Partition, type PartitionName } fro
 export { gaussianPrior } from './priors/gaussianPrior.js';
 export { getPrior } from './priors/getPrior.js';
 export { logisticPrior, softplus } from './priors/logisticPrior.js';
-export { priorLogProb, type Prior, type PriorName } from './priors/Prior.js';
-export { PRIOR_NAMES, PRIORS } from './priors/priorRegistry.js';
+export { priorLogProb, type Prior } from './priors/Prior.js';
+export { PRIOR_NAMES, PRIORS, type PriorName } from './priors/priorRegistry.js';
 export { NETWORK_NAMES, PAPER_MNIST_CONFIG, validateConfig, type NetworkName, type NiceConfig } from './model/NiceConfig.js';
 export { countParams, modelMemory, NiceModel } from './model/NiceModel.js';
 export { getPreset, PRESET_NAMES, PRESETS, type PresetConfig, type PresetName } from './model/presets.js';

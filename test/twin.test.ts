@@ -23,7 +23,7 @@ import { readSafetensors } from '../src/io/safetensors.js';
 import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
-import type { PriorName } from '../src/priors/Prior.js';
+import type { PriorName } from '../src/priors/priorRegistry.js';
 import { cli, root } from './cliRun.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-twin-'));

@@ -1,7 +1,7 @@
 import type { DataRange } from '../data/dequantize.js';
 import type { CouplingLaw } from '../flows/couplingLaw.js';
 import type { PartitionName } from '../flows/Partition.js';
-import type { PriorName } from '../priors/Prior.js';
+import type { PriorName } from '../priors/priorRegistry.js';
 import type { NetworkName, NiceConfig } from './NiceConfig.js';
 import { getPreset, type PresetConfig } from './presets.js';
 

@@ -29,8 +29,6 @@ export interface Prior<N extends string = string> {
   batchLogProb?(backend: Backend, h: FloatArray, n: number, D: number, weight: number, logProb: Float64Array, dh: FloatArray): void;
 }
 
-export type { PriorName } from './priorRegistry.js';
-
 /** out[i] = Σ_d log p(h[i, d]) for a batch h [n, D], summed in float64. */
 export function priorLogProb(prior: Prior, h: FloatArray, n: number, D: number, out: Float64Array): void {
   for (let i = 0; i < n; i++) {
