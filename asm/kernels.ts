@@ -232,17 +232,28 @@ export function colSum(dy: usize, rows: i32, cols: i32, out: usize, accumulate: 
   }
 }
 
-/** Adam on elements [i0, i1): a = lr/(1−β1^t), sb2 = 1/sqrt(1−β2^t) (see Backend.adam). */
+/** The smallest normal float32, 2^−126: moments below it are stored as 0 (see adam). */
+const MIN_NORMAL: f32 = 1.1754943508222875e-38;
+
+/**
+ * Adam on elements [i0, i1): a = lr/(1−β1^t), sb2 = 1/sqrt(1−β2^t) (see Backend.adam). Moments that fall below the
+ * smallest normal float are flushed to 0 (refKernels.ts says why: a weight whose gradient stays 0 has a first moment
+ * that decays into the denormals and sticks there, and arithmetic on denormals is ~100× slower on x86).
+ */
 export function adam(p: usize, g: usize, m: usize, v: usize, a: f32, beta1: f32, beta2: f32, eps: f32, sb2: f32, i0: i32, i1: i32): void {
   const b1 = f32x4.splat(beta1), nb1 = f32x4.splat(1 - beta1);
   const b2 = f32x4.splat(beta2), nb2 = f32x4.splat(1 - beta2);
   const va = f32x4.splat(a), veps = f32x4.splat(eps), vsb2 = f32x4.splat(sb2);
+  const tiny = f32x4.splat(MIN_NORMAL);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const o = <usize>i * 4;
     const gi = v128.load(g + o);
-    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(nb1, gi));
-    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(nb2, f32x4.mul(gi, gi)));
+    let mi = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(nb1, gi));
+    let vi = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(nb2, f32x4.mul(gi, gi)));
+    // (andnot with "below": a NaN moment stays NaN, for the trainer's checks to see)
+    mi = v128.andnot(mi, f32x4.lt(f32x4.abs(mi), tiny));
+    vi = v128.andnot(vi, f32x4.lt(vi, tiny));
     v128.store(m + o, mi);
     v128.store(v + o, vi);
     const den = f32x4.add(f32x4.mul(f32x4.sqrt(vi), vsb2), veps);
@@ -251,8 +262,10 @@ export function adam(p: usize, g: usize, m: usize, v: usize, a: f32, beta1: f32,
   for (; i < i1; i++) {
     const o = <usize>i * 4;
     const gi = load<f32>(g + o);
-    const mi = beta1 * load<f32>(m + o) + (1 - beta1) * gi;
-    const vi = beta2 * load<f32>(v + o) + (1 - beta2) * gi * gi;
+    let mi = beta1 * load<f32>(m + o) + (1 - beta1) * gi;
+    let vi = beta2 * load<f32>(v + o) + (1 - beta2) * gi * gi;
+    if (Mathf.abs(mi) < MIN_NORMAL) mi = 0;
+    if (vi < MIN_NORMAL) vi = 0;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
     store<f32>(p + o, load<f32>(p + o) - (a * mi) / (Mathf.sqrt(vi) * sb2 + eps));

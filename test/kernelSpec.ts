@@ -190,6 +190,29 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       }
     });
 
+    it('adam flushes moments that decay into the denormal floats to 0, and keeps a NaN', { skip }, () => {
+      // A weight whose gradient stays 0: its first moment decays by β1 per step. Denormal floats make x86 ~100×
+      // slower and stick (0.9 × the smallest denormal rounds back to it); below 2^−126 a moment must be exactly 0.
+      const b = backend!;
+      const n = 9; // a SIMD body and a scalar tail
+      const p = alloc(n), g = alloc(n), m = alloc(n), v = alloc(n);
+      p.fill(0.5);
+      m.fill(1e-36);
+      v.fill(1e-37);
+      m[4] = -1e-36;
+      for (let step = 1; step <= 300; step++) {
+        b.adam(p, g, m, v, n, 1e-3, 0.9, 0.99, 1e-4, step);
+        for (const arr of [m, v]) for (const x of arr) assert.ok(x === 0 || Math.abs(x) >= 1.1754943508222875e-38, `a denormal moment ${x} at step ${step}`);
+      }
+      assert.deepEqual(Array.from(m), new Array(n).fill(0), 'first moments flushed to 0');
+      assert.deepEqual(Array.from(v), new Array(n).fill(0), 'second moments flushed to 0');
+      g[2] = NaN;
+      g[8] = NaN;
+      b.adam(p, g, m, v, n, 1e-3, 0.9, 0.99, 1e-4, 301);
+      assert.ok(Number.isNaN(m[2]) && Number.isNaN(m[8]) && Number.isNaN(p[2]) && Number.isNaN(p[8]), 'a NaN gradient still shows');
+      assert.equal(m[0], 0);
+    });
+
     it('gather and scatterAdd match the reference (every partition-like index pattern, odd widths)', { skip }, () => {
       const b = backend!;
       for (const [n, D] of [[1, 1], [3, 7], [200, 784], [5, 33]]) {

@@ -94,7 +94,7 @@ export interface Backend {
   /**
    * One Adam step over n parameters, in one pass (Kingma & Ba, Algorithm 1):
    * m = β1 m + (1−β1) g;  v = β2 v + (1−β2) g²;  p −= lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + ε).
-   * `step` is t, counted from 1.
+   * `step` is t, counted from 1. Moments below the smallest normal float32 are stored as 0 (see adamRef).
    */
   adam(
     p: FloatArray,
