@@ -1,7 +1,7 @@
 // Inpainting, measured: for each of the paper's 10 masks, the first N test digits are completed with each recipe, and
 // the hidden pixels are compared with the truth.
 //
-//   node --import tsx scripts/measure-inpaint.ts runs/mnist/model.safetensors [N=100] [STEPS=1000] [--figure docs/inpaint-masks.png] [--no-restarts]
+//   node --import tsx scripts/measure-inpaint.ts runs/mnist/model.safetensors [N=100] [STEPS=1000] [--figure docs/inpaint-masks.png] [--no-restarts] [--no-paper]
 //
 // Prints a Markdown table: per mask and recipe, the mean squared error of the hidden pixels against the truth, the
 // total variation of the completed images over that of the true ones (1 = as smooth as real digits; speckle is > 1),
@@ -23,6 +23,8 @@ const figureAt = args.indexOf('--figure');
 const figure = figureAt >= 0 ? args.splice(figureAt, 2)[1] : null;
 const noRestarts = args.includes('--no-restarts');
 if (noRestarts) args.splice(args.indexOf('--no-restarts'), 1);
+const noPaper = args.includes('--no-paper');
+if (noPaper) args.splice(args.indexOf('--no-paper'), 1);
 const [modelPath, nText = '100', stepsText = '1000'] = args;
 if (!modelPath) {
   process.stderr.write('usage: measure-inpaint.ts MODEL [N] [STEPS] [--figure out.png]\n');
@@ -48,6 +50,7 @@ const recipes: Record<string, Omit<InpaintOptions, 'rng'>> = {
   'default, 3 restarts': { restarts: 3 },
 };
 if (noRestarts) delete recipes['default, 3 restarts'];
+if (noPaper) delete recipes['paper (raw gradient, full noise)'];
 
 const tv = (img: Float32Array, o: number): number => {
   let s = 0;
