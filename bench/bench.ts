@@ -220,7 +220,6 @@ function variantRates(b: Backend, config: NiceConfig): Rates {
   const sample = VB * rate(() => model.sample(VB, rng), SECONDS / 2, 1);
   b.free(x);
   const macs = forwardMacs(model, config);
-  model.dispose?.();
   return { train, evalRate, sample, macs };
 }
 const ours: Array<[string, () => Promise<Backend>]> = [];
