@@ -153,7 +153,7 @@ export function TrainPanel(): JSX.Element {
             {datasets.map((d) => <option key={d.name} value={d.name}>{d.label}</option>)}
           </select>
         </label>
-        <label>
+        <label class="wide">
           Model
           <select value={size} disabled={locked} data-testid="train-size" onChange={(e) => {
             const s = e.currentTarget.value as TrainSize;
