@@ -64,8 +64,6 @@ export function createOneDnnConv(dnn: OneDnn): OneDnnConv {
     return m;
   };
   const out = (): [Handle] => [null];
-  /** Every handle made for an entry, with its destructor, to free in reverse order. */
-  const owned = (): Array<() => void> => [];
   const pd = (desc: Uint8Array, attr: Handle, hint: Handle, own: Array<() => void>): Handle => {
     const o = out();
     check(dnn.pdCreate(o, desc, attr, dnn.engine, hint), 'primitive_desc_create');
@@ -111,6 +109,18 @@ export function createOneDnnConv(dnn: OneDnn): OneDnnConv {
     return { userMem, convMem, reorder: () => exec(prim, args, 'reorder'), keep: buf };
   };
 
+  /** Builds an entry with the handles it owns, freeing them (in reverse) on destroy or when building fails. */
+  const owning = (build: (own: Array<() => void>) => Omit<Entry, 'destroy'>): Entry => {
+    const own: Array<() => void> = [];
+    const free = (): void => own.reverse().forEach((f) => f());
+    try {
+      return { ...build(own), destroy: free };
+    } catch (e) {
+      free();
+      throw e;
+    }
+  };
+
   /** The descriptors of one shape and batch size. */
   const descs = (n: number, s: ConvShape) => {
     const pad = BigInt64Array.of(BigInt((s.kernel - 1) >> 1), BigInt((s.kernel - 1) >> 1));
@@ -129,101 +139,80 @@ export function createOneDnnConv(dnn: OneDnn): OneDnnConv {
     return desc;
   };
 
-  const buildForward = (n: number, s: ConvShape, relu: boolean): Entry => {
-    const own = owned();
-    try {
-      const d = descs(n, s);
-      let attr: Handle = null;
-      if (relu) {
-        const a = out(), po = out();
-        check(dnn.attrCreate(a), 'primitive_attr_create');
-        own.push(() => dnn.attrDestroy(a[0]));
-        check(dnn.postOpsCreate(po), 'post_ops_create');
-        own.push(() => dnn.postOpsDestroy(po[0]));
-        check(dnn.postOpsAppendEltwise(po[0], 1, ELTWISE_RELU, 0, 0), 'post_ops_append_eltwise');
-        check(dnn.attrSetPostOps(a[0], po[0]), 'primitive_attr_set_post_ops');
-        attr = a[0];
-      }
-      const p = pd(forwardDesc(d, true), attr, null, own);
-      const w = weightsIn(d.wUser, dnn.pdQueryMd(p, QUERY_WEIGHTS_MD, 0), false, own);
-      const srcMem = memory(d.src, own), bMem = memory(d.bias, own), dstMem = memory(d.dst, own);
-      const prim = primitive(p, own);
-      const args: Args = [{ arg: ARG_SRC, memory: srcMem }, { arg: ARG_WEIGHTS, memory: w.convMem }, { arg: ARG_BIAS, memory: bMem }, { arg: ARG_DST, memory: dstMem }];
-      return {
-        impl: implOf(p),
-        run(x, W, b, y) {
-          bind(w.userMem, W);
-          w.reorder?.();
-          bind(srcMem, x);
-          bind(bMem, b);
-          bind(dstMem, y as FloatArray);
-          exec(prim, args, 'convolution forward');
-        },
-        destroy: () => own.reverse().forEach((f) => f()),
-      };
-    } catch (e) {
-      own.reverse().forEach((f) => f());
-      throw e;
+  const buildForward = (n: number, s: ConvShape, relu: boolean): Entry => owning((own) => {
+    const d = descs(n, s);
+    let attr: Handle = null;
+    if (relu) {
+      const a = out(), po = out();
+      check(dnn.attrCreate(a), 'primitive_attr_create');
+      own.push(() => dnn.attrDestroy(a[0]));
+      check(dnn.postOpsCreate(po), 'post_ops_create');
+      own.push(() => dnn.postOpsDestroy(po[0]));
+      check(dnn.postOpsAppendEltwise(po[0], 1, ELTWISE_RELU, 0, 0), 'post_ops_append_eltwise');
+      check(dnn.attrSetPostOps(a[0], po[0]), 'primitive_attr_set_post_ops');
+      attr = a[0];
     }
-  };
+    const p = pd(forwardDesc(d, true), attr, null, own);
+    const w = weightsIn(d.wUser, dnn.pdQueryMd(p, QUERY_WEIGHTS_MD, 0), false, own);
+    const srcMem = memory(d.src, own), bMem = memory(d.bias, own), dstMem = memory(d.dst, own);
+    const prim = primitive(p, own);
+    const args: Args = [{ arg: ARG_SRC, memory: srcMem }, { arg: ARG_WEIGHTS, memory: w.convMem }, { arg: ARG_BIAS, memory: bMem }, { arg: ARG_DST, memory: dstMem }];
+    return {
+      impl: implOf(p),
+      run(x, W, b, y) {
+        bind(w.userMem, W);
+        w.reorder?.();
+        bind(srcMem, x);
+        bind(bMem, b);
+        bind(dstMem, y as FloatArray);
+        exec(prim, args, 'convolution forward');
+      },
+    };
+  });
 
-  const buildBackwardData = (n: number, s: ConvShape): Entry => {
-    const own = owned();
-    try {
-      const d = descs(n, s);
-      const hint = pd(forwardDesc(d, false), null, null, own);
-      const desc = new Uint8Array(OP_DESC_BYTES);
-      check(dnn.convBackwardDataDescInit(desc, CONV_DIRECT, d.src, d.wAny, d.dst, strides, d.pad, d.pad), 'convolution_backward_data_desc_init');
-      const p = pd(desc, null, hint, own);
-      const w = weightsIn(d.wUser, dnn.pdQueryMd(p, QUERY_WEIGHTS_MD, 0), false, own);
-      const dyMem = memory(d.dst, own), dxMem = memory(d.src, own);
-      const prim = primitive(p, own);
-      const args: Args = [{ arg: ARG_DIFF_DST, memory: dyMem }, { arg: ARG_WEIGHTS, memory: w.convMem }, { arg: ARG_DIFF_SRC, memory: dxMem }];
-      return {
-        impl: implOf(p),
-        run(dy, W, dx) {
-          bind(w.userMem, W);
-          w.reorder?.();
-          bind(dyMem, dy);
-          bind(dxMem, dx);
-          exec(prim, args, 'convolution backward data');
-        },
-        destroy: () => own.reverse().forEach((f) => f()),
-      };
-    } catch (e) {
-      own.reverse().forEach((f) => f());
-      throw e;
-    }
-  };
+  const buildBackwardData = (n: number, s: ConvShape): Entry => owning((own) => {
+    const d = descs(n, s);
+    const hint = pd(forwardDesc(d, false), null, null, own);
+    const desc = new Uint8Array(OP_DESC_BYTES);
+    check(dnn.convBackwardDataDescInit(desc, CONV_DIRECT, d.src, d.wAny, d.dst, strides, d.pad, d.pad), 'convolution_backward_data_desc_init');
+    const p = pd(desc, null, hint, own);
+    const w = weightsIn(d.wUser, dnn.pdQueryMd(p, QUERY_WEIGHTS_MD, 0), false, own);
+    const dyMem = memory(d.dst, own), dxMem = memory(d.src, own);
+    const prim = primitive(p, own);
+    const args: Args = [{ arg: ARG_DIFF_DST, memory: dyMem }, { arg: ARG_WEIGHTS, memory: w.convMem }, { arg: ARG_DIFF_SRC, memory: dxMem }];
+    return {
+      impl: implOf(p),
+      run(dy, W, dx) {
+        bind(w.userMem, W);
+        w.reorder?.();
+        bind(dyMem, dy);
+        bind(dxMem, dx);
+        exec(prim, args, 'convolution backward data');
+      },
+    };
+  });
 
-  const buildBackwardWeights = (n: number, s: ConvShape): Entry => {
-    const own = owned();
-    try {
-      const d = descs(n, s);
-      const hint = pd(forwardDesc(d, false), null, null, own);
-      const desc = new Uint8Array(OP_DESC_BYTES);
-      check(dnn.convBackwardWeightsDescInit(desc, CONV_DIRECT, d.src, d.wAny, null, d.dst, strides, d.pad, d.pad), 'convolution_backward_weights_desc_init');
-      const p = pd(desc, null, hint, own);
-      const w = weightsIn(d.wUser, dnn.pdQueryMd(p, QUERY_DIFF_WEIGHTS_MD, 0), true, own);
-      const xMem = memory(d.src, own), dyMem = memory(d.dst, own);
-      const prim = primitive(p, own);
-      const args: Args = [{ arg: ARG_SRC, memory: xMem }, { arg: ARG_DIFF_DST, memory: dyMem }, { arg: ARG_DIFF_WEIGHTS, memory: w.convMem }];
-      return {
-        impl: implOf(p),
-        run(x, dy, dW) {
-          bind(xMem, x);
-          bind(dyMem, dy);
-          bind(w.userMem, dW);
-          exec(prim, args, 'convolution backward weights');
-          w.reorder?.();
-        },
-        destroy: () => own.reverse().forEach((f) => f()),
-      };
-    } catch (e) {
-      own.reverse().forEach((f) => f());
-      throw e;
-    }
-  };
+  const buildBackwardWeights = (n: number, s: ConvShape): Entry => owning((own) => {
+    const d = descs(n, s);
+    const hint = pd(forwardDesc(d, false), null, null, own);
+    const desc = new Uint8Array(OP_DESC_BYTES);
+    check(dnn.convBackwardWeightsDescInit(desc, CONV_DIRECT, d.src, d.wAny, null, d.dst, strides, d.pad, d.pad), 'convolution_backward_weights_desc_init');
+    const p = pd(desc, null, hint, own);
+    const w = weightsIn(d.wUser, dnn.pdQueryMd(p, QUERY_DIFF_WEIGHTS_MD, 0), true, own);
+    const xMem = memory(d.src, own), dyMem = memory(d.dst, own);
+    const prim = primitive(p, own);
+    const args: Args = [{ arg: ARG_SRC, memory: xMem }, { arg: ARG_DIFF_DST, memory: dyMem }, { arg: ARG_DIFF_WEIGHTS, memory: w.convMem }];
+    return {
+      impl: implOf(p),
+      run(x, dy, dW) {
+        bind(xMem, x);
+        bind(dyMem, dy);
+        bind(w.userMem, dW);
+        exec(prim, args, 'convolution backward weights');
+        w.reorder?.();
+      },
+    };
+  });
 
   const get = (key: string, build: () => Entry): Entry => {
     let e = entries.get(key);
