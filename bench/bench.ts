@@ -10,7 +10,6 @@
 // PyTorch runs in the environment this process started with, plus the OPENBLAS_CORETYPE the blas backend chooses
 // for this CPU (see src/node/openBlasCoreType.ts), so its dense layers get the same OpenBLAS kernels as ours.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../src/core/Backend.js';
@@ -22,16 +21,11 @@ import { Trainer } from '../src/train/Trainer.js';
 import { blasAvailable, createBlasBackend, openBlasCoreName } from '../src/node/createBlasBackend.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
 import { loadOneDnn } from '../src/node/loadOneDnn.js';
-import { openBlasCoreTypeFor } from '../src/node/openBlasCoreType.js';
+import { openBlasCoreTypeFor, readCpuinfo } from '../src/node/openBlasCoreType.js';
 
 // Before anything loads OpenBLAS or oneDNN (loading them sets OPENBLAS_CORETYPE and OMP_WAIT_POLICY here).
 const startEnv = { ...process.env };
-let cpuinfo = '';
-try {
-  cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-} catch {
-  cpuinfo = '';
-}
+const cpuinfo = readCpuinfo();
 const torchEnv: NodeJS.ProcessEnv = { ...startEnv };
 const coreType = startEnv.OPENBLAS_CORETYPE ?? openBlasCoreTypeFor(cpuinfo);
 if (coreType) torchEnv.OPENBLAS_CORETYPE = coreType;

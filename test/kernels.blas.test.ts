@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { it } from 'node:test';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { blasAvailable, createBlasBackend, loadOpenBlas, openBlasCoreName } from '../src/node/createBlasBackend.js';
-import { openBlasCoreTypeFor, steerOpenBlasCoreType } from '../src/node/openBlasCoreType.js';
+import { openBlasCoreTypeFor, readCpuinfo, steerOpenBlasCoreType } from '../src/node/openBlasCoreType.js';
 import { describeKernelSpec } from './kernelSpec.js';
 
 // Read before anything loads OpenBLAS (loading sets it when the user has not).
@@ -47,13 +46,7 @@ it('OpenBLAS is steered to the kernels an Intel CPU supports, and other CPUs are
 });
 
 it('the loaded OpenBLAS runs the kernels chosen for this CPU', { skip: (!blasAvailable() && 'OpenBLAS not installed') || (userCoreType !== undefined && 'OPENBLAS_CORETYPE set by the user') }, () => {
-  let cpuinfo = '';
-  try {
-    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    cpuinfo = '';
-  }
-  const wanted = openBlasCoreTypeFor(cpuinfo);
+  const wanted = openBlasCoreTypeFor(readCpuinfo());
   const name = openBlasCoreName();
   assert.ok(name, 'a core name');
   if (wanted !== null) assert.equal(name.toLowerCase(), wanted.toLowerCase());

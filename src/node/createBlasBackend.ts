@@ -9,7 +9,6 @@
 // direct kernels the convolutions (createOneDnnConv.ts): on a 2-core AVX-512 Xeon its sgemm runs 260–330 GFLOP/s
 // at the training shapes, OpenBLAS 0.3.21's 130–260 (and its idle threads spin into the next element-wise kernel:
 // Adam took 25 ms a step behind OpenBLAS, 0.15 ms behind oneDNN's sleeping OpenMP threads).
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import type { Backend } from '../core/Backend.js';
@@ -19,8 +18,9 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import { adamRef, addBiasRef, colSumRef, gatherRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../core/refKernels.js';
 import { createOneDnnConv } from './createOneDnnConv.js';
 import { createWasmBackendNode } from './createWasmBackendNode.js';
+import { loadFirstLibrary } from './loadFirstLibrary.js';
 import { loadOneDnn } from './loadOneDnn.js';
-import { steerOpenBlasCoreType } from './openBlasCoreType.js';
+import { readCpuinfo, steerOpenBlasCoreType } from './openBlasCoreType.js';
 
 const ROW_MAJOR = 101;
 const NO_TRANS = 111;
@@ -56,36 +56,24 @@ export function loadOpenBlas(names: string[] = OPENBLAS_NAMES): OpenBlas {
     throw new NiceFlowError(`the blas backend needs the koffi package, which did not load: ${(e as Error).message}`);
   }
   // Before the first load: OpenBLAS picks its kernels once, as it loads (see openBlasCoreType.ts).
-  let cpuinfo = '';
+  steerOpenBlasCoreType(process.env, readCpuinfo());
+  const found = loadFirstLibrary(koffi, names);
+  if (!found) throw new NiceFlowError(`OpenBLAS not found (${names[0]}): install it with \`apt-get install libopenblas0-pthread\` (Debian/Ubuntu)`);
+  const { lib, path } = found;
+  const sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, _Inout_ float *, int)') as Sgemm;
+  let setThreads: ((n: number) => void) | null = null;
   try {
-    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+    setThreads = lib.func('void openblas_set_num_threads(int)') as (n: number) => void;
   } catch {
-    cpuinfo = ''; // not Linux: OpenBLAS chooses alone
+    setThreads = null;
   }
-  steerOpenBlasCoreType(process.env, cpuinfo);
-  for (const path of names) {
-    let lib;
-    try {
-      lib = koffi.load(path);
-    } catch {
-      continue;
-    }
-    const sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, _Inout_ float *, int)') as Sgemm;
-    let setThreads: ((n: number) => void) | null = null;
-    try {
-      setThreads = lib.func('void openblas_set_num_threads(int)') as (n: number) => void;
-    } catch {
-      setThreads = null;
-    }
-    let coreName = 'unknown';
-    try {
-      coreName = String((lib.func('const char *openblas_get_corename()') as () => string)());
-    } catch {
-      coreName = 'unknown';
-    }
-    return { sgemm, setThreads, path, coreName };
+  let coreName = 'unknown';
+  try {
+    coreName = String((lib.func('const char *openblas_get_corename()') as () => string)());
+  } catch {
+    coreName = 'unknown';
   }
-  throw new NiceFlowError(`OpenBLAS not found (${names[0]}): install it with \`apt-get install libopenblas0-pthread\` (Debian/Ubuntu)`);
+  return { sgemm, setThreads, path, coreName };
 }
 
 /** The kernels the loaded OpenBLAS runs ("SkylakeX", "Haswell"…), for reports; null when it cannot be loaded. */

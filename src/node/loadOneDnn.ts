@@ -9,6 +9,7 @@
 // threads that spin while another process wants the core are what makes throughput collapse under contention.
 import { createRequire } from 'node:module';
 import { NiceFlowError } from '../core/NiceFlowError.js';
+import { loadFirstLibrary } from './loadFirstLibrary.js';
 
 /** Library names tried in order (Debian's libdnnl2 provides the first; the 2.x C API is what is declared). */
 export const ONEDNN_NAMES = ['libdnnl.so.2'];
@@ -78,63 +79,57 @@ export function loadOneDnn(names: string[] = ONEDNN_NAMES, env: Record<string, s
     return null;
   }
   if (!env.OMP_WAIT_POLICY) env.OMP_WAIT_POLICY = 'PASSIVE';
-  for (const path of names) {
-    let lib;
-    try {
-      lib = koffi.load(path);
-    } catch {
-      continue;
-    }
-    koffi.struct('nice_flow_dnnl_exec_arg', { arg: 'int', memory: 'void *' });
-    const f = (sig: string) => lib.func(sig);
-    const dnn = {
-      path,
-      engine: null as Handle,
-      stream: null as Handle,
-      sgemm: f('int dnnl_sgemm(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float, _Inout_ float *, int64_t)'),
-      mdInitByTag: f('int dnnl_memory_desc_init_by_tag(void *md, int ndims, const void *dims, int dtype, int tag)'),
-      convForwardDescInit: f('int dnnl_convolution_forward_desc_init(void *desc, int prop, int alg, const void *src, const void *w, const void *b, const void *dst, const void *strides, const void *padl, const void *padr)'),
-      convBackwardDataDescInit: f('int dnnl_convolution_backward_data_desc_init(void *desc, int alg, const void *dsrc, const void *w, const void *ddst, const void *strides, const void *padl, const void *padr)'),
-      convBackwardWeightsDescInit: f('int dnnl_convolution_backward_weights_desc_init(void *desc, int alg, const void *src, const void *dw, const void *db, const void *ddst, const void *strides, const void *padl, const void *padr)'),
-      pdCreate: f('int dnnl_primitive_desc_create(_Out_ void **pd, const void *op, void *attr, void *engine, void *hint)'),
-      pdQueryMd: f('const void *dnnl_primitive_desc_query_md(void *pd, int what, int index)'),
-      pdQueryString: f('int dnnl_primitive_desc_query(void *pd, int what, int index, _Out_ const char **result)'),
-      pdDestroy: f('int dnnl_primitive_desc_destroy(void *pd)'),
-      mdEqual: f('int dnnl_memory_desc_equal(const void *a, const void *b)'),
-      mdSize: f('size_t dnnl_memory_desc_get_size(const void *md)'),
-      memoryCreate: f('int dnnl_memory_create(_Out_ void **mem, const void *md, void *engine, void *handle)'),
-      memorySetHandle: f('int dnnl_memory_set_data_handle(void *mem, void *handle)'),
-      memoryDestroy: f('int dnnl_memory_destroy(void *mem)'),
-      primitiveCreate: f('int dnnl_primitive_create(_Out_ void **prim, void *pd)'),
-      primitiveExecute: f('int dnnl_primitive_execute(void *prim, void *stream, int nargs, const nice_flow_dnnl_exec_arg *args)'),
-      primitiveDestroy: f('int dnnl_primitive_destroy(void *prim)'),
-      reorderPdCreate: f('int dnnl_reorder_primitive_desc_create(_Out_ void **pd, const void *src, void *se, const void *dst, void *de, void *attr)'),
-      attrCreate: f('int dnnl_primitive_attr_create(_Out_ void **attr)'),
-      attrSetPostOps: f('int dnnl_primitive_attr_set_post_ops(void *attr, void *po)'),
-      attrDestroy: f('int dnnl_primitive_attr_destroy(void *attr)'),
-      postOpsCreate: f('int dnnl_post_ops_create(_Out_ void **po)'),
-      postOpsAppendEltwise: f('int dnnl_post_ops_append_eltwise(void *po, float scale, int alg, float alpha, float beta)'),
-      postOpsDestroy: f('int dnnl_post_ops_destroy(void *po)'),
-      streamWait: f('int dnnl_stream_wait(void *stream)'),
-      setThreads: null as ((n: number) => void) | null,
-    } as unknown as OneDnn;
-    const engine: Out = [null];
-    const stream: Out = [null];
-    try {
-      check((f('int dnnl_engine_create(_Out_ void **engine, int kind, size_t index)') as (o: Out, k: number, i: number) => number)(engine, 1, 0), 'engine_create');
-      check((f('int dnnl_stream_create(_Out_ void **stream, void *engine, unsigned int flags)') as (o: Out, e: Handle, fl: number) => number)(stream, engine[0], 1), 'stream_create');
-    } catch {
-      continue;
-    }
-    dnn.engine = engine[0];
-    dnn.stream = stream[0];
-    try {
-      dnn.setThreads = koffi.load('libgomp.so.1').func('void omp_set_num_threads(int)') as (n: number) => void;
-    } catch {
-      dnn.setThreads = null;
-    }
-    cached = dnn;
-    return dnn;
+  const found = loadFirstLibrary(koffi, names);
+  if (!found) return null;
+  const { lib, path } = found;
+  koffi.struct('nice_flow_dnnl_exec_arg', { arg: 'int', memory: 'void *' });
+  const f = (sig: string) => lib.func(sig);
+  const dnn = {
+    path,
+    engine: null as Handle,
+    stream: null as Handle,
+    sgemm: f('int dnnl_sgemm(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float, _Inout_ float *, int64_t)'),
+    mdInitByTag: f('int dnnl_memory_desc_init_by_tag(void *md, int ndims, const void *dims, int dtype, int tag)'),
+    convForwardDescInit: f('int dnnl_convolution_forward_desc_init(void *desc, int prop, int alg, const void *src, const void *w, const void *b, const void *dst, const void *strides, const void *padl, const void *padr)'),
+    convBackwardDataDescInit: f('int dnnl_convolution_backward_data_desc_init(void *desc, int alg, const void *dsrc, const void *w, const void *ddst, const void *strides, const void *padl, const void *padr)'),
+    convBackwardWeightsDescInit: f('int dnnl_convolution_backward_weights_desc_init(void *desc, int alg, const void *src, const void *dw, const void *db, const void *ddst, const void *strides, const void *padl, const void *padr)'),
+    pdCreate: f('int dnnl_primitive_desc_create(_Out_ void **pd, const void *op, void *attr, void *engine, void *hint)'),
+    pdQueryMd: f('const void *dnnl_primitive_desc_query_md(void *pd, int what, int index)'),
+    pdQueryString: f('int dnnl_primitive_desc_query(void *pd, int what, int index, _Out_ const char **result)'),
+    pdDestroy: f('int dnnl_primitive_desc_destroy(void *pd)'),
+    mdEqual: f('int dnnl_memory_desc_equal(const void *a, const void *b)'),
+    mdSize: f('size_t dnnl_memory_desc_get_size(const void *md)'),
+    memoryCreate: f('int dnnl_memory_create(_Out_ void **mem, const void *md, void *engine, void *handle)'),
+    memorySetHandle: f('int dnnl_memory_set_data_handle(void *mem, void *handle)'),
+    memoryDestroy: f('int dnnl_memory_destroy(void *mem)'),
+    primitiveCreate: f('int dnnl_primitive_create(_Out_ void **prim, void *pd)'),
+    primitiveExecute: f('int dnnl_primitive_execute(void *prim, void *stream, int nargs, const nice_flow_dnnl_exec_arg *args)'),
+    primitiveDestroy: f('int dnnl_primitive_destroy(void *prim)'),
+    reorderPdCreate: f('int dnnl_reorder_primitive_desc_create(_Out_ void **pd, const void *src, void *se, const void *dst, void *de, void *attr)'),
+    attrCreate: f('int dnnl_primitive_attr_create(_Out_ void **attr)'),
+    attrSetPostOps: f('int dnnl_primitive_attr_set_post_ops(void *attr, void *po)'),
+    attrDestroy: f('int dnnl_primitive_attr_destroy(void *attr)'),
+    postOpsCreate: f('int dnnl_post_ops_create(_Out_ void **po)'),
+    postOpsAppendEltwise: f('int dnnl_post_ops_append_eltwise(void *po, float scale, int alg, float alpha, float beta)'),
+    postOpsDestroy: f('int dnnl_post_ops_destroy(void *po)'),
+    streamWait: f('int dnnl_stream_wait(void *stream)'),
+    setThreads: null as ((n: number) => void) | null,
+  } as unknown as OneDnn;
+  const engine: Out = [null];
+  const stream: Out = [null];
+  try {
+    check((f('int dnnl_engine_create(_Out_ void **engine, int kind, size_t index)') as (o: Out, k: number, i: number) => number)(engine, 1, 0), 'engine_create');
+    check((f('int dnnl_stream_create(_Out_ void **stream, void *engine, unsigned int flags)') as (o: Out, e: Handle, fl: number) => number)(stream, engine[0], 1), 'stream_create');
+  } catch {
+    return null;
   }
-  return null;
+  dnn.engine = engine[0];
+  dnn.stream = stream[0];
+  try {
+    dnn.setThreads = koffi.load('libgomp.so.1').func('void omp_set_num_threads(int)') as (n: number) => void;
+  } catch {
+    dnn.setThreads = null;
+  }
+  cached = dnn;
+  return dnn;
 }

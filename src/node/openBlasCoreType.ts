@@ -4,6 +4,7 @@
 // multiplies at 61 GFLOP/s where its AVX-512 kernels ("SkylakeX") reach 248 (200×1000×1000, 2 cores, measured
 // 2026-11-27). The library reads OPENBLAS_CORETYPE when it loads, so the choice is made here, from the CPU's
 // feature flags, before it is loaded; a value the user set is left alone.
+import { readFileSync } from 'node:fs';
 
 /** The OPENBLAS_CORETYPE to ask for on a CPU described by `cpuinfo` (the text of /proc/cpuinfo), or null to let
  * OpenBLAS choose. Only Intel CPUs are steered: an Intel CPU with AVX-512 (F, BW, DQ and VL, what OpenBLAS's
@@ -29,4 +30,13 @@ export function steerOpenBlasCoreType(env: Record<string, string | undefined>, c
   const chosen = openBlasCoreTypeFor(cpuinfo);
   if (chosen !== null) env.OPENBLAS_CORETYPE = chosen;
   return env.OPENBLAS_CORETYPE;
+}
+
+/** The text of /proc/cpuinfo, or '' where there is none (not Linux): then OpenBLAS chooses alone. */
+export function readCpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
 }
