@@ -1,4 +1,4 @@
-// `nice-flow inpaint`: fill hidden pixels by noisy projected gradient ascent on log p (paper §5.2).
+// `nice-flow inpaint`: fill hidden pixels by projected gradient ascent on log p (paper §5.2; recipes in src/model/inpaint.ts).
 import { existsSync } from 'node:fs';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
@@ -16,9 +16,12 @@ export interface InpaintFlags extends InputFlags {
   model: string;
   mask: string;
   steps: number;
+  method: 'adam' | 'sgd';
+  learningRate: number;
+  start: 'mode' | 'low' | 'noise';
   rawGradient: boolean;
   paper: boolean;
-  noise: 'anneal' | 'paper';
+  noise: 'none' | 'anneal' | 'paper';
   restarts: number;
   out?: string;
   npyOut?: string;
@@ -49,8 +52,11 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     const m = Math.min(flags.batchSize, n - start);
     const done = (start / flags.batchSize) * flags.steps;
     const r = await inpaint(model, images.subarray(start * D, (start + m) * D), m, mask, {
-      steps: flags.steps, rng, low: model.range[0], high: model.range[1], gradient: flags.rawGradient || flags.paper ? 'raw' : 'normalized',
-      noise: flags.paper ? 'paper' : flags.noise, restarts: flags.restarts, onStep: async (i, ll) => {
+      steps: flags.steps, rng, low: model.range[0], high: model.range[1], restarts: flags.restarts,
+      ...(flags.paper
+        ? { method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise' }
+        : { method: flags.method, learningRate: flags.learningRate, start: flags.start, noise: flags.noise, gradient: flags.rawGradient ? 'raw' : 'normalized' }),
+      onStep: async (i, ll) => {
         bar.update(done + i + 1, { ll: ll.toFixed(1) });
         await yieldToEventLoop();
       },
@@ -79,5 +85,5 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   const hidden = hiddenCount(mask) * C;
   console.log(`inpainted ${n} images (${hidden} of ${D} values hidden, mask ${flags.mask}, ${flags.steps} steps): ` +
     `mean log-likelihood ${(before / n).toFixed(2)} → ${(after / n).toFixed(2)} nats`);
-  if (flags.json) console.log(JSON.stringify({ n, mask: flags.mask, hidden, steps: flags.steps, meanLLBefore: before / n, meanLLAfter: after / n }));
+  if (flags.json) console.log(JSON.stringify({ n, mask: flags.mask, hidden, steps: flags.steps, method: flags.paper ? 'sgd' : flags.method, start: flags.paper ? 'noise' : flags.start, meanLLBefore: before / n, meanLLAfter: after / n }));
 }

@@ -5,6 +5,7 @@ import { COUPLING_LAWS } from '../src/flows/couplingLaw.js';
 import { PARTITION_NAMES } from '../src/flows/Partition.js';
 import { NETWORK_NAMES } from '../src/model/NiceConfig.js';
 import { PRESET_NAMES } from '../src/model/presets.js';
+import { INPAINT_DEFAULT_LEARNING_RATE, INPAINT_DEFAULT_STEPS } from '../src/model/inpaint.js';
 import { MASK_NAMES } from '../src/model/masks.js';
 import { PRIOR_NAMES } from '../src/priors/priorRegistry.js';
 import { evalCommand, sampleCommand } from './evalSample.js';
@@ -112,17 +113,20 @@ const dataInputOptions = (cmd: Command, dequantize: string): Command =>
 dataInputOptions(
   program
     .command('inpaint')
-    .description('fill the hidden pixels of images by noisy projected gradient ascent on log p (paper §5.2); grid rows: original, masked, inpainted')
+    .description('fill the hidden pixels of images by projected gradient ascent on log p (paper §5.2): Adam from the model\'s mode by default, --paper for the paper\'s rule; grid rows: original, masked, inpainted')
     .requiredOption('--model <file>', 'model.safetensors')
     .requiredOption('--mask <name|file.png>', `hidden pixels: ${MASK_NAMES.join(', ')}, or a PNG whose dark pixels are hidden`)
     .option('--limit <n>', 'first N images of the split (default 10)', int(1))
     .option('--index <i,j,...>', 'these images of the split', parseIndexList)
     .option('--image <files...>', 'your own PNG images instead of a data set')
-    .option('--steps <n>', 'gradient steps', int(1), 1000)
-    .option('--raw-gradient', 'the paper\'s literal step (default: each image\'s gradient divided by its RMS, so steps have size ~α)', false)
-    .addOption(new Option('--noise <how>', 'the step noise: anneal (down to 0 halfway, then a noise-free ascent) or paper (full noise every step)').choices(['anneal', 'paper']).default('anneal'))
-    .option('--restarts <n>', 'independent starts per image; each keeps its likeliest completion', int(1), 1)
-    .option('--paper', 'the paper\'s exact rule: --raw-gradient and --noise paper', false)
+    .option('--steps <n>', 'gradient steps', int(0), INPAINT_DEFAULT_STEPS)
+    .addOption(new Option('--method <how>', 'adam: Adam on the hidden pixels; sgd: the paper\'s step α_i = 10/(100 + i)').choices(['adam', 'sgd']).default('adam'))
+    .option('--learning-rate <r>', 'with adam: the first step, as a fraction of the data range (falls to a tenth by the last step)', num(true), INPAINT_DEFAULT_LEARNING_RATE)
+    .addOption(new Option('--start <where>', 'hidden pixels start at the model\'s mode f⁻¹(0) (restarts: its samples at temperature 0.5), the low end of the range (black), or uniform noise').choices(['mode', 'low', 'noise']).default('mode'))
+    .addOption(new Option('--noise <how>', 'step noise: none, anneal (down to 0 halfway) or paper (full noise every step)').choices(['none', 'anneal', 'paper']).default('none'))
+    .option('--raw-gradient', 'with sgd: the paper\'s literal step (default: each image\'s gradient divided by its RMS, so steps have size ~α)', false)
+    .option('--restarts <n>', 'starts per image; each keeps its likeliest completion', int(1), 1)
+    .option('--paper', 'the paper\'s exact rule: --method sgd --raw-gradient --noise paper --start noise', false)
     .option('--batch-size <n>', 'images inpainted at once', int(1), 100)
     .option('--out <file.png>', 'PNG grid')
     .option('--npy <file.npy>', 'inpainted images, float32 [n, D]')

@@ -65,7 +65,7 @@ export type { DecodedImage } from './io/pngGrid.js';
 export { PNG_MAX_PIXELS, readPngHeader, type PngHeader, type PngReadOptions } from './io/readPngHeader.js';
 export { readPng, type PngPixels } from './io/readPng.js';
 export { createWasmBackend, relaxedSimdSupported, type SpawnWorker, type WasmBackend, type WasmBackendOptions, type WorkerInit } from './core/wasm/createWasmBackend.js';
-export { inpaint, INPAINT_DEFAULT_STEPS, type InpaintOptions, type InpaintResult } from './model/inpaint.js';
+export { inpaint, INPAINT_DEFAULT_LEARNING_RATE, INPAINT_DEFAULT_STEPS, type InpaintOptions, type InpaintResult } from './model/inpaint.js';
 export { interpolate } from './model/interpolate.js';
 export { hiddenCount, makeMask, MASK_NAMES, maskFromImage, type MaskName } from './model/masks.js';
 export { scaleSpectrum } from './model/scaleSpectrum.js';

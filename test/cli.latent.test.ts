@@ -47,7 +47,10 @@ describe('latent-space CLI', () => {
     assert.equal(j.hidden, 392);
     assert.equal(j.mask, 'top-half');
     assert.equal(j.steps, 20);
-    assert.ok(j.meanLLAfter > j.meanLLBefore + 100, `the ascent raises the mean log-likelihood: ${j.meanLLBefore} → ${j.meanLLAfter}`);
+    assert.equal(j.method, 'adam');
+    assert.equal(j.start, 'mode');
+    // The default starts at the model's mode, already likely for this untrained model: the ascent still climbs.
+    assert.ok(j.meanLLAfter > j.meanLLBefore, `the ascent raises the mean log-likelihood: ${j.meanLLBefore} → ${j.meanLLAfter}`);
     const { data, shape } = npy(out);
     assert.deepEqual(shape, [3, 784]);
     for (let k = 0; k < 3; k++) {
@@ -65,6 +68,20 @@ describe('latent-space CLI', () => {
     const at = (x: number, y: number): number => png.data[y * png.width + x];
     assert.equal(at(1 + 10, 1 + 56 + 1 + 10), 128, 'hidden pixels of the masked row are mid-gray');
     assert.equal(at(1 + 10, 1 + 56 + 1 + 40), Math.round(255 * centered(0, 20 * 28 + 5)), 'observed pixels of the masked row are the image');
+  });
+
+  it('inpaint takes the SGD rule from noise and the paper\'s rule, and rejects bad recipe values', () => {
+    const sgd = cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '2', '--steps', '20', '--method', 'sgd', '--start', 'noise', '--noise', 'anneal', '--json', '--quiet');
+    assert.equal(sgd.code, 0, sgd.stderr);
+    const j = lastJson(sgd.stdout);
+    assert.deepEqual([j.method, j.start], ['sgd', 'noise']);
+    assert.ok(j.meanLLAfter > j.meanLLBefore + 100, `from noise the ascent climbs far: ${j.meanLLBefore} → ${j.meanLLAfter}`);
+    const paper = cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '2', '--steps', '3', '--paper', '--json', '--quiet');
+    assert.equal(paper.code, 0, paper.stderr);
+    assert.deepEqual([lastJson(paper.stdout).method, lastJson(paper.stdout).start], ['sgd', 'noise']);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--method', 'lbfgs', '--json'), /--method.*lbfgs/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--learning-rate', '0', '--json'), /--learning-rate.*positive number/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--start', 'black', '--json'), /--start.*black/);
   });
 
   it('inpaint works in the model\'s data range: a [−1, 1] model gets [−1, 1] inputs, noise and clipping', () => {

@@ -3,33 +3,54 @@ import type { Rng } from '../core/Rng.js';
 import type { NiceModel } from './NiceModel.js';
 
 /** Steps of the inpainting ascent when none are given. */
-export const INPAINT_DEFAULT_STEPS = 1000;
+export const INPAINT_DEFAULT_STEPS = 300;
+
+/** Adam's first step on the hidden pixels, as a fraction of the data range, when none is given. */
+export const INPAINT_DEFAULT_LEARNING_RATE = 0.05;
+
+/** Temperature of the model samples that restarts after the first start from (with `start: 'mode'`). */
+const RESTART_TEMPERATURE = 0.5;
 
 /** Settings of the inpainting ascent. */
 export interface InpaintOptions {
-  /** Gradient steps (default 1000). */
+  /** Gradient steps (default 300). */
   steps?: number;
   rng: Rng;
   /** Data range the hidden pixels are clipped to (default [0, 1]). */
   low?: number;
   high?: number;
   /**
-   * `normalized` (default): each image's gradient over its hidden pixels is divided by its root mean square, so a
-   * step moves pixels by about α_i whatever the model's scale. `raw`: the paper's literal rule; with a trained MNIST
-   * model (gradients ~10³) every step then jumps to the clip bounds and the likelihood does not rise (measured).
+   * `adam` (default): Adam on the hidden pixels, so each pixel gets its own step size; the step starts at
+   * `learningRate` of the data range and falls geometrically to a tenth of it by the last step. `sgd`: the paper's
+   * rule x_H ← x_H + α_i (g + c_i ε), α_i = 10/(100 + i) (see `gradient` and `noise`).
+   */
+  method?: 'adam' | 'sgd';
+  /** With `method: 'adam'`: the first step as a fraction of high − low (default 0.05). */
+  learningRate?: number;
+  /**
+   * Where the hidden pixels start. `mode` (default): the model's own most likely image under the prior, f⁻¹(0),
+   * clipped to the range (smooth, and already likely: for MNIST a faint blob on black); restarts after the first
+   * start from the model's samples at temperature 0.5. `low`: every hidden pixel at `low` (black for MNIST; it
+   * measured as well as `mode` there). `noise`: uniform noise in [low, high] (the paper's start).
+   */
+  start?: 'mode' | 'low' | 'noise';
+  /**
+   * With `method: 'sgd'`. `normalized` (default): each image's gradient over its hidden pixels is divided by its root
+   * mean square, so a step moves pixels by about α_i whatever the model's scale. `raw`: the paper's literal rule; with
+   * a trained MNIST model (gradients ~10³) every step then jumps to the clip bounds and the likelihood does not rise.
    */
   gradient?: 'normalized' | 'raw';
   /**
-   * The noise ε of each step: `anneal` (default) scales it down linearly to zero at `annealUntil` of the steps, so the
-   * rest is a noise-free ascent that settles on a likely completion; `paper`: full noise at every step (§5.2), which
-   * leaves the hidden pixels speckled (a spread of ~√Σα_i² ≈ 0.28 from the last 500 of 1000 steps alone).
+   * The noise ε of each step (scaled by the step size): `none` (default), `anneal` (scaled down linearly to zero at
+   * `annealUntil` of the steps, then a noise-free ascent), or `paper` (full noise at every step, §5.2, which leaves
+   * the hidden pixels speckled: a spread of ~√Σα_i² ≈ 0.28 from the last 500 of 1000 SGD steps alone).
    */
-  noise?: 'anneal' | 'paper';
+  noise?: 'none' | 'anneal' | 'paper';
   /** With `noise: 'anneal'`: the fraction of the steps after which there is no noise (default 0.5). */
   annealUntil?: number;
   /**
-   * Independent starts per image (default 1); each image keeps its likeliest completion. Costs that many times the
-   * compute and memory of one.
+   * Starts per image (default 1); each image keeps its likeliest completion. Costs that many times the compute and
+   * memory of one.
    */
   restarts?: number;
   /**
@@ -40,7 +61,7 @@ export interface InpaintOptions {
   onStep?: (step: number, meanLogLikelihood: number, images: FloatArray) => void | Promise<void>;
 }
 
-/** Inpainted images with the mean log-likelihood at the noise start and at the end. */
+/** Inpainted images with the mean log-likelihood at the start and at the end. */
 export interface InpaintResult {
   x: Float32Array;
   meanLLBefore: number;
@@ -48,11 +69,12 @@ export interface InpaintResult {
 }
 
 /**
- * Inpainting by projected gradient ascent on log p (NICE §5.2): observed pixels stay as given; hidden pixels start
- * from uniform noise in [low, high] and follow x_H ← clip(x_H + α_i (g + c_i ε)), ε ~ N(0, I), α_i = 10/(100 + i),
- * g = ∂ log p(x)/∂x_H, by default normalized (see `gradient`), with the noise c_i annealed to zero halfway by default
- * (see `noise`; `gradient: 'raw', noise: 'paper'` is the paper's exact rule). `mask` [H·W] (1 = hidden) applies to
- * every channel of the [n, dim] images. `meanLLBefore` is over every start, `meanLLAfter` over the kept ones.
+ * Inpainting by projected gradient ascent on log p (NICE §5.2): observed pixels stay as given, hidden pixels climb
+ * g = ∂ log p(x)/∂x_H and are clipped to [low, high] after every step. `mask` [H·W] (1 = hidden) applies to every
+ * channel of the [n, dim] images. The default (Adam on the hidden pixels from the model's mode, no noise) ends at
+ * clean, likely completions; `{ method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise' }` is the paper's exact
+ * rule. Measured on 100 MNIST test digits × 10 masks with a 2,081-nat model: see the README. `meanLLBefore` is over
+ * every start, `meanLLAfter` over the kept ones.
  */
 export async function inpaint(model: NiceModel, images: Float32Array, n: number, mask: Uint8Array, options: InpaintOptions): Promise<InpaintResult> {
   const D = model.dim;
@@ -60,36 +82,75 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
   const low = options.low ?? 0;
   const high = options.high ?? 1;
   const rng = options.rng;
+  const adam = (options.method ?? 'adam') === 'adam';
+  const lr0 = (options.learningRate ?? INPAINT_DEFAULT_LEARNING_RATE) * (high - low);
   const normalized = (options.gradient ?? 'normalized') === 'normalized';
-  const anneal = (options.noise ?? 'anneal') === 'anneal';
+  const noiseKind = options.noise ?? 'none';
   const quietFrom = Math.max(1, (options.annealUntil ?? 0.5) * steps);
   const R = Math.max(1, Math.floor(options.restarts ?? 1));
   const hidden: number[] = [];
   for (let d = 0; d < D; d++) if (mask[d % mask.length] === 1) hidden.push(d);
+  const Hn = hidden.length;
   // Restarts are more rows of the same batch: row r·R + k is start k of image r.
   const N = n * R;
+  const clip = (v: number): number => (v < low ? low : v > high ? high : v);
   // The batch being inpainted lives on the backend (its kernels take it without copies) for this call only.
   const x = model.backend.alloc(N * D);
   try {
     for (let r = 0; r < n; r++) for (let k = 0; k < R; k++) x.set(images.subarray(r * D, (r + 1) * D), (r * R + k) * D);
-    for (let r = 0; r < N; r++) for (const d of hidden) x[r * D + d] = low + (high - low) * rng.uniform();
+    if ((options.start ?? 'mode') === 'mode') {
+      // f⁻¹(0) for the first start of every image, model samples for the others; non-finite values (a model that
+      // overflows there) start at mid-range.
+      const mode = model.decode(new Float32Array(D), 1);
+      const others = R > 1 ? model.sample(n * (R - 1), rng, RESTART_TEMPERATURE) : null;
+      for (let r = 0; r < N; r++) {
+        const k = r % R;
+        const src = k === 0 ? mode : others!;
+        const o = k === 0 ? 0 : (Math.floor(r / R) * (R - 1) + k - 1) * D;
+        for (const d of hidden) {
+          const v = src[o + d];
+          x[r * D + d] = Number.isFinite(v) ? clip(v) : (low + high) / 2;
+        }
+      }
+    } else if (options.start === 'low') {
+      for (let r = 0; r < N; r++) for (const d of hidden) x[r * D + d] = low;
+    } else {
+      for (let r = 0; r < N; r++) for (const d of hidden) x[r * D + d] = low + (high - low) * rng.uniform();
+    }
     const mean = (lp: Float64Array): number => lp.reduce((a, v) => a + v, 0) / N;
     const meanLLBefore = mean(model.logProb(x, N));
+    // Adam's moments, per hidden value of every row.
+    const m = adam ? new Float32Array(N * Hn) : null;
+    const v = adam ? new Float32Array(N * Hn) : null;
+    const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
     for (let i = 0; i < steps; i++) {
       const { dx, logProb } = model.gradLogProb(x, N, 1, false);
-      const alpha = 10 / (100 + i);
-      const noise = anneal ? Math.max(0, 1 - i / quietFrom) : 1;
-      for (let r = 0; r < N; r++) {
-        let scale = 1;
-        if (normalized && hidden.length > 0) {
-          let ss = 0;
-          for (const d of hidden) ss += dx[r * D + d] ** 2;
-          scale = 1 / Math.sqrt(ss / hidden.length + 1e-30);
+      const noise = noiseKind === 'none' ? 0 : noiseKind === 'paper' ? 1 : Math.max(0, 1 - i / quietFrom);
+      if (adam) {
+        const lr = lr0 * Math.pow(0.1, steps > 1 ? i / (steps - 1) : 0);
+        const c1 = 1 / (1 - Math.pow(beta1, i + 1)), c2 = 1 / (1 - Math.pow(beta2, i + 1));
+        for (let r = 0; r < N; r++) {
+          for (let j = 0; j < Hn; j++) {
+            const k = r * D + hidden[j], s = r * Hn + j;
+            const g = dx[k];
+            const mj = (m![s] = beta1 * m![s] + (1 - beta1) * g);
+            const vj = (v![s] = beta2 * v![s] + (1 - beta2) * g * g);
+            x[k] = clip(x[k] + lr * ((mj * c1) / (Math.sqrt(vj * c2) + eps) + (noise > 0 ? noise * rng.normal() : 0)));
+          }
         }
-        for (const d of hidden) {
-          const k = r * D + d;
-          const v = x[k] + alpha * (scale * dx[k] + (noise > 0 ? noise * rng.normal() : 0));
-          x[k] = v < low ? low : v > high ? high : v;
+      } else {
+        const alpha = 10 / (100 + i);
+        for (let r = 0; r < N; r++) {
+          let scale = 1;
+          if (normalized && Hn > 0) {
+            let ss = 0;
+            for (const d of hidden) ss += dx[r * D + d] ** 2;
+            scale = 1 / Math.sqrt(ss / Hn + 1e-30);
+          }
+          for (const d of hidden) {
+            const k = r * D + d;
+            x[k] = clip(x[k] + alpha * (scale * dx[k] + (noise > 0 ? noise * rng.normal() : 0)));
+          }
         }
       }
       await options.onStep?.(i, mean(logProb), x);

@@ -1,8 +1,9 @@
 // Draw and complete: a 28×28 drawing (pen, eraser), the unknown pixels (a brush or a mask of the paper's inpainting
-// experiments), the paper's inpainting animated step by step, and a live log-likelihood meter.
+// experiments), inpainting (the library's default: Adam on the unknown pixels from the model's mode) animated step
+// by step, and a live log-likelihood meter.
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { makeMask, MASK_NAMES } from '../../../src/index.js';
+import { INPAINT_DEFAULT_STEPS, makeMask, MASK_NAMES } from '../../../src/index.js';
 import { client, editorImage, isCancel, manifest, messageOf, model, sendToEditor } from '../store.js';
 import { ImageGrid, Message, Panel, ProgressBar, fmt } from './common.js';
 import { paintGrid } from './images.js';
@@ -256,7 +257,7 @@ export function DrawPanel(): JSX.Element {
         {inp.status === 'done' && `done: ${inp.step} steps, log p ${fmt(inp.before, 0)} → ${fmt(inp.after, 0)} nats`}
         {(inp.status === 'failed' || inp.status === 'cancelled') && inp.message}
       </p>
-      {busy && <ProgressBar done={inp.step} total={null} label="noisy projected gradient ascent on log p" />}
+      {busy && <ProgressBar done={inp.step} total={INPAINT_DEFAULT_STEPS} label="gradient ascent on log p" />}
       <Message text={message} />
       <div class="meter" aria-live="polite">
         <span class="meter-label">log p(drawing)</span>
