@@ -1,11 +1,13 @@
 // Where a training step's time goes: every backend primitive is wrapped with a timer during a few steps of a model,
 // and the rest of the step (TypeScript between the calls: coupling laws, copies, the trainer) is what is left over.
 //
-//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp] [blas|blas-openblas|wasm] [STEPS=10]
+//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp] \
+//     [blas|blas-openblas|wasm|wasm-im2col] [STEPS=10]
 //
-// blas-openblas is the blas backend without oneDNN (OpenBLAS multiplies, im2col convolutions).
+// blas-openblas is the blas backend without oneDNN (OpenBLAS multiplies, im2col convolutions); wasm-im2col is the
+// wasm backend with its convolution kernels switched off (im2col + gemm, as before it had them).
 //
-// Prints milliseconds per step per primitive, with GFLOP/s for the matrix multiplies (grouped by shape).
+// Prints milliseconds per step per primitive, with GFLOP/s for the matrix multiplies and convolutions (by shape).
 import type { Backend } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
 import { PAPER_MNIST_CONFIG, type NiceConfig } from '../src/model/NiceConfig.js';
@@ -29,6 +31,7 @@ const batch = 100;
 const backend: Backend = backendName === 'blas' ? await createBlasBackend()
   : backendName === 'blas-openblas' ? await createBlasBackend({ oneDnn: false })
   : await createWasmBackendNode({ threads: 2 });
+if (backendName === 'wasm-im2col') (backend as { conv?: Backend['conv'] }).conv = undefined;
 const time = new Map<string, { ms: number; calls: number; flops: number }>();
 const wrapped = backend as unknown as Record<string, unknown>;
 let timing = false;
@@ -55,7 +58,8 @@ for (const name of ['gemm', 'addBias', 'reluBackward', 'reluBackwardColSum', 'co
   };
 }
 if (backend.conv) {
-  // The direct convolutions (oneDNN on blas): timed per kind and shape, with their FLOPs.
+  // The direct convolutions (oneDNN on blas, asm/kernels.ts on wasm): timed per kind and shape, with the FLOPs of a
+  // direct convolution (Winograd's kernels do fewer: their GFLOP/s is what direct kernels would need to match them).
   const conv = backend.conv as unknown as Record<string, (...a: unknown[]) => unknown>;
   for (const name of ['forward', 'backwardData', 'backwardWeights']) {
     const f = conv[name];

@@ -1,4 +1,5 @@
-// Convolutions (im2col + gemm) against a naive direct loop and finite differences; ConvNet as a coupling function.
+// Convolutions (im2col + gemm, or a backend's own kernels) against a naive direct loop and finite differences; ConvNet
+// as a coupling function.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
@@ -8,7 +9,9 @@ import { partitionFor } from '../src/flows/Partition.js';
 import { conv2dBackward, conv2dForward, conv2dRef, ConvScratch, type ConvShape } from '../src/nn/conv2d.js';
 import { ConvNet } from '../src/nn/ConvNet.js';
 import { blasAvailable, createBlasBackend } from '../src/node/createBlasBackend.js';
+import type { OneDnnConv } from '../src/node/createOneDnnConv.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
+import { loadOneDnn } from '../src/node/loadOneDnn.js';
 import { assertAllClose, numericGrad, randn } from './helpers.js';
 
 const b64 = createRefBackend({ dtype: 'float64' });
@@ -47,11 +50,14 @@ describe('conv2dRef (the oracle)', () => {
   });
 });
 
-const fast: Array<[string, () => Promise<Backend> | Backend]> = [
-  ['ref float32', () => createRefBackend()],
-  ['wasm (1 thread)', () => createWasmBackendNode({ threads: 1 })],
+// [name, make, which convolutions it runs: its own direct kernels (wasm), oneDNN's, or im2col + gemm]
+const fast: Array<[string, () => Promise<Backend> | Backend, 'wasm' | 'oneDNN' | 'im2col']> = [
+  ['ref float32', () => createRefBackend(), 'im2col'],
+  ['wasm (1 thread)', () => createWasmBackendNode({ threads: 1 }), 'wasm'],
 ];
-if (blasAvailable()) fast.push(['blas', () => createBlasBackend()], ['blas without oneDNN (im2col + OpenBLAS)', () => createBlasBackend({ oneDnn: false })]);
+if (blasAvailable()) {
+  fast.push(['blas', () => createBlasBackend(), loadOneDnn() ? 'oneDNN' : 'im2col'], ['blas without oneDNN (im2col + OpenBLAS)', () => createBlasBackend({ oneDnn: false }), 'im2col']);
+}
 const made: Backend[] = [];
 after(() => made.forEach((b) => b.dispose()));
 // [inC, outC, H, W, kernel, n, images per chunk (0: default buffer)]
@@ -59,12 +65,19 @@ const cases: Array<[number, number, number, number, number, number, number]> = [
   [1, 4, 5, 7, 3, 1, 0], [3, 2, 5, 7, 3, 3, 0], [4, 3, 7, 5, 3, 5, 2], [3, 4, 5, 7, 1, 3, 0], [1, 1, 1, 1, 3, 2, 1], [4, 4, 6, 3, 3, 3, 1],
 ];
 
-for (const [name, make] of fast) {
+for (const [name, make, path] of fast) {
   describe(`conv2d on ${name}`, () => {
     let backend: Backend;
     before(async () => {
       backend = await make();
       made.push(backend);
+    });
+    it(`convolves with ${path === 'im2col' ? 'im2col + gemm (no backend.conv)' : `${path}'s direct kernels (backend.conv)`}`, () => {
+      if (path === 'im2col') assert.equal(backend.conv, undefined);
+      else assert.ok(backend.conv, 'backend.conv is defined');
+      // The blas backend builds on the wasm backend but convolves on oneDNN, never on the wasm kernels.
+      if (path === 'oneDNN') assert.equal(typeof (backend.conv as Partial<OneDnnConv>).implementations, 'function', 'the blas backend convolves on oneDNN');
+      if (path === 'wasm') assert.equal((backend.conv as Partial<OneDnnConv>).implementations, undefined);
     });
     for (const [inC, outC, H, W, k, n, per] of cases) {
       const label = `${inC}→${outC}, ${H}×${W}, ${k}×${k}, n=${n}${per ? `, ${per} image(s) per chunk` : ''}`;

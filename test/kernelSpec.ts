@@ -1,9 +1,10 @@
 // One kernel spec, run on every backend against the reference kernels (TensorFlow.js style).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Backend } from '../src/core/Backend.js';
+import type { Backend, DirectConv } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
 import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
+import { conv2dBackward, conv2dForward, conv2dRef, ConvScratch, type ConvShape } from '../src/nn/conv2d.js';
 import { logisticPrior } from '../src/priors/logisticPrior.js';
 
 function randomInto(a: { length: number; [i: number]: number }, rng: Rng): void {
@@ -50,6 +51,53 @@ function gemmExpected(transA: boolean, transB: boolean, M: number, N: number, K:
   return expected;
 }
 
+/**
+ * The two adjoints of conv2dRef (src/nn/conv2d.ts), from its definition, in float64 with plain loops: every term
+ * W[co, ci, ky, kx] · x[img, yy + ky − pad, xx + kx − pad, ci] of output (img, yy, xx, co) adds dy[…, co] times it
+ * to dx (at the input pixel) and to dW (at the weight). Inputs and outputs are NHWC; dx and dW are overwritten.
+ */
+export function conv2dAdjointsRef(x: ArrayLike<number>, W: ArrayLike<number>, dy: ArrayLike<number>, n: number, s: ConvShape, dx: Float64Array, dW: Float64Array): void {
+  const { inC, outC, height: H, width: Wd, kernel: k } = s;
+  const pad = (k - 1) >> 1;
+  dx.fill(0);
+  dW.fill(0);
+  for (let img = 0; img < n; img++) {
+    for (let yy = 0; yy < H; yy++) {
+      for (let xx = 0; xx < Wd; xx++) {
+        const o = ((img * H + yy) * Wd + xx) * outC;
+        for (let ky = 0; ky < k; ky++) {
+          const sy = yy + ky - pad;
+          if (sy < 0 || sy >= H) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const sx = xx + kx - pad;
+            if (sx < 0 || sx >= Wd) continue;
+            const i = ((img * H + sy) * Wd + sx) * inC;
+            for (let co = 0; co < outC; co++) {
+              const g = dy[o + co];
+              for (let ci = 0; ci < inC; ci++) {
+                const w = ((co * inC + ci) * k + ky) * k + kx;
+                dx[i + ci] += W[w] * g;
+                dW[w] += x[i + ci] * g;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Convolution shapes for the direct kernels' spec: [n, H, W, inC, outC, k]. Kernel 1, 3, 5; 1, 3, 8, 32 input and
+ * 1, 2, 8, 32 output channels (and 3, 6, 12: partial channel groups); widths that are not multiples of 4, a 3×1
+ * image; the last two are large enough for a threaded backend to split (by images, and inside one image).
+ */
+export const CONV_SPEC_SHAPES: Array<[number, number, number, number, number, number]> = [
+  [1, 5, 7, 1, 1, 3], [2, 5, 7, 3, 2, 3], [3, 3, 1, 8, 8, 3], [2, 7, 5, 32, 1, 3], [3, 7, 5, 1, 32, 3],
+  [2, 5, 7, 32, 2, 1], [5, 4, 3, 3, 8, 1], [4, 6, 5, 8, 32, 5], [2, 6, 9, 3, 8, 3], [2, 5, 6, 8, 12, 3],
+  [3, 5, 6, 8, 6, 3], [2, 5, 7, 4, 3, 3], [3, 2, 9, 4, 1, 1], [2, 7, 9, 8, 8, 3], [1, 4, 5, 32, 32, 5], [2, 28, 28, 32, 32, 3], [1, 17, 13, 8, 32, 5],
+];
+
 /** Options of {@link describeKernelSpec}. */
 export interface KernelSpecOptions {
   /**
@@ -66,6 +114,17 @@ export interface KernelSpecOptions {
 export function mixedAlloc(seed = 7): (backend: Backend, n: number) => Float32Array {
   const rng = new Rng(seed);
   return (backend, n) => (rng.uniform() < 0.5 ? (backend.alloc(n) as Float32Array) : new Float32Array(n));
+}
+
+/** src/nn/conv2d.ts's convolutions from im2col + gemm, as a DirectConv (for backends without direct kernels). */
+function columnConv(b: Backend): DirectConv {
+  const scratch = new ConvScratch(b);
+  const none = new Float32Array(0);
+  return {
+    forward: (x, W, bias, out, n, s, relu) => conv2dForward(b, x, W, bias, out, n, s, relu, scratch),
+    backwardData: (dy, W, dx, n, s) => conv2dBackward(b, none, W, dy, n, s, null, null, dx, scratch),
+    backwardWeights: (x, dy, dW, n, s) => conv2dBackward(b, x, none, dy, n, s, dW, null, null, scratch),
+  };
 }
 
 /**
@@ -258,6 +317,46 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
         b.im2col(x, dcols, m, H, W, C, k, true);
         assertClose(x, expX, 1e-6, `col2im m=${m} ${H}x${W}x${C} k=${k}`);
       }
+    });
+
+    it('conv (the direct kernels, or im2col + gemm without them): forward with and without ReLU, backwardData and backwardWeights match float64 references', { skip }, () => {
+      const b = backend!;
+      const conv: DirectConv = b.conv ?? columnConv(b);
+      let inUse = -1;
+      for (const [round, [n, H, W, inC, outC, k]] of [...CONV_SPEC_SHAPES.entries(), [CONV_SPEC_SHAPES.length, CONV_SPEC_SHAPES.at(-2)!] as const]) {
+        const s: ConvShape = { inC, outC, height: H, width: W, kernel: k };
+        const label = `conv n=${n} ${H}x${W} ${inC}->${outC} k=${k}`;
+        const P = n * H * W, Kf = inC * k * k, Kd = outC * k * k;
+        const x = fill(alloc, P * inC, rng), w = fill(alloc, outC * Kf, rng), bias = fill(alloc, outC, rng), dy = fill(alloc, P * outC, rng);
+        const x0 = Float32Array.from(x), w0 = Float32Array.from(w);
+        for (const relu of [false, true]) {
+          const out = fill(alloc, P * outC, rng); // garbage: outputs are overwritten
+          const expected = new Float64Array(P * outC);
+          conv2dRef(x, w, bias, expected, n, s, relu);
+          conv.forward(x, w, bias, out, n, s, relu);
+          assertClose(out, expected, 2e-5 * Math.sqrt(Kf), `${label} forward relu=${relu}`);
+          if (relu && P * outC >= 8) assert.ok(expected.some((v) => v === 0) && expected.some((v) => v > 0), `${label}: the ReLU is active somewhere, not everywhere`);
+          b.free(out);
+        }
+        const dx = fill(alloc, P * inC, rng), dW = fill(alloc, outC * Kf, rng);
+        const expDx = new Float64Array(P * inC), expDW = new Float64Array(outC * Kf);
+        conv2dAdjointsRef(x, w, dy, n, s, expDx, expDW);
+        conv.backwardData(dy, w, dx, n, s);
+        assertClose(dx, expDx, 2e-5 * Math.sqrt(Kd), `${label} backwardData`);
+        conv.backwardWeights(x, dy, dW, n, s);
+        assertClose(dW, expDW, 2e-5 * Math.sqrt(P), `${label} backwardWeights`);
+        assertClose(x, x0, 0, `${label}: x unchanged`);
+        assertClose(w, w0, 0, `${label}: W unchanged`);
+        for (const a of [x, w, bias, dy, dx, dW]) b.free(a);
+        // The last round repeats an earlier shape: the backend's work areas, grown for every shape before, stay put.
+        if (round === CONV_SPEC_SHAPES.length - 1) inUse = b.memoryUsage().inUse;
+        if (round === CONV_SPEC_SHAPES.length) assert.equal(b.memoryUsage().inUse, inUse, 'conv calls of a shape seen before allocate nothing');
+      }
+      // n = 0: nothing to convolve; the weight gradient is 0.
+      const s: ConvShape = { inC: 2, outC: 3, height: 4, width: 5, kernel: 3 };
+      const dW = fill(alloc, 54, rng);
+      conv.backwardWeights(alloc(0), alloc(0), dW, 0, s);
+      assert.ok(dW.every((v) => v === 0), 'backwardWeights of no images is 0');
     });
 
     it('logisticPrior matches the reference and the scalar prior, tails and extremes included', { skip }, () => {

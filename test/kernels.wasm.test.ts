@@ -3,9 +3,13 @@ import { availableParallelism } from 'node:os';
 import { it } from 'node:test';
 import { createWasmBackend } from '../src/core/wasm/createWasmBackend.js';
 import { gemmRef } from '../src/core/refKernels.js';
+import { Rng } from '../src/core/Rng.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
 import type { Backend } from '../src/core/Backend.js';
-import { describeKernelSpec } from './kernelSpec.js';
+import type { ConvShape } from '../src/core/ConvShape.js';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { conv2dRef } from '../src/nn/conv2d.js';
+import { conv2dAdjointsRef, describeKernelSpec } from './kernelSpec.js';
 
 const made: Backend[] = [];
 const keep = async (p: Promise<Backend>): Promise<Backend> => {
@@ -45,6 +49,60 @@ it('a parallel job posted right after creation completes and is correct', { time
     const expected = new Float64Array(M * N);
     gemmRef(false, false, M, N, K, A, B, expected, false);
     for (let i = 0; i < C.length; i++) assert.ok(Math.abs(C[i] - expected[i]) < 1e-3, `round ${round}, C[${i}]`);
+  }
+});
+
+it('wasm convolves directly (backend.conv), and refuses shapes and arrays that do not fit with a NiceFlowError', async () => {
+  const b = await keep(createWasmBackendNode({ threads: 1 }));
+  const conv = b.conv!;
+  assert.ok(conv, 'the wasm backend has direct convolution kernels');
+  const s: ConvShape = { inC: 2, outC: 3, height: 4, width: 5, kernel: 3 };
+  const x = new Float32Array(40), W = new Float32Array(54), bias = new Float32Array(3), y = new Float32Array(60);
+  conv.forward(x, W, bias, y, 1, s, false);
+  conv.backwardData(y, W, x, 1, s);
+  conv.backwardWeights(x, y, W, 1, s);
+  const refused = (f: () => void, message: RegExp): void => {
+    assert.throws(f, (e: unknown) => e instanceof NiceFlowError && message.test(e.message), String(message));
+  };
+  refused(() => conv.forward(x, W, bias, y, 1, { ...s, kernel: 2 }, false), /^wasm conv forward: the kernel size must be odd \('same' padding\), got 2$/);
+  refused(() => conv.forward(x, W, bias, y, 1, { ...s, kernel: 0 }, false), /kernel must be a positive integer, got 0/);
+  refused(() => conv.forward(x, W, bias, y, 1, { ...s, height: 0 }, false), /height must be a positive integer, got 0/);
+  refused(() => conv.forward(x, W, bias, y, 1, { ...s, inC: 1.5 }, false), /inC must be a positive integer, got 1.5/);
+  refused(() => conv.forward(x, W, bias, y, -1, s, false), /batch size must be an integer ≥ 0, got -1/);
+  refused(() => conv.forward(x, W, bias, y, 2, s, false), /^wasm conv forward: x has 40 values, fewer than the 80 of 2 image\(s\) 4×5, 2 → 3 channels, 3×3$/);
+  refused(() => conv.forward(x, W.subarray(1), bias, y, 1, s, false), /W has 53 values, fewer than the 54/);
+  refused(() => conv.forward(x, W, bias.subarray(1), y, 1, s, false), /b has 2 values/);
+  refused(() => conv.backwardData(y, W, x.subarray(1), 1, s), /^wasm conv backwardData: dx has 39 values/);
+  refused(() => conv.backwardWeights(x, y.subarray(1), W, 1, s), /^wasm conv backwardWeights: dy has 59 values/);
+  refused(() => conv.backwardWeights(x, y, W.subarray(1), 1, s), /dW has 53 values/);
+});
+
+// Rows (image rows, or Winograd's pairs of rows) are shared out in equal whole parts: with 4 threads and 9 rows the
+// parts are 3, 3, 3 and 0, and the idle thread must still hand in its (zero) part of the weight gradient.
+it('conv split over 4 threads (uneven parts, one empty) matches the float64 references', async () => {
+  const b = await keep(createWasmBackendNode({ threads: 4 }));
+  const conv = b.conv!;
+  const rng = new Rng(9);
+  // [n, H, W, inC, outC, k]: Winograd 3×3 with 33 pairs of rows (every thread busy: its scratch is written), then 9
+  // (the idle thread's part of dW lies in scratch the first wrote), direct 5×5 (9 rows), the 1-channel first layer
+  for (const [n, H, W, inC, outC, k] of [[1, 65, 40, 32, 32, 3], [1, 17, 40, 32, 32, 3], [1, 9, 40, 32, 32, 5], [2, 9, 200, 1, 32, 3]]) {
+    const s: ConvShape = { inC, outC, height: H, width: W, kernel: k };
+    const P = n * H * W;
+    const rand = (len: number): Float32Array => Float32Array.from({ length: len }, () => rng.normal());
+    const x = rand(P * inC), w = rand(outC * inC * k * k), bias = rand(outC), dy = rand(P * outC);
+    const y = new Float32Array(P * outC), dx = new Float32Array(P * inC), dW = new Float32Array(w.length).fill(7);
+    const ey = new Float64Array(y.length), edx = new Float64Array(dx.length), edW = new Float64Array(dW.length);
+    conv2dRef(x, w, bias, ey, n, s, true);
+    conv2dAdjointsRef(x, w, dy, n, s, edx, edW);
+    conv.forward(x, w, bias, y, n, s, true);
+    conv.backwardData(dy, w, dx, n, s);
+    conv.backwardWeights(x, dy, dW, n, s);
+    const check = (a: Float32Array, e: Float64Array, tol: number, what: string): void => {
+      for (let i = 0; i < e.length; i++) assert.ok(Math.abs(a[i] - e[i]) <= tol * (1 + Math.abs(e[i])), `${what} ${H}x${W} ${inC}->${outC} k=${k}: element ${i} is ${a[i]}, expected ${e[i]}`);
+    };
+    check(y, ey, 2e-5 * Math.sqrt(inC * k * k), 'forward');
+    check(dx, edx, 2e-5 * Math.sqrt(outC * k * k), 'backwardData');
+    check(dW, edW, 2e-5 * Math.sqrt(P), 'backwardWeights');
   }
 });
 

@@ -124,8 +124,10 @@ export interface Backend {
    */
   im2col(x: FloatArray, cols: FloatArray, m: number, H: number, W: number, C: number, k: number, back: boolean): void;
   /**
-   * Direct convolution kernels, when the backend has them (the blas backend with oneDNN); undefined otherwise, and
-   * then src/nn/conv2d.ts builds convolutions from `im2col` and `gemm`. Same meaning and layouts as there.
+   * Convolution kernels of the backend's own, which write no column buffer, when it has them (the wasm backend:
+   * src/core/wasm/createWasmConv.ts; the blas backend with oneDNN: oneDNN's, never those of the wasm backend it
+   * builds on); undefined otherwise (the ref backend, blas without oneDNN), and then src/nn/conv2d.ts builds
+   * convolutions from `im2col` and `gemm`. Same meaning and layouts as there.
    */
   readonly conv?: DirectConv;
   /** Release threads and memory, if any. The backend must not be used afterwards. */

@@ -25,11 +25,16 @@ import type { FloatArray } from '../core/FloatArray.js';
 //                                   pixel appears in up to k² windows, so its gradient is the sum of those entries)
 // The columns are recomputed in backward (cheap next to the gemm) rather than kept for the whole batch.
 //
-// A backend with direct convolution kernels (`backend.conv`: the blas backend on oneDNN) gets every convolution,
-// 1×1 included, and no columns are written. Measured on 2 cores of an AVX-512 Xeon, conv affine 1×28×28 with 32
-// channels × 2, batch 100 (scripts/profile-step.ts): im2col + OpenBLAS took 631 ms a step (the 32 → 32 products at
-// 41–52 GFLOP/s, a fifth of the step writing and reading columns); oneDNN's direct kernels take 109 ms, the
-// 32 → 32 convolutions running at 284–300 GFLOP/s.
+// A backend with convolution kernels of its own (`backend.conv`: the blas backend on oneDNN, the wasm backend on
+// asm/kernels.ts) gets every convolution, 1×1 included, and no columns are written. Measured on 2 cores of an
+// AVX-512 Xeon, conv affine 1×28×28 with 32 channels × 2, batch 100 (scripts/profile-step.ts): im2col + OpenBLAS
+// took 631 ms a step (the 32 → 32 products at 41–52 GFLOP/s, a fifth of the step writing and reading columns);
+// oneDNN's direct kernels take 109 ms, the 32 → 32 convolutions running at 284–300 GFLOP/s. On the wasm backend
+// (2 threads, 128-bit SIMD; profile-step.ts's wasm-im2col is the column route) im2col + gemm took 474 ms a step (the
+// 32 → 32 products at 51–67 GFLOP/s, im2col and col2im 17% of the step); its own kernels take 208 ms: Winograd
+// F(2×2, 3×3) for the 32 → 32 layers (112–117 GFLOP/s of direct-convolution work, 73% of the step) and direct
+// kernels for the layers from 1 and to 2 channels (29 ms; src/core/wasm/createWasmConv.ts). conv affine 3×32×32 with 64
+// channels: 1766 → 820 ms a step, the 64 → 64 layers at 139–150 GFLOP/s.
 
 export type { ConvShape } from '../core/ConvShape.js';
 

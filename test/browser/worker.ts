@@ -1,15 +1,17 @@
 // Runs inside a browser Worker (bundled by test/browser.test.ts): the wasm backend with 2 threads against the
-// reference kernels, and one training step against the ref backend. Posts a WorkerReport back to the page.
+// reference kernels (gemm, Adam, the direct convolutions), and one training step against the ref backend. Posts a
+// WorkerReport back to the page.
 import { createWasmBackendBrowser } from '../../src/browser/index.js';
 import { createRefBackend } from '../../src/core/createRefBackend.js';
 import { adamRef, gemmRef } from '../../src/core/refKernels.js';
 import { Rng } from '../../src/core/Rng.js';
 import { relaxedSimdSupported } from '../../src/core/wasm/createWasmBackend.js';
 import type { ImageDataset } from '../../src/data/ImageDataset.js';
+import { conv2dBackward, conv2dRef, ConvScratch, type ConvShape } from '../../src/nn/conv2d.js';
 import { NiceModel } from '../../src/model/NiceModel.js';
 import { Trainer } from '../../src/train/Trainer.js';
 import type { Backend } from '../../src/core/Backend.js';
-import type { CaseError, WorkerReport } from './report.js';
+import { CONV_SHAPES, type CaseError, type WorkerReport } from './report.js';
 
 // Worker globals, declared here because the project compiles without the DOM/WebWorker libs.
 interface WorkerScope {
@@ -73,6 +75,36 @@ function gemmCases(b: Backend, rng: Rng): CaseError[] {
   return out;
 }
 
+/**
+ * backend.conv against float64 references: conv2dRef for forward (with and without ReLU), the float64 ref backend
+ * through conv2dBackward (im2col + gemm) for backwardData and backwardWeights. K: the length of each sum.
+ */
+function convCases(b: Backend, rng: Rng): CaseError[] {
+  const out: CaseError[] = [];
+  const ref = createRefBackend({ dtype: 'float64' });
+  const conv = b.conv;
+  if (!conv) return [{ name: 'conv: the wasm backend has no direct convolution kernels', K: 1, error: NaN }];
+  for (const [n, H, W, inC, outC, k] of CONV_SHAPES) {
+    const s: ConvShape = { inC, outC, height: H, width: W, kernel: k };
+    const P = n * H * W, label = `conv n=${n} ${H}x${W} ${inC}->${outC} k=${k}`;
+    const x = fill(b, P * inC, rng), w = fill(b, outC * inC * k * k, rng), bias = fill(b, outC, rng), dy = fill(b, P * outC, rng);
+    for (const relu of [false, true]) {
+      const y = fill(b, P * outC, rng), expected = new Float64Array(P * outC);
+      conv2dRef(x, w, bias, expected, n, s, relu);
+      conv.forward(x, w, bias, y, n, s, relu);
+      out.push({ name: `${label} forward relu=${relu}`, K: inC * k * k, error: scaledError(y, expected) });
+    }
+    const dx = fill(b, P * inC, rng), dW = fill(b, w.length, rng);
+    const expDx = new Float64Array(dx.length), expDW = new Float64Array(dW.length);
+    conv2dBackward(ref, Float64Array.from(x), Float64Array.from(w), Float64Array.from(dy), n, s, expDW, null, expDx, new ConvScratch(ref));
+    conv.backwardData(dy, w, dx, n, s);
+    conv.backwardWeights(x, dy, dW, n, s);
+    out.push({ name: `${label} backwardData`, K: outC * k * k, error: scaledError(dx, expDx) });
+    out.push({ name: `${label} backwardWeights`, K: P, error: scaledError(dW, expDW) });
+  }
+  return out;
+}
+
 function adamCases(b: Backend, rng: Rng): CaseError[] {
   const n = 2 * 65536 + 13; // parallel path (n ≥ 65536), with a tail that is not a multiple of 4
   const p = fill(b, n, rng), g = b.alloc(n) as Float32Array, m = b.alloc(n), v = b.alloc(n);
@@ -115,7 +147,7 @@ async function run(): Promise<WorkerReport> {
   const threads = 1 + started;
   const rng = new Rng(1234);
   const t0 = Date.now();
-  const cases = [...gemmCases(backend, rng), ...adamCases(backend, rng)];
+  const cases = [...gemmCases(backend, rng), ...adamCases(backend, rng), ...convCases(backend, rng)];
   const wasm = train(backend);
   const ref = train(createRefBackend());
   backend.dispose();

@@ -2,6 +2,7 @@ import type { Backend, BackendMemoryUsage } from '../Backend.js';
 import { formatBytes, memoryAdvice } from '../checkMemory.js';
 import type { FloatArray } from '../FloatArray.js';
 import { NiceFlowError } from '../NiceFlowError.js';
+import { createWasmConv, type WasmConvKernels } from './createWasmConv.js';
 import { KERNELS_RELAXED, KERNELS_SIMD } from './kernelsWasm.generated.js';
 import { OP, WORKER_MAIN } from './wasmWorkerSource.js';
 import { WasmAllocator } from './WasmAllocator.js';
@@ -12,9 +13,10 @@ import { WasmAllocator } from './WasmAllocator.js';
 // the highest free block handed back to the bump pointer), so `free` makes memory reusable and a program that frees
 // or reuses what it allocates stays flat. Offsets reach 4 GiB: all address arithmetic is in doubles, never `| 0`
 // or `& ~63` (32-bit, negative past 2 GiB).
-// With threads > 1, large matrix multiplies and Adam are split by rows among the caller and worker threads,
-// synchronised with Atomics on a control block (the caller blocks in Atomics.wait: in a browser, run the model
-// in a Worker, not on the page's main thread).
+// Convolutions run on kernels of their own (`conv`, createWasmConv.ts), not on im2col + gemm.
+// With threads > 1, large matrix multiplies, convolutions and Adam are split by rows among the caller and worker
+// threads, synchronised with Atomics on a control block (the caller blocks in Atomics.wait: in a browser, run the
+// model in a Worker, not on the page's main thread).
 
 /** Starts one worker running `WORKER_MAIN(init)`; supplied by the platform (see src/node/createWasmBackendNode.ts). */
 export type SpawnWorker = (source: string, init: WorkerInit) => { terminate(): void };
@@ -70,7 +72,7 @@ export function relaxedSimdSupported(): boolean {
   return WebAssembly.validate(decodeBase64(KERNELS_RELAXED));
 }
 
-interface Kernels {
+interface Kernels extends WasmConvKernels {
   SCRATCH_BYTES: WebAssembly.Global;
   gemm(ta: number, tb: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, m0: number, m1: number, n0: number, n1: number, scratch: number): void;
   addBias(y: number, b: number, cols: number, relu: number, r0: number, r1: number): void;
@@ -219,6 +221,8 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     return [lo, Math.min(hi, lo + per)];
   };
 
+  const conv = createWasmConv({ kernels: k, threads, ctl, reserve: (bytes) => reserve(bytes), release, pointers, parallel, share });
+
   return {
     name: 'wasm',
     threads,
@@ -332,6 +336,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       }
       copyBack(back ? 0 : 1);
     },
+    conv,
     dispose() {
       if (workers.length) {
         ctl[2] = OP.exit;

@@ -6,7 +6,7 @@
 // words 3.. are integer arguments and floats follow at word 32 (see createWasmBackend.ts).
 
 /** Op codes shared by the caller and the workers. */
-export const OP = { exit: 0, gemm: 1, adam: 2, im2col: 3 } as const;
+export const OP = { exit: 0, gemm: 1, adam: 2, im2col: 3, convForward: 4, convWeights: 5, winoForward: 6, winoWeights: 7 } as const;
 
 /**
  * `(init) => void`, where init = { module, memory, ctrl, index, threads, generation }. `generation` is the counter's
@@ -39,6 +39,25 @@ export const WORKER_MAIN = `function workerMain(init) {
     } else if (op === ${OP.im2col}) {
       const [lo, hi] = share(0, ctl[10], index, threads, 1);
       if (hi > lo) k.im2col(ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], lo, hi);
+    } else if (op === ${OP.convForward}) {
+      // src, dst, wp, bias, H, W, S, D, k, relu, dot, rows, bands, perThread, bandRows (createWasmConv.ts)
+      const [lo, hi] = share(0, ctl[14], index, threads, 1);
+      if (hi > lo) k.convForward(ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctl[13], lo, hi, (ctl[15] >>> 0) + index * ctl[16], ctl[17]);
+    } else if (op === ${OP.convWeights}) {
+      // x, dy, H, W, C, D, k, orient, rows, parts, perThread, partBytes, bandRows, subRows: every thread writes its
+      // part, an empty share included (zeros), since the caller adds all of them up.
+      const [lo, hi] = share(0, ctl[11], index, threads, 1);
+      const part = (ctl[12] >>> 0) + index * ctl[13];
+      k.convWeights(ctl[3], ctl[4], part, ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], lo, hi, part + ctl[14], ctl[15], ctl[16]);
+    } else if (op === ${OP.winoForward}) {
+      // src, dst, up, bias, H, W, S, D, relu, tile rows, bands, perThread, bandTiles, T
+      const [lo, hi] = share(0, ctl[12], index, threads, 1);
+      if (hi > lo) k.winoForward(ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], lo, hi, (ctl[13] >>> 0) + index * ctl[14], ctl[15], ctl[16]);
+    } else if (op === ${OP.winoWeights}) {
+      // x, dy, H, W, C, D, tile rows, parts, perThread, partBytes, bandTiles, T (every thread writes its part)
+      const [lo, hi] = share(0, ctl[9], index, threads, 1);
+      const part = (ctl[10] >>> 0) + index * ctl[11];
+      k.winoWeights(ctl[3], ctl[4], part, ctl[5], ctl[6], ctl[7], ctl[8], lo, hi, part + ctl[12], ctl[13], ctl[14]);
     } else if (op === ${OP.adam}) {
       const [lo, hi] = share(0, ctl[7], index, threads, 4);
       if (hi > lo) k.adam(ctl[3], ctl[4], ctl[5], ctl[6], fl[0], fl[1], fl[2], fl[3], fl[4], lo, hi);
