@@ -387,6 +387,128 @@ export function logisticPrior(h: usize, n: i32, D: i32, weight: f32, logProb: us
   }
 }
 
+// tanh(u), four lanes (Cephes tanhf): for |u| ≤ 0.625 the odd polynomial u + u³·P(u²) (relative accuracy near 0,
+// where 1 − e^(−2|u|) would cancel); above, sign(u)·(1 − q)/(1 + q) with q = e^(−2|u|) < 0.29.
+// @ts-ignore: decorator
+@inline function tanh4(u: v128): v128 {
+  const one = f32x4.splat(1);
+  const a = f32x4.abs(u);
+  const z = f32x4.mul(u, u);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = madd(p, z, f32x4.splat(2.06390887954e-2));
+  p = madd(p, z, f32x4.splat(-5.37397155531e-2));
+  p = madd(p, z, f32x4.splat(1.33314422036e-1));
+  p = madd(p, z, f32x4.splat(-3.33332819422e-1));
+  const small = madd(f32x4.mul(p, z), u, u);
+  const q = expNonPositive(f32x4.mul(a, f32x4.splat(-2)));
+  const big = v128.or(f32x4.div(f32x4.sub(one, q), f32x4.add(one, q)), v128.and(u, i32x4.splat(0x80000000)));
+  return v128.bitselect(big, small, f32x4.gt(a, f32x4.splat(0.625)));
+}
+
+// exp(x) for any x in the f32 range of e^x, four lanes: e^x for x ≤ 0, 1/e^(−x) above.
+// @ts-ignore: decorator
+@inline function exp4(x: v128): v128 {
+  const en = expNonPositive(f32x4.neg(f32x4.abs(x)));
+  return v128.bitselect(f32x4.div(f32x4.splat(1), en), en, f32x4.gt(x, f32x4.splat(0)));
+}
+
+// Four lanes of a row at the updated coordinates idx[j..j+cnt) (cnt ≤ 4; the other lanes 0).
+// @ts-ignore: decorator
+@inline function gather4(row: usize, idx: usize, cnt: i32): v128 {
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(row + (<usize>load<i32>(idx) << 2)));
+  if (cnt > 1) v = f32x4.replace_lane(v, 1, load<f32>(row + (<usize>load<i32>(idx, 4) << 2)));
+  if (cnt > 2) v = f32x4.replace_lane(v, 2, load<f32>(row + (<usize>load<i32>(idx, 8) << 2)));
+  if (cnt > 3) v = f32x4.replace_lane(v, 3, load<f32>(row + (<usize>load<i32>(idx, 12) << 2)));
+  return v;
+}
+
+// Stores the first cnt lanes of v at row[idx[j..j+cnt)].
+// @ts-ignore: decorator
+@inline function scatter4(v: v128, row: usize, idx: usize, cnt: i32): void {
+  store<f32>(row + (<usize>load<i32>(idx) << 2), f32x4.extract_lane(v, 0));
+  if (cnt > 1) store<f32>(row + (<usize>load<i32>(idx, 4) << 2), f32x4.extract_lane(v, 1));
+  if (cnt > 2) store<f32>(row + (<usize>load<i32>(idx, 8) << 2), f32x4.extract_lane(v, 2));
+  if (cnt > 3) store<f32>(row + (<usize>load<i32>(idx, 12) << 2), f32x4.extract_lane(v, 3));
+}
+
+// Stores the first cnt lanes of v contiguously at p.
+// @ts-ignore: decorator
+@inline function storeN(p: usize, v: v128, cnt: i32): void {
+  if (cnt == 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (cnt > 1) store<f32>(p + 4, f32x4.extract_lane(v, 1));
+  if (cnt > 2) store<f32>(p + 8, f32x4.extract_lane(v, 2));
+}
+
+// Loads cnt contiguous floats at p (the other lanes 0).
+// @ts-ignore: decorator
+@inline function loadN(p: usize, cnt: i32): v128 {
+  if (cnt == 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (cnt > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + 4));
+  if (cnt > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 8));
+  return v;
+}
+
+/**
+ * The exponential-scale coupling law's forward (src/core/refKernels.ts, scaleShiftForwardRef): rows x, y [n, D], the
+ * du updated coordinates idx (int32), h [n, G·du] (G = 2 with shift: [a | t]), ℓ = S·tanh(a/S), e = exp(ℓ);
+ * y[r, idx[j]] = x[r, idx[j]]·e_j (+ t_j), logDet[r] (f32) = Σ_j ℓ_j summed in f64, saved [n, 3·du] = [ℓ | e | x·e].
+ */
+export function scaleShiftForward(h: usize, x: usize, y: usize, logDet: usize, saved: usize, n: i32, D: i32, idx: usize, du: i32, shift: i32, bound: f32): void {
+  const G = shift ? 2 : 1;
+  const S = f32x4.splat(bound);
+  const invS = f32x4.splat(1 / bound);
+  for (let r = 0; r < n; r++) {
+    const xr = x + <usize>(r * D) * 4;
+    const yr = y + <usize>(r * D) * 4;
+    const hr = h + <usize>(r * G * du) * 4;
+    const sr = saved + <usize>(r * 3 * du) * 4;
+    let acc0 = f64x2.splat(0);
+    let acc1 = f64x2.splat(0);
+    for (let j = 0; j < du; j += 4) {
+      const cnt = min(4, du - j);
+      const o = <usize>j * 4;
+      const l = f32x4.mul(S, tanh4(f32x4.mul(loadN(hr + o, cnt), invS)));
+      const e = exp4(l);
+      const v = f32x4.mul(gather4(xr, idx + o, cnt), e);
+      storeN(sr + o, l, cnt);
+      storeN(sr + <usize>du * 4 + o, e, cnt);
+      storeN(sr + <usize>du * 8 + o, v, cnt);
+      scatter4(shift ? f32x4.add(v, loadN(hr + <usize>du * 4 + o, cnt)) : v, yr, idx + o, cnt);
+      // Lanes past cnt hold ℓ = 0 (a = 0 there): they add nothing.
+      acc0 = f64x2.add(acc0, f64x2.promote_low_f32x4(l));
+      acc1 = f64x2.add(acc1, f64x2.promote_low_f32x4(v128.shuffle<f32>(l, l, 2, 3, 0, 1)));
+    }
+    const s = f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1) + f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1);
+    store<f32>(logDet + <usize>r * 4, <f32>s);
+  }
+}
+
+/** The inverse of scaleShiftForward, in place on x [n, D]: x[r, idx[j]] = (x[r, idx[j]] − t_j)·exp(−ℓ_j). */
+export function scaleShiftInverse(h: usize, x: usize, n: i32, D: i32, idx: usize, du: i32, shift: i32, bound: f32): void {
+  const G = shift ? 2 : 1;
+  const S = f32x4.splat(bound);
+  const invS = f32x4.splat(1 / bound);
+  for (let r = 0; r < n; r++) {
+    const xr = x + <usize>(r * D) * 4;
+    const hr = h + <usize>(r * G * du) * 4;
+    for (let j = 0; j < du; j += 4) {
+      const cnt = min(4, du - j);
+      const o = <usize>j * 4;
+      const l = f32x4.mul(S, tanh4(f32x4.mul(loadN(hr + o, cnt), invS)));
+      let v = gather4(xr, idx + o, cnt);
+      if (shift) v = f32x4.sub(v, loadN(hr + <usize>du * 4 + o, cnt));
+      scatter4(f32x4.mul(v, exp4(f32x4.neg(l))), xr, idx + o, cnt);
+    }
+  }
+}
+
 /**
  * im2col for a stride-1, 'same'-padded k×k convolution (layouts in src/nn/conv2d.ts), images [img0, img1) of an NHWC
  * batch: x [m·H·W, C] → cols [m·H·W, k·k·C], column order (ky, kx, c), zeros where the window leaves the image.

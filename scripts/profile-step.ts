@@ -35,7 +35,7 @@ if (backendName === 'wasm-im2col') (backend as { conv?: Backend['conv'] }).conv 
 const time = new Map<string, { ms: number; calls: number; flops: number }>();
 const wrapped = backend as unknown as Record<string, unknown>;
 let timing = false;
-for (const name of ['gemm', 'addBias', 'reluBackward', 'reluBackwardColSum', 'colSum', 'adam', 'gather', 'scatterAdd', 'logisticPrior', 'im2col']) {
+for (const name of ['gemm', 'addBias', 'reluBackward', 'reluBackwardColSum', 'colSum', 'adam', 'gather', 'scatterAdd', 'logisticPrior', 'scaleShiftForward', 'scaleShiftInverse', 'im2col']) {
   const f = wrapped[name] as (...a: unknown[]) => unknown;
   if (typeof f !== 'function') continue;
   wrapped[name] = (...a: unknown[]): unknown => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend, DirectConv } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../src/core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from '../src/core/refKernels.js';
 import { conv2dBackward, conv2dForward, conv2dRef, ConvScratch, type ConvShape } from '../src/nn/conv2d.js';
 import { logisticPrior } from '../src/priors/logisticPrior.js';
 
@@ -357,6 +357,43 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       const dW = fill(alloc, 54, rng);
       conv.backwardWeights(alloc(0), alloc(0), dW, 0, s);
       assert.ok(dW.every((v) => v === 0), 'backwardWeights of no images is 0');
+    });
+
+    it('scaleShiftForward and scaleShiftInverse match the reference: with and without shift, extremes, du not a multiple of 4, other coordinates untouched', { skip }, () => {
+      const b = backend!;
+      const bound = 2;
+      // Pre-activations where the kernels change method (|a| = 1.25: tanh's polynomial vs its exponential form; 0: the
+      // sign of exp's argument), tiny, and far beyond the bound.
+      const extremes = [0, -0, 1e-30, -1e-6, 1.25, -1.25, 1.2499, 1.2501, 40, -40, 1e4, -1e4, 0.3, -0.9];
+      for (const [n, D, du, shift] of [[1, 1, 1, true], [3, 7, 5, false], [100, 784, 392, true], [2, 33, 13, true], [4, 10, 3, false], [2, 50, 18, false]] as const) {
+        const order = Array.from({ length: D }, (_, i) => i);
+        for (let i = D - 1; i > 0; i--) {
+          const j = Math.floor(rng.uniform() * (i + 1));
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+        const idx = Int32Array.from(order.slice(0, du));
+        const G = shift ? 2 : 1;
+        const h = fill(alloc, n * G * du, rng);
+        for (let i = 0; i < h.length; i++) h[i] *= 1 + (i % 4);
+        for (let i = 0; i < Math.min(extremes.length, du); i++) h[i] = extremes[i];
+        const x = fill(alloc, n * D, rng), y = fill(alloc, n * D, rng), logDet = fill(alloc, n, rng), saved = fill(alloc, n * 3 * du, rng);
+        const y64 = Float64Array.from(y), logDet64 = new Float64Array(n), saved64 = new Float64Array(n * 3 * du);
+        scaleShiftForwardRef(Float64Array.from(h), Float64Array.from(x), y64, logDet64, saved64, n, D, idx, shift, bound);
+        b.scaleShiftForward(h, x, y, logDet, saved, n, D, idx, shift, bound);
+        const what = `n=${n} D=${D} du=${du} shift=${shift}`;
+        assertClose(y, y64, 2e-6, `scaleShiftForward ${what}: y`);
+        assertClose(saved, saved64, 2e-6, `scaleShiftForward ${what}: saved`);
+        // ℓ is float32 in the fast kernels (an error of ~1 ulp each), summed over du values.
+        assertClose(logDet, logDet64, 3e-7 * Math.sqrt(du), `scaleShiftForward ${what}: logDet`);
+        const back = alloc(n * D);
+        back.set(y);
+        const back64 = Float64Array.from(y);
+        scaleShiftInverseRef(Float64Array.from(h), back64, n, D, idx, shift, bound);
+        b.scaleShiftInverse(h, back, n, D, idx, shift, bound);
+        assertClose(back, back64, 2e-6, `scaleShiftInverse ${what}`);
+        const pick = (a: Float32Array): Float32Array => Float32Array.from({ length: n * du }, (_, k) => a[Math.floor(k / du) * D + idx[k % du]]);
+        assertClose(pick(back), pick(x), 1e-5, `scaleShiftInverse ${what}: the forward's input back`);
+      }
     });
 
     it('logisticPrior matches the reference and the scalar prior, tails and extremes included', { skip }, () => {

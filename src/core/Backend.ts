@@ -118,6 +118,15 @@ export interface Backend {
    */
   logisticPrior(h: FloatArray, n: number, D: number, weight: number, logProb: Float64Array, dh: FloatArray): void;
   /**
+   * The exponential-scale coupling law's forward (src/flows/laws/scaleShiftLaw.ts) on the updated coordinates idx
+   * (du = idx.length) of rows x, y [n, D]: h [n, G·du] ([a | t] per row when `shift`, G = 2; else [a], G = 1),
+   * ℓ = bound·tanh(a/bound), e = exp(ℓ): `y[r, idx[j]] = x[r, idx[j]]·e_j (+ t_j)`, `logDet[r] = Σ_j ℓ_j` (summed in
+   * float64), saved [n, 3·du] = [ℓ | e | x·e] per row. y's other coordinates are left as they are.
+   */
+  scaleShiftForward(h: FloatArray, x: FloatArray, y: FloatArray, logDet: FloatArray, saved: FloatArray, n: number, D: number, idx: Int32Array, shift: boolean, bound: number): void;
+  /** Its inverse, in place on x [n, D]: `x[r, idx[j]] = (x[r, idx[j]] − t_j)·exp(−ℓ_j)`. */
+  scaleShiftInverse(h: FloatArray, x: FloatArray, n: number, D: number, idx: Int32Array, shift: boolean, bound: number): void;
+  /**
    * im2col for a stride-1, 'same'-padded k×k convolution over m images in NHWC (layouts: src/nn/conv2d.ts):
    * x [m·H·W, C] → cols [m·H·W, k·k·C], column order (ky, kx, c), zeros where the window leaves the image.
    * With `back`, the adjoint (col2im): `x[pixel, c] +=` every column entry that was copied from it.

@@ -1,7 +1,7 @@
 import type { Backend } from './Backend.js';
 import { heapArray } from './checkMemory.js';
 import type { DType } from './FloatArray.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from './refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from './refKernels.js';
 
 /**
  * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
@@ -27,6 +27,8 @@ export function createRefBackend(options: { dtype?: DType } = {}): Backend {
     gather: gatherRef,
     scatterAdd: scatterAddRef,
     logisticPrior: logisticPriorRef,
+    scaleShiftForward: scaleShiftForwardRef,
+    scaleShiftInverse: scaleShiftInverseRef,
     im2col: im2colRef,
     dispose: () => {},
   };

@@ -189,3 +189,40 @@ export function logisticPriorRef(h: FloatArray, n: number, D: number, weight: nu
     logProb[r] = s;
   }
 }
+
+/**
+ * The exponential-scale coupling law's forward on the updated coordinates idx (du = idx.length) of rows [n, D]
+ * (formulas: src/flows/laws/scaleShiftLaw.ts): h [n, G·du] with G = 2 when `shift` ([a | t] per row) else 1 ([a]);
+ * ℓ = S·tanh(a/S) with S = `bound`, e = exp(ℓ); y[r, idx[j]] = x[r, idx[j]]·e_j (+ t_j); logDet[r] = Σ_j ℓ_j (summed
+ * in float64); saved [n, 3·du] = [ℓ | e | x·e] per row. y's other coordinates are left as they are.
+ */
+export function scaleShiftForwardRef(h: FloatArray, x: FloatArray, y: FloatArray, logDet: FloatArray, saved: FloatArray, n: number, D: number, idx: Int32Array, shift: boolean, bound: number): void {
+  const du = idx.length, G = shift ? 2 : 1;
+  for (let r = 0; r < n; r++) {
+    const o = r * D, s = r * 3 * du, hq = r * G * du;
+    let sum = 0;
+    for (let j = 0; j < du; j++) {
+      const l = bound * Math.tanh(h[hq + j] / bound);
+      const e = Math.exp(l);
+      const v = x[o + idx[j]] * e;
+      saved[s + j] = l;
+      saved[s + du + j] = e;
+      saved[s + 2 * du + j] = v;
+      y[o + idx[j]] = shift ? v + h[hq + du + j] : v;
+      sum += l;
+    }
+    logDet[r] = sum;
+  }
+}
+
+/** The inverse of {@link scaleShiftForwardRef}, in place: x[r, idx[j]] = (x[r, idx[j]] − t_j)·exp(−ℓ_j). */
+export function scaleShiftInverseRef(h: FloatArray, x: FloatArray, n: number, D: number, idx: Int32Array, shift: boolean, bound: number): void {
+  const du = idx.length, G = shift ? 2 : 1;
+  for (let r = 0; r < n; r++) {
+    const o = r * D, hq = r * G * du;
+    for (let j = 0; j < du; j++) {
+      const t = shift ? h[hq + du + j] : 0;
+      x[o + idx[j]] = (x[o + idx[j]] - t) * Math.exp(-bound * Math.tanh(h[hq + j] / bound));
+    }
+  }
+}

@@ -15,7 +15,7 @@ import type { Backend } from '../core/Backend.js';
 import { heapArray } from '../core/checkMemory.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scatterAddRef } from '../core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gatherRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from '../core/refKernels.js';
 import { createOneDnnConv } from './createOneDnnConv.js';
 import { createWasmBackendNode } from './createWasmBackendNode.js';
 import { loadFirstLibrary } from './loadFirstLibrary.js';
@@ -223,6 +223,14 @@ export async function createBlasBackend(options: BlasBackendOptions = {}): Promi
     logisticPrior(h, n, D, weight, logProb, dh) {
       if (inWasm(h) && inWasm(dh)) base.logisticPrior(h, n, D, weight, logProb, dh);
       else logisticPriorRef(h, n, D, weight, logProb, dh);
+    },
+    scaleShiftForward(h, x, y, logDet, saved, n, D, idx, shift, bound) {
+      if (inWasm(h) && inWasm(x) && inWasm(y) && inWasm(logDet) && inWasm(saved)) base.scaleShiftForward(h, x, y, logDet, saved, n, D, idx, shift, bound);
+      else scaleShiftForwardRef(h, x, y, logDet, saved, n, D, idx, shift, bound);
+    },
+    scaleShiftInverse(h, x, n, D, idx, shift, bound) {
+      if (inWasm(h) && inWasm(x)) base.scaleShiftInverse(h, x, n, D, idx, shift, bound);
+      else scaleShiftInverseRef(h, x, n, D, idx, shift, bound);
     },
     im2col(x, cols, m, H, W, C, k, back) {
       if (inWasm(x) && inWasm(cols)) base.im2col(x, cols, m, H, W, C, k, back);

@@ -3,7 +3,7 @@
 // WorkerReport back to the page.
 import { createWasmBackendBrowser } from '../../src/browser/index.js';
 import { createRefBackend } from '../../src/core/createRefBackend.js';
-import { adamRef, gemmRef } from '../../src/core/refKernels.js';
+import { adamRef, gemmRef, scaleShiftForwardRef, scaleShiftInverseRef } from '../../src/core/refKernels.js';
 import { Rng } from '../../src/core/Rng.js';
 import { relaxedSimdSupported } from '../../src/core/wasm/createWasmBackend.js';
 import type { ImageDataset } from '../../src/data/ImageDataset.js';
@@ -121,6 +121,27 @@ function adamCases(b: Backend, rng: Rng): CaseError[] {
   ];
 }
 
+/** The coupling laws' scale-shift kernels against the float64 reference (a conv-affine-sized case and a ragged one). */
+function scaleShiftCases(b: Backend, rng: Rng): CaseError[] {
+  const out: CaseError[] = [];
+  for (const [n, D, du, shift] of [[100, 784, 392, true], [3, 11, 7, false]] as const) {
+    const idx = Int32Array.from({ length: du }, (_, j) => (j * 7) % D);
+    const G = shift ? 2 : 1;
+    const h = fill(b, n * G * du, rng), x = fill(b, n * D, rng), y = fill(b, n * D, rng), logDet = fill(b, n, rng), saved = fill(b, n * 3 * du, rng);
+    for (let i = 0; i < h.length; i++) h[i] *= 1 + (i % 4);
+    const y64 = Float64Array.from(y), logDet64 = new Float64Array(n), saved64 = new Float64Array(saved.length);
+    scaleShiftForwardRef(Float64Array.from(h), Float64Array.from(x), y64, logDet64, saved64, n, D, idx, shift, 2);
+    b.scaleShiftForward(h, x, y, logDet, saved, n, D, idx, shift, 2);
+    const back64 = Float64Array.from(y);
+    scaleShiftInverseRef(Float64Array.from(h), back64, n, D, idx, shift, 2);
+    b.scaleShiftInverse(h, y, n, D, idx, shift, 2);
+    const what = `scaleShift n=${n} D=${D} du=${du} shift=${shift}`;
+    out.push({ name: `${what} forward`, K: 0, error: Math.max(scaledError(saved, saved64), scaledError(logDet, logDet64)) });
+    out.push({ name: `${what} inverse`, K: 0, error: scaledError(y, back64) });
+  }
+  return out;
+}
+
 /** Two training steps of a small NICE model on `backend`; returns the losses and all parameters, flattened. */
 function train(backend: Backend): { losses: number[]; params: Float64Array } {
   const count = 200, dim = 64;
@@ -147,7 +168,7 @@ async function run(): Promise<WorkerReport> {
   const threads = 1 + started;
   const rng = new Rng(1234);
   const t0 = Date.now();
-  const cases = [...gemmCases(backend, rng), ...adamCases(backend, rng), ...convCases(backend, rng)];
+  const cases = [...gemmCases(backend, rng), ...adamCases(backend, rng), ...convCases(backend, rng), ...scaleShiftCases(backend, rng)];
   const wasm = train(backend);
   const ref = train(createRefBackend());
   backend.dispose();

@@ -83,6 +83,8 @@ interface Kernels extends WasmConvKernels {
   gather(x: number, n: number, D: number, idx: number, k: number, out: number): void;
   scatterAdd(v: number, n: number, D: number, idx: number, k: number, x: number): void;
   logisticPrior(h: number, n: number, D: number, weight: number, logProb: number, dh: number): void;
+  scaleShiftForward(h: number, x: number, y: number, logDet: number, saved: number, n: number, D: number, idx: number, du: number, shift: number, bound: number): void;
+  scaleShiftInverse(h: number, x: number, n: number, D: number, idx: number, du: number, shift: number, bound: number): void;
   im2col(x: number, cols: number, H: number, W: number, C: number, k: number, back: number, img0: number, img1: number): void;
 }
 
@@ -320,6 +322,20 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const lp = f64Out(n);
       k.logisticPrior(ph, n, D, weight, lp, pdh);
       logProb.set(new Float64Array(memory.buffer, lp, n));
+      copyBack(1);
+    },
+    scaleShiftForward(h, x, y, logDet, saved, n, D, idx, shift, bound) {
+      const du = idx.length, G = shift ? 2 : 1;
+      const { ptrs: [ph, px, py, pl, ps], copyBack } = pointers([h, x, y, logDet, saved], [n * G * du, n * D, n * D, n, n * 3 * du]);
+      k.scaleShiftForward(ph, px, py, pl, ps, n, D, indices(idx), du, shift ? 1 : 0, bound);
+      copyBack(2);
+      copyBack(3);
+      copyBack(4);
+    },
+    scaleShiftInverse(h, x, n, D, idx, shift, bound) {
+      const du = idx.length, G = shift ? 2 : 1;
+      const { ptrs: [ph, px], copyBack } = pointers([h, x], [n * G * du, n * D]);
+      k.scaleShiftInverse(ph, px, n, D, indices(idx), du, shift ? 1 : 0, bound);
       copyBack(1);
     },
     im2col(x, cols, m, H, W, C, ksize, back) {
