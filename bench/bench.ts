@@ -7,6 +7,7 @@
 //   npm run bench -- --quick      # shorter measurements
 //   npm run bench -- --busy       # all of it beside another process that keeps one core busy (contention)
 //   npm run bench -- --no-variants / --only-variants
+//   npm run bench -- --only-variants --variant 3x32    # only the variants whose name contains this (× as x)
 // PyTorch runs in the environment this process started with, plus the OPENBLAS_CORETYPE the blas backend chooses
 // for this CPU (see src/node/openBlasCoreType.ts), so its dense layers get the same OpenBLAS kernels as ours.
 import { spawn, spawnSync } from 'node:child_process';
@@ -38,6 +39,8 @@ if (busy) {
 
 const quick = process.argv.includes('--quick');
 const onlyVariants = process.argv.includes('--only-variants');
+const variantAt = process.argv.indexOf('--variant');
+const variantFilter = variantAt >= 0 ? (process.argv[variantAt + 1] ?? '').toLowerCase().replaceAll('×', 'x') : null;
 const SECONDS = quick ? 1.5 : 5;
 const B = 200;
 
@@ -222,6 +225,7 @@ if (dnnLoaded) ours.push(['blas, OpenBLAS + im2col', () => createBlasBackend({ o
 ours.push(['wasm 2 threads', () => createWasmBackendNode({ threads: 2 })]);
 const rows: Array<{ name: string; t1: Rates | null; t2: Rates | null; ours: Rates[] }> = [];
 for (const [name, config] of VARIANTS) {
+  if (variantFilter !== null && !name.toLowerCase().replaceAll('×', 'x').includes(variantFilter)) continue;
   const t1 = twinRates(config, 1);
   const t2 = twinRates(config, 2);
   const mine: Rates[] = [];
