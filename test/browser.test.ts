@@ -106,7 +106,7 @@ describe('wasm backend in Chromium (createWasmBackendBrowser)', () => {
     inWorker: () => page.evaluate(() => (globalThis as unknown as { niceFlowTest: PageApi }).niceFlowTest.inWorker()),
   });
 
-  it('in a Worker with 2 threads, gemm (every transpose, accumulate, parallel sizes), Adam, the direct convolutions and a training step match the reference', { timeout: 60_000 }, async (t) => {
+  it('in a Worker with 2 threads, gemm (every transpose, accumulate, parallel sizes), Adam, the direct convolutions, the scale-shift law kernels and a training step match the reference', { timeout: 60_000 }, async (t) => {
     const page = await open('/isolated/');
     const report = await api(page).inWorker();
     await page.close();
@@ -114,7 +114,8 @@ describe('wasm backend in Chromium (createWasmBackendBrowser)', () => {
     assert.equal(report.threads, 2, 'createWasmBackendBrowser({ threads: 2 }) should start one kernel worker');
     assert.equal(report.workersTerminated, 1, 'dispose() should terminate the kernel worker');
     assert.equal(report.relaxedSimd, true, 'Chromium has relaxed SIMD: the FMA kernels should be the ones tested');
-    assert.equal(report.cases.length, 5 * 8 + 3 + CONV_SHAPES.length * 4);
+    assert.equal(report.cases.length, 5 * 8 + 3 + CONV_SHAPES.length * 4 + 4);
+    assert.equal(report.cases.filter((c) => c.name.startsWith('scaleShift ')).length, 4, 'the scale-shift law kernels, forward and inverse, two shapes');
     assert.equal(report.cases.filter((c) => c.name.startsWith('conv ')).length, CONV_SHAPES.length * 4, 'forward (with and without ReLU), backwardData and backwardWeights of each convolution');
     for (const c of report.cases) {
       const tol = c.K > 0 ? gemmTolerance(c.K) : ADAM_TOLERANCE;
