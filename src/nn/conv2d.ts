@@ -26,7 +26,7 @@ import type { FloatArray } from '../core/FloatArray.js';
 // The columns are recomputed in backward (cheap next to the gemm) rather than kept for the whole batch.
 //
 // A backend with convolution kernels of its own (`backend.conv`: the blas backend on oneDNN, the wasm backend on
-// asm/kernels.ts) gets every convolution, 1×1 included, and no columns are written. Measured on 2 cores of an
+// asm/conv.ts and asm/winograd.ts) gets every convolution, 1×1 included, and no columns are written. Measured on 2 cores of an
 // AVX-512 Xeon, conv affine 1×28×28 with 32 channels × 2, batch 100 (scripts/profile-step.ts): im2col + OpenBLAS
 // took 631 ms a step (the 32 → 32 products at 41–52 GFLOP/s, a fifth of the step writing and reading columns);
 // oneDNN's direct kernels take 109 ms, the 32 → 32 convolutions running at 284–300 GFLOP/s. On the wasm backend

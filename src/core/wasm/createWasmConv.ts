@@ -4,7 +4,7 @@ import type { FloatArray } from '../FloatArray.js';
 import { NiceFlowError } from '../NiceFlowError.js';
 import { OP } from './wasmWorkerSource.js';
 
-// Direct convolutions for the wasm backend (kernels in asm/kernels.ts), with the layouts and formulas of
+// Direct convolutions for the wasm backend (kernels in asm/conv.ts and asm/winograd.ts), with the layouts and formulas of
 // src/nn/conv2d.ts: activations NHWC ([n·H·W, C]), W [outC, inC, k, k], stride 1, 'same' zero padding
 // p = (k−1)/2, k odd. Backward-data is always the forward kernel run on dy (outC → inC channels) with the weights
 // flipped and transposed, Wd[ci, co, ky, kx] = W[co, ci, k−1−ky, k−1−kx] (the adjoint of the forward's sum).
@@ -14,7 +14,7 @@ import { OP } from './wasmWorkerSource.js';
 // copied: no column buffer, no packed operand but the weights (a few thousand floats, packed once per call).
 //
 // 3×3 layers with 8 or more channels in and out, multiples of 4 (the 32 → 32 and 64 → 64 layers of the conv models,
-// forward, backward-data and backward-weights): Winograd F(2×2, 3×3) (Lavin & Gray 2016; formulas in asm/kernels.ts).
+// forward, backward-data and backward-weights): Winograd F(2×2, 3×3) (Lavin & Gray 2016; formulas in asm/winograd.ts).
 //   A block of 32 tiles (2×2 outputs each) is transformed from the band (V = Bᵀ d B, 4 channels at a time), then
 //   16 products M[ξν] = V[ξν] · U[ξν] over the input channels (4-tile × 8-channel register tiles, U = G g Gᵀ packed
 //   once per call), then Y = Aᵀ M A with the bias and the ReLU. The weight gradient is the adjoint: each thread sums
@@ -85,7 +85,7 @@ const TILE_BYTES = 128;
 /** Winograd tiles (2×2 outputs each) per block: V and M for a block stay in L2, one of their 16 slices in L1. */
 const WINO_TILES = 32;
 
-/** Bytes between the 16 slices of a Winograd matrix of `floats` floats (winoStride in asm/kernels.ts: off 4 KiB). */
+/** Bytes between the 16 slices of a Winograd matrix of `floats` floats (winoStride in asm/winograd.ts: off 4 KiB). */
 function winoStride(floats: number, odd: number): number {
   let b = Math.ceil(floats / 16) * 64;
   const off = 64 * (2 + odd);
