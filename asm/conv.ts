@@ -7,7 +7,7 @@
 // so that the k taps of a kernel row at output pixel x are k·S contiguous floats of the band row: the reduction
 // runs over (ky, j) with j = kx·S + s, reading the band directly (no column buffer, no packing of the input).
 import { padBand } from './band';
-import { madd, sum4 } from './simd';
+import { madd, storeTile, sum4 } from './simd';
 
 
 /**
@@ -77,22 +77,7 @@ function convMicro(a: usize, pixB: usize, rowB: usize, k: i32, kS: i32, wp: usiz
       c20 = f32x4.max(c20, z); c21 = f32x4.max(c21, z);
       c30 = f32x4.max(c30, z); c31 = f32x4.max(c31, z);
     }
-    const o = out + <usize>d * 4;
-    if (rows == 4 && d + 8 <= D) {
-      v128.store(o, c00); v128.store(o, c01, 16);
-      v128.store(o + ldo, c10); v128.store(o + ldo, c11, 16);
-      v128.store(o + 2 * ldo, c20); v128.store(o + 2 * ldo, c21, 16);
-      v128.store(o + 3 * ldo, c30); v128.store(o + 3 * ldo, c31, 16);
-      continue;
-    }
-    v128.store(tmp, c00); v128.store(tmp, c01, 16);
-    v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-    v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
-    v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-    const cols = min(8, D - d);
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) store<f32>(o + <usize>r * ldo + <usize>c * 4, load<f32>(tmp + <usize>(r * 8 + c) * 4));
-    }
+    storeTile(out + <usize>d * 4, ldo, rows, 0, min(8, D - d), false, c00, c01, c10, c11, c20, c21, c30, c31, tmp);
   }
 }
 
@@ -268,23 +253,7 @@ function weightsTile(a: usize, o1: usize, o2: usize, o3: usize, contig: bool, aS
       }
     }
   }
-  if (rows == 4 && skip == 0) {
-    v128.store(out, f32x4.add(v128.load(out), c00)); v128.store(out, f32x4.add(v128.load(out, 16), c01), 16); out += ldo;
-    v128.store(out, f32x4.add(v128.load(out), c10)); v128.store(out, f32x4.add(v128.load(out, 16), c11), 16); out += ldo;
-    v128.store(out, f32x4.add(v128.load(out), c20)); v128.store(out, f32x4.add(v128.load(out, 16), c21), 16); out += ldo;
-    v128.store(out, f32x4.add(v128.load(out), c30)); v128.store(out, f32x4.add(v128.load(out, 16), c31), 16);
-    return;
-  }
-  v128.store(tmp, c00); v128.store(tmp, c01, 16);
-  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
-  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-  for (let r = 0; r < rows; r++) {
-    for (let c = skip; c < 8; c++) {
-      const p = out + <usize>r * ldo + <usize>c * 4;
-      store<f32>(p, load<f32>(p) + load<f32>(tmp + <usize>(r * 8 + c) * 4));
-    }
-  }
+  storeTile(out, ldo, rows, skip, 8, true, c00, c01, c10, c11, c20, c21, c30, c31, tmp);
 }
 
 /**

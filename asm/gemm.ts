@@ -15,7 +15,7 @@ const NC: i32 = 512;
 /** Bytes of scratch one thread needs for gemm: packed A block, packed B block, an edge tile. */
 export const SCRATCH_BYTES: i32 = (MC * KC + KC * NC + MR * NR) * 4;
 
-import { madd } from './simd';
+import { madd, storeTile } from './simd';
 
 /** Packs op(B)[k0:k0+kc, j0:j0+nc] into panels of NR columns: dst[(p·kc + k)·NR + jj], zero-padded. */
 function packB(transB: bool, b: usize, N: i32, K: i32, k0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
@@ -100,32 +100,7 @@ function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, rows: i32, col
     ap += MR * 4;
     bp += NR * 4;
   }
-  const stride = <usize>ldc * 4;
-  if (rows == MR && cols == NR) {
-    if (overwrite) {
-      v128.store(c, c00); v128.store(c, c01, 16); c += stride;
-      v128.store(c, c10); v128.store(c, c11, 16); c += stride;
-      v128.store(c, c20); v128.store(c, c21, 16); c += stride;
-      v128.store(c, c30); v128.store(c, c31, 16);
-    } else {
-      v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += stride;
-      v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += stride;
-      v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += stride;
-      v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
-    }
-    return;
-  }
-  v128.store(tmp, c00); v128.store(tmp, c01, 16);
-  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
-  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < cols; j++) {
-      const dst = c + <usize>r * stride + <usize>j * 4;
-      const v = load<f32>(tmp + <usize>(r * NR + j) * 4);
-      store<f32>(dst, overwrite ? v : load<f32>(dst) + v);
-    }
-  }
+  storeTile(c, <usize>ldc * 4, rows, 0, cols, !overwrite, c00, c01, c10, c11, c20, c21, c30, c31, tmp);
 }
 
 /**

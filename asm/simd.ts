@@ -57,3 +57,39 @@
   if (cnt > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 8));
   return v;
 }
+
+/**
+ * Writes a 4×8 register tile (row r in cr0, cr1: columns 0–3 and 4–7) to out, rows ldo bytes apart: rows [0, rows)
+ * and columns [col0, col1), added to what is there when `accumulate`. A whole tile goes straight from the
+ * registers; a partial one through `tmp` (128 bytes of scratch).
+ */
+// @ts-ignore: decorator
+@inline export function storeTile(
+  out: usize, ldo: usize, rows: i32, col0: i32, col1: i32, accumulate: bool,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, tmp: usize,
+): void {
+  if (rows == 4 && col0 == 0 && col1 == 8) {
+    if (accumulate) {
+      c00 = f32x4.add(v128.load(out), c00); c01 = f32x4.add(v128.load(out, 16), c01);
+      c10 = f32x4.add(v128.load(out + ldo), c10); c11 = f32x4.add(v128.load(out + ldo, 16), c11);
+      c20 = f32x4.add(v128.load(out + 2 * ldo), c20); c21 = f32x4.add(v128.load(out + 2 * ldo, 16), c21);
+      c30 = f32x4.add(v128.load(out + 3 * ldo), c30); c31 = f32x4.add(v128.load(out + 3 * ldo, 16), c31);
+    }
+    v128.store(out, c00); v128.store(out, c01, 16);
+    v128.store(out + ldo, c10); v128.store(out + ldo, c11, 16);
+    v128.store(out + 2 * ldo, c20); v128.store(out + 2 * ldo, c21, 16);
+    v128.store(out + 3 * ldo, c30); v128.store(out + 3 * ldo, c31, 16);
+    return;
+  }
+  v128.store(tmp, c00); v128.store(tmp, c01, 16);
+  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
+  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
+  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
+  for (let r = 0; r < rows; r++) {
+    for (let c = col0; c < col1; c++) {
+      const p = out + <usize>r * ldo + <usize>c * 4;
+      const v = load<f32>(tmp + <usize>(r * 8 + c) * 4);
+      store<f32>(p, accumulate ? load<f32>(p) + v : v);
+    }
+  }
+}

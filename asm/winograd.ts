@@ -10,7 +10,7 @@
 // The 16 slices of V, M and U are not a multiple of 4 KiB apart (winoStride): at 4 KiB the transforms' 16 accesses
 // per tile fall into one L1 set (measured: the 32-channel forward at 47 GFLOP/s instead of 57).
 import { padBand } from './band';
-import { madd } from './simd';
+import { madd, storeTile } from './simd';
 
 
 /**
@@ -134,22 +134,7 @@ function winoGemm(a: usize, pixB: usize, S: i32, up: usize, D: i32, out: usize, 
       x = v128.load32_splat(p2); c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
       x = v128.load32_splat(p3); c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
     }
-    const o = out + <usize>d * 4;
-    if (rows == 4 && d + 8 <= D) {
-      v128.store(o, c00); v128.store(o, c01, 16);
-      v128.store(o + ldo, c10); v128.store(o + ldo, c11, 16);
-      v128.store(o + 2 * ldo, c20); v128.store(o + 2 * ldo, c21, 16);
-      v128.store(o + 3 * ldo, c30); v128.store(o + 3 * ldo, c31, 16);
-      continue;
-    }
-    v128.store(tmp, c00); v128.store(tmp, c01, 16);
-    v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-    v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
-    v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-    const cols = min(8, D - d);
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) store<f32>(o + <usize>r * ldo + <usize>c * 4, load<f32>(tmp + <usize>(r * 8 + c) * 4));
-    }
+    storeTile(out + <usize>d * 4, ldo, rows, 0, min(8, D - d), false, c00, c01, c10, c11, c20, c21, c30, c31, tmp);
   }
 }
 
@@ -253,24 +238,7 @@ function winoWeightsGemm(a: usize, aStride: usize, z: usize, zStride: usize, tb:
       x = v128.load32_splat(pa, 8); c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
       x = v128.load32_splat(pa, 12); c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
     }
-    let o = out + <usize>d * 4;
-    if (d == d0) {
-      v128.store(o, f32x4.add(v128.load(o), c00)); v128.store(o, f32x4.add(v128.load(o, 16), c01), 16); o += ldo;
-      v128.store(o, f32x4.add(v128.load(o), c10)); v128.store(o, f32x4.add(v128.load(o, 16), c11), 16); o += ldo;
-      v128.store(o, f32x4.add(v128.load(o), c20)); v128.store(o, f32x4.add(v128.load(o, 16), c21), 16); o += ldo;
-      v128.store(o, f32x4.add(v128.load(o), c30)); v128.store(o, f32x4.add(v128.load(o, 16), c31), 16);
-      continue;
-    }
-    v128.store(tmp, c00); v128.store(tmp, c01, 16);
-    v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-    v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
-    v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-    for (let r = 0; r < 4; r++) {
-      for (let c = d0 - d; c < 8; c++) {
-        const p = o + <usize>r * ldo + <usize>c * 4;
-        store<f32>(p, load<f32>(p) + load<f32>(tmp + <usize>(r * 8 + c) * 4));
-      }
-    }
+    storeTile(out + <usize>d * 4, ldo, 4, d0 - d, 8, true, c00, c01, c10, c11, c20, c21, c30, c31, tmp);
   }
 }
 
