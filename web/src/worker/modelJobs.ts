@@ -1,0 +1,125 @@
+// The studio's model jobs: evaluate, sample, log-likelihood, inpaint, interpolate, encode, decode and test images,
+// each on the active model (held for the job's length) through the library's public API.
+import { bitsPerDim, evaluate, inpaint, interpolate, NiceFlowError, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
+import type { CallArgs, CallResult } from '../protocol.js';
+import { loadSplit } from './data.js';
+import { dataset, withModel } from './models.js';
+import { imageShape, nonFinite, toData, toDisplay } from './modelViews.js';
+import { checkCancel, progress, yieldNow } from './runtime.js';
+
+type Job<K extends JobType> = (args: CallArgs<K>, id: number) => Promise<CallResult<K>>;
+type JobType = 'evaluate' | 'sample' | 'loglik' | 'inpaint' | 'interpolate' | 'encode' | 'decode' | 'test-images';
+
+/** The request handlers of the model jobs (worker.ts routes requests to them). */
+export const modelJobs: { [K in JobType]: Job<K> } = {
+  evaluate: (args, id) => withModel(id, async (model) => {
+    const entry = dataset(args.dataset);
+    let lastPost = 0;
+    const test = await loadSplit(entry, 'test', {}, (received, total) => {
+      const now = performance.now();
+      if (now - lastPost < 100) return;
+      lastPost = now;
+      progress(id, received, total, `downloading ${entry.label}`);
+    });
+    checkCancel(id);
+    if (test.dim !== model.dim) {
+      throw new NiceFlowError(`${entry.label} images have ${test.dim} values, this model's have ${model.dim}: evaluate it with the CLI on its own data`);
+    }
+    // The CLI's `eval` defaults: uniform dequantization with seed 0, so the numbers match `nice-flow eval`.
+    const r = await evaluate(model, test, {
+      rng: new Rng(0), dequantize: 'uniform', batchSize: 200,
+      onBatch: async (done) => {
+        progress(id, done, test.count, `evaluating on ${entry.label} test`);
+        await yieldNow();
+        checkCancel(id);
+      },
+    });
+    if (!Number.isFinite(r.logLikelihood)) throw new NiceFlowError(`the test log-likelihood is ${r.logLikelihood}: the model gives some test image no finite density`);
+    return r;
+  }),
+
+  sample: (args, id) => withModel(id, (model) => {
+    if (!Number.isSafeInteger(args.n) || args.n < 1 || args.n > 400) throw new NiceFlowError(`the number of samples must be 1–400, got ${args.n}`);
+    if (!(Number.isFinite(args.temperature) && args.temperature >= 0 && args.temperature <= 5)) {
+      throw new NiceFlowError(`the temperature must be a number from 0 to 5, got ${args.temperature}`);
+    }
+    if (!Number.isSafeInteger(args.seed) || args.seed < 0) throw new NiceFlowError(`the seed must be a whole number ≥ 0, got ${args.seed}`);
+    const x = model.sample(args.n, new Rng(args.seed), args.temperature);
+    return { images: toDisplay(model, x, args.n * model.dim), warning: nonFinite(x, args.n, model.dim, 'samples') };
+  }),
+
+  loglik: (args, id) => withModel(id, (model) => {
+    const lp = model.logProb(toData(model, args.image, 1), 1)[0];
+    return { logLikelihood: lp, bitsPerDim: bitsPerDim(lp, model.dim, model.range) };
+  }),
+
+  inpaint: (args, id) => withModel(id, async (model) => {
+    const D = model.dim;
+    const [, H, W] = imageShape(model);
+    if (args.mask.length !== H * W) throw new NiceFlowError(`the mask has ${args.mask.length} pixels, the model's images ${H}×${W}`);
+    if (!args.mask.some((v) => v === 1)) throw new NiceFlowError('nothing is marked unknown: paint the unknown pixels or choose a mask');
+    const x = toData(model, args.image, 1);
+    // inpaint evaluates the gradient at its current images every step: a view of them, for the animation.
+    let current: FloatArray | null = null;
+    const watched = Object.create(model, {
+      gradLogProb: {
+        value: (xs: FloatArray, n: number, weight: number, paramGrads: boolean) => {
+          current = xs;
+          return model.gradLogProb(xs, n, weight, paramGrads);
+        },
+      },
+    }) as NiceModel;
+    let lastPost = 0;
+    let steps = 0;
+    const [lo, hi] = model.range;
+    const r = await inpaint(watched, x, 1, args.mask, {
+      rng: new Rng(args.seed), low: lo, high: hi,
+      onStep: async (step, meanLL) => {
+        steps = step + 1;
+        const now = performance.now();
+        if (now - lastPost > 40 && current) {
+          lastPost = now;
+          progress(id, steps, null, 'completing', { image: toDisplay(model, current, D), value: meanLL });
+        }
+        await yieldNow();
+        checkCancel(id);
+      },
+    });
+    return { image: toDisplay(model, r.x, D), before: r.meanLLBefore, after: r.meanLLAfter, steps };
+  }),
+
+  interpolate: (args, id) => withModel(id, (model) => {
+    if (!Number.isSafeInteger(args.steps) || args.steps < 2 || args.steps > 200) throw new NiceFlowError(`steps must be 2–200, got ${args.steps}`);
+    const [lo, hi] = model.range;
+    const map = (img: Float32Array): Float32Array => {
+      if (img.length !== model.dim) throw new NiceFlowError(`an end point has ${img.length} values, the model's images ${model.dim}`);
+      return Float32Array.from(img, (v) => lo + (hi - lo) * v);
+    };
+    const strip = interpolate(model, map(args.a), map(args.b), args.steps);
+    return { images: toDisplay(model, strip, args.steps * model.dim), warning: nonFinite(strip, args.steps, model.dim, 'points of the line') };
+  }),
+
+  encode: (args, id) => withModel(id, (model) => {
+    const { h } = model.encode(toData(model, args.image, 1), 1);
+    return { code: Float32Array.from(h) };
+  }),
+
+  decode: (args, id) => withModel(id, (model) => {
+    if (args.code.length !== model.dim) throw new NiceFlowError(`a latent code of ${args.code.length} values, the model's have ${model.dim}`);
+    if (!args.code.every(Number.isFinite)) throw new NiceFlowError('the latent code has a non-finite value');
+    const x = model.decode(args.code, 1);
+    return { image: toDisplay(model, x, model.dim), warning: nonFinite(x, 1, model.dim, 'decoded image') };
+  }),
+
+  async 'test-images'(args) {
+    const entry = dataset(args.dataset);
+    const test = await loadSplit(entry, 'test');
+    const D = test.dim;
+    const out = new Float32Array(args.indices.length * D);
+    args.indices.forEach((i, k) => {
+      if (!Number.isSafeInteger(i) || i < 0 || i >= test.count) throw new NiceFlowError(`test image ${i} does not exist (${entry.label} has 0–${test.count - 1})`);
+      for (let d = 0; d < D; d++) out[k * D + d] = (test.pixels[i * D + d] + 0.5) / 256;
+    });
+    return { images: out, count: test.count, shape: test.shape };
+  },
+};
