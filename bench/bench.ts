@@ -41,6 +41,19 @@ const quick = process.argv.includes('--quick');
 const onlyVariants = process.argv.includes('--only-variants');
 const variantAt = process.argv.indexOf('--variant');
 const variantFilter = variantAt >= 0 ? (process.argv[variantAt + 1] ?? '').toLowerCase().replaceAll('×', 'x') : null;
+
+// The model variants measured against the PyTorch twin (after the paper's model, unless --no-variants).
+const VARIANTS: Array<[string, NiceConfig]> = [
+  ['MLP additive (the paper)', PAPER_MNIST_CONFIG],
+  ['MLP affine', { ...PAPER_MNIST_CONFIG, coupling: 'affine' }],
+  ['conv additive 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'additive', network: 'conv', shape: [1, 28, 28] }],
+  ['conv affine 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [1, 28, 28] }],
+  ['conv affine 3×32×32, 64 ch × 2', { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] }],
+];
+if (variantFilter !== null && !VARIANTS.some(([name]) => name.toLowerCase().replaceAll('×', 'x').includes(variantFilter))) {
+  console.error(`--variant ${variantFilter}: no model variant matches (there are: ${VARIANTS.map(([name]) => name).join('; ')})`);
+  process.exit(2);
+}
 const SECONDS = quick ? 1.5 : 5;
 const B = 200;
 
@@ -174,13 +187,6 @@ if (!onlyVariants) {
 
 // ---- model variants against the PyTorch twin (the same config, built by python/nice_flow_torch) ----
 if (process.argv.includes('--no-variants')) process.exit(0);
-const VARIANTS: Array<[string, NiceConfig]> = [
-  ['MLP additive (the paper)', PAPER_MNIST_CONFIG],
-  ['MLP affine', { ...PAPER_MNIST_CONFIG, coupling: 'affine' }],
-  ['conv additive 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'additive', network: 'conv', shape: [1, 28, 28] }],
-  ['conv affine 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [1, 28, 28] }],
-  ['conv affine 3×32×32, 64 ch × 2', { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] }],
-];
 const twinRoot = join(import.meta.dirname, '..', 'python');
 const VB = 100; // batch of the variant runs (the conv models are ~180 MFLOP per image)
 interface Rates { train: number; evalRate: number; sample: number; macs?: number }

@@ -33,6 +33,9 @@ export interface InpaintFlags extends InputFlags {
 
 export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   if (!flags.out && !flags.npyOut && !flags.json) throw new NiceFlowError('inpaint: give --out FILE.png, --npy FILE.npy and/or --json');
+  if (flags.rawGradient && !flags.paper && flags.method !== 'sgd') {
+    throw new NiceFlowError('inpaint: --raw-gradient changes the sgd step (--method sgd); Adam\'s steps do not depend on the gradient\'s scale');
+  }
   const model = await loadModel(flags.model, flags.backend);
   const [C, H, W] = imageShape(model.config.shape, model.dim);
   // A built-in name wins over a file of that name; anything else that looks like a file is read as a mask PNG.

@@ -82,6 +82,7 @@ describe('latent-space CLI', () => {
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--method', 'lbfgs', '--json'), /--method.*lbfgs/);
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--learning-rate', '0', '--json'), /--learning-rate.*positive number/);
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--start', 'black', '--json'), /--start.*black/);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--raw-gradient', '--json'), /--raw-gradient changes the sgd step/);
   });
 
   it('inpaint works in the model\'s data range: a [−1, 1] model gets [−1, 1] inputs, noise and clipping', () => {
