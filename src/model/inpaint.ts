@@ -96,6 +96,7 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
   const clip = (v: number): number => (v < low ? low : v > high ? high : v);
   // The batch being inpainted lives on the backend (its kernels take it without copies) for this call only.
   const x = model.backend.alloc(N * D);
+  let adamArrays: FloatArray[] | null = null;
   try {
     for (let r = 0; r < n; r++) for (let k = 0; k < R; k++) x.set(images.subarray(r * D, (r + 1) * D), (r * R + k) * D);
     if ((options.start ?? 'mode') === 'mode') {
@@ -119,24 +120,27 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
     }
     const mean = (lp: Float64Array): number => lp.reduce((a, v) => a + v, 0) / N;
     const meanLLBefore = mean(model.logProb(x, N));
-    // Adam's moments, per hidden value of every row.
-    const m = adam ? new Float32Array(N * Hn) : null;
-    const v = adam ? new Float32Array(N * Hn) : null;
-    const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    // Adam runs on the hidden values gathered into p [N, Hn] (the backend's own Adam kernel: it descends, so it is
+    // given g = −∂ log p/∂x_H), with its moments m and v; the step is then clipped back into x.
+    const backend = model.backend;
+    const idx = Int32Array.from(hidden);
+    if (adam) {
+      adamArrays = [backend.alloc(N * Hn), backend.alloc(N * Hn), backend.alloc(N * Hn), backend.alloc(N * Hn)];
+      adamArrays[2].fill(0);
+      adamArrays[3].fill(0);
+    }
     for (let i = 0; i < steps; i++) {
       const { dx, logProb } = model.gradLogProb(x, N, 1, false);
       const noise = noiseKind === 'none' ? 0 : noiseKind === 'paper' ? 1 : Math.max(0, 1 - i / quietFrom);
       if (adam) {
+        const [p, g, m, v] = adamArrays!;
         const lr = lr0 * Math.pow(0.1, steps > 1 ? i / (steps - 1) : 0);
-        const c1 = 1 / (1 - Math.pow(beta1, i + 1)), c2 = 1 / (1 - Math.pow(beta2, i + 1));
+        backend.gather(x, N, D, idx, p);
+        backend.gather(dx, N, D, idx, g);
+        for (let k = 0; k < N * Hn; k++) g[k] = -g[k];
+        backend.adam(p, g, m, v, N * Hn, lr, 0.9, 0.999, 1e-8, i + 1);
         for (let r = 0; r < N; r++) {
-          for (let j = 0; j < Hn; j++) {
-            const k = r * D + hidden[j], s = r * Hn + j;
-            const g = dx[k];
-            const mj = (m![s] = beta1 * m![s] + (1 - beta1) * g);
-            const vj = (v![s] = beta2 * v![s] + (1 - beta2) * g * g);
-            x[k] = clip(x[k] + lr * ((mj * c1) / (Math.sqrt(vj * c2) + eps) + (noise > 0 ? noise * rng.normal() : 0)));
-          }
+          for (let j = 0; j < Hn; j++) x[r * D + hidden[j]] = clip(p[r * Hn + j] + (noise > 0 ? lr * noise * rng.normal() : 0));
         }
       } else {
         const alpha = 10 / (100 + i);
@@ -168,5 +172,6 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
     return { x: out, meanLLBefore, meanLLAfter: after / n };
   } finally {
     model.backend.free(x);
+    for (const a of adamArrays ?? []) model.backend.free(a);
   }
 }
