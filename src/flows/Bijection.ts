@@ -1,5 +1,25 @@
 import type { FloatArray } from '../core/FloatArray.js';
+import type { Rng } from '../core/Rng.js';
 import type { Param } from '../nn/Param.js';
+
+/**
+ * A fixed tensor a layer keeps beside its parameters and saves in weight files and checkpoints, but never trains
+ * (ActNorm's started flag, an invertible 1×1 convolution's permutation and signs). Loading writes `data` in place.
+ */
+export interface LayerBuffer {
+  /** Weight-file name, e.g. `flow.3.started`. */
+  name: string;
+  shape: number[];
+  data: FloatArray;
+}
+
+/** What a data-dependent start needs to know about the model around the layer. */
+export interface DataInitOptions {
+  /** The prior's standard deviation: a started layer gives its outputs this spread (Prior.std). */
+  priorStd: number;
+  /** Also start the layers that only start from data when asked (the diagonal scaling: `--scale-init data`). */
+  scaling: boolean;
+}
 
 /**
  * An invertible layer on batches of flat vectors (rows of length `dim`), in the zuko/nflows convention:
@@ -33,4 +53,14 @@ export interface Bijection {
    * (overwritten, not accumulated) when `paramGrads` is true.
    */
   backward(dy: FloatArray, logDetWeight: number, paramGrads: boolean, inputGrad?: boolean): FloatArray | null;
+  /** Fixed tensors saved with the weights (see LayerBuffer); absent or empty when there are none. */
+  readonly buffers?: LayerBuffer[];
+  /** The default initialisation of the parameters (PyTorch's for the layer types used), drawing from `rng`. */
+  init?(rng: Rng): void;
+  /**
+   * Data-dependent start from a batch x [n, dim] of what this layer sees (ActNorm; the scaling with
+   * `options.scaling`). A layer that has started once (its state saved in its buffers) never starts again, so a
+   * reloaded model keeps its trained values. Composite layers start their parts in order, each on its own input.
+   */
+  initFromData?(x: FloatArray, n: number, options: DataInitOptions): void;
 }
