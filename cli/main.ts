@@ -44,6 +44,7 @@ program
   .option('--batch-size <n>', 'examples per step', int(1), 200)
   .addOption(new Option('--preset <name>', 'the paper\'s settings for a data set (architecture, prior, whitening, range); mnist-ema adds the measured recipe (--ema 0.999 --epochs 50 --valid-size 1000); flags given explicitly win').choices([...PRESET_NAMES]))
   .option('--couplings <n>', 'coupling layers', int(1), 4)
+  .option('--flow <file.json>', 'the flow as a list of steps (docs/architectures.md): coupling, scaling, logit, actnorm, invconv, squeeze, split; replaces --couplings, --hidden, --depth, --coupling, --network, --partition')
   .option('--hidden <n>', 'hidden units per layer of each coupling MLP (channels for --network conv)', int(1), 1000)
   .option('--depth <n>', 'hidden layers per coupling MLP (3×3 conv layers for --network conv)', int(0), 5)
   .addOption(new Option('--coupling <law>', 'coupling law (paper §3.2): additive x+m, multiplicative x·exp(ℓ), affine x·exp(ℓ)+t, ℓ = 2·tanh(a/2)').choices([...COUPLING_LAWS]).default('additive'))

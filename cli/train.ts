@@ -9,6 +9,10 @@ import type { CouplingLaw } from '../src/flows/couplingLaw.js';
 import type { PartitionName } from '../src/flows/Partition.js';
 import type { ModelSettings } from '../src/model/configFromSettings.js';
 import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
+import { describeModel } from '../src/model/describeModel.js';
+import { validateFlow } from '../src/model/planFlow.js';
+import { imageShape as shapeOf } from '../src/model/imageShape.js';
+import type { Shape3 } from '../src/flows/steps/StepKind.js';
 import { getPreset } from '../src/model/presets.js';
 import type { PriorName } from '../src/priors/priorRegistry.js';
 import type { LrScheduleName } from '../src/train/learningRate.js';
@@ -30,6 +34,7 @@ export interface TrainFlags {
   maxSteps?: number;
   batchSize: number;
   couplings: number;
+  flow?: string;
   hidden: number;
   depth: number;
   prior: PriorName;
@@ -95,6 +100,10 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     if (recipe?.ema !== undefined && !explicit('ema')) flags.ema = recipe.ema;
     if (recipe?.epochs !== undefined && !explicit('epochs')) flags.epochs = recipe.epochs;
     if (recipe?.validSize !== undefined && !explicit('validSize')) flags.validSize = recipe.validSize;
+    if (recipe?.batchSize !== undefined && !explicit('batchSize')) flags.batchSize = recipe.batchSize;
+    if (recipe?.lr !== undefined && !explicit('lr')) flags.lr = recipe.lr;
+    if (recipe?.lrSchedule !== undefined && !explicit('lrSchedule')) flags.lrSchedule = recipe.lrSchedule;
+    if (recipe?.warmup !== undefined && !explicit('warmup')) flags.warmup = recipe.warmup;
     const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
     const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit });
     run = await TrainingRun.create(backend, train, valid, {
@@ -107,7 +116,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
     const c = model.config;
-    say(`training NICE (${c.couplings} ${c.coupling} couplings, ${c.network === 'conv' ? `conv ${c.depth}×${c.hidden} channels` : `${c.depth}×${c.hidden} MLP`}, ` +
+    say(`training NICE (${describeModel(c)}, ` +
       `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
       `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
@@ -219,7 +228,26 @@ function explicitSettings(flags: TrainFlags, explicit: (name: string) => boolean
   const keys = ['couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling', 'network', 'whiten'] as const;
   for (const k of keys) if (explicit(k)) (out as Record<string, unknown>)[k] = flags[k];
   if (flags.range !== undefined) out.range = parseDataRange(flags.range);
+  if (flags.flow !== undefined) out.flow = readFlowFile(flags.flow);
   return out;
+}
+
+/**
+ * A flow description file (`--flow`): JSON, a list of steps or an object with a `flow` list (the `config` of a weight
+ * file's metadata has that form). The steps are checked against the data's shape when the model is built.
+ */
+function readFlowFile(path: string): NonNullable<ModelSettings['flow']> {
+  const raw = parseInput(path, 'flow description', (bytes) => {
+    if (bytes.length > 16 * 2 ** 20) throw new NiceFlowError(`${bytes.length} bytes is too large for a flow description`);
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    } catch (e) {
+      throw new NiceFlowError(`not valid JSON (${(e as Error).message})`);
+    }
+  });
+  const list = Array.isArray(raw) ? raw : typeof raw === 'object' && raw !== null ? (raw as { flow?: unknown }).flow : undefined;
+  if (!Array.isArray(list)) throw new NiceFlowError(`--flow ${path}: expected a JSON list of steps, or an object with a "flow" list`);
+  return list as NonNullable<ModelSettings['flow']>;
 }
 
 /**
@@ -248,6 +276,7 @@ function checkResumeFlags(
   if (explicit('lrStepEpochs')) differs.push('--lr-step-epochs (fixed when a run starts)');
   for (const k of ['couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling'] as const) check(k, k, flags[k], config[k]);
   check('network', 'network', flags.network, config.network ?? 'mlp');
+  if (explicit('flow')) differs.push('--flow (the run has its own flow)');
   check('whiten', 'whiten', flags.whiten, config.whiten ?? 'none');
   if (flags.range !== undefined) {
     const r = parseDataRange(flags.range);
@@ -257,7 +286,11 @@ function checkResumeFlags(
   if (flags.preset !== undefined) {
     const p = getPreset(flags.preset) as Record<string, unknown>;
     const cfg = config as unknown as Record<string, unknown>;
-    const bad = Object.keys(p).filter((k) => k !== 'training' && JSON.stringify(p[k]) !== JSON.stringify(cfg[k] ?? (k === 'range' ? [0, 1] : undefined)));
+    // A preset's flow is compared complete (defaults filled in), as the config holds it.
+    const same = (k: string): boolean => k === 'flow' && config.flow
+      ? JSON.stringify(validateFlow(p.flow, shapeOf(config.shape, config.dim) as unknown as Shape3)) === JSON.stringify(config.flow)
+      : JSON.stringify(p[k]) === JSON.stringify(cfg[k] ?? (k === 'range' ? [0, 1] : undefined));
+    const bad = Object.keys(p).filter((k) => k !== 'training' && !same(k));
     if (bad.length) differs.push(`--preset ${flags.preset} (the run's ${bad.join(', ')} differ)`);
   }
   if (differs.length) {

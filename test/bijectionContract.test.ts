@@ -19,6 +19,7 @@ import { ConvNet } from '../src/nn/ConvNet.js';
 import type { CouplingNet } from '../src/nn/CouplingNet.js';
 import { Mlp } from '../src/nn/Mlp.js';
 import { randn } from './helpers.js';
+import { stepBijectionCases } from './stepCases.js';
 
 const SHAPE: [number, number, number] = [2, 3, 4];
 const D = 24;
@@ -107,6 +108,9 @@ for (const [law, network, partition] of [['additive', 'mlp', 'alternate'], ['aff
     },
   });
 }
+
+// Every registered flow step (src/flows/steps), one case or more each, and a whole multi-scale flow.
+cases.push(...stepBijectionCases());
 
 const n = 3;
 const x0 = randn(n * D, 42);

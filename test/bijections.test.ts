@@ -22,6 +22,7 @@ import type { CouplingNet } from '../src/nn/CouplingNet.js';
 import { Mlp } from '../src/nn/Mlp.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
 import { assertAllClose, jacobian, logAbsDet, numericGrad, randn } from './helpers.js';
+import { stepBijectionCases } from './stepCases.js';
 
 const SHAPE: [number, number, number] = [2, 3, 4]; // C×H×W, so checkerboard and channels apply
 const D = 24;
@@ -129,6 +130,9 @@ cases.push({
     return model.flow;
   },
 });
+
+// Every registered flow step (src/flows/steps), one case or more each, and a whole multi-scale flow.
+cases.push(...stepBijectionCases());
 
 const n = 3;
 const x0 = randn(n * D, 42);

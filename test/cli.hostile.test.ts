@@ -28,7 +28,7 @@ function modelFile(name: string, change: (m: NiceModel) => void = () => {}): str
 }
 const modelPath = modelFile('model.safetensors');
 /** exp(s) overflows float32 in one dimension: every image encodes to an infinite code. */
-const overflowing = modelFile('overflow.safetensors', (m) => (m.scaling.scale.data[3] = 100));
+const overflowing = modelFile('overflow.safetensors', (m) => (m.scaling!.scale.data[3] = 100));
 
 /** A .npy of uint8 values (the layout NumPy writes for dtype uint8). */
 function writeNpyU8(data: Uint8Array, shape: number[]): Uint8Array {
@@ -46,7 +46,7 @@ function writeNpyU8(data: Uint8Array, shape: number[]): Uint8Array {
 describe('hostile input from the command line', () => {
   it('eval and spectrum refuse a model with a NaN or infinite weight, naming the tensor', () => {
     const nan = modelFile('nan.safetensors', (m) => (m.couplings[1].net.params[0].data[1234] = NaN));
-    const inf = modelFile('inf.safetensors', (m) => (m.scaling.scale.data[7] = -Infinity));
+    const inf = modelFile('inf.safetensors', (m) => (m.scaling!.scale.data[7] = -Infinity));
     assertUserError(cli('eval', '--model', nan, '--limit', '5', '--quiet'), /model file .*nan\.safetensors: tensor "couplings\.1\.layers\.0\.weight" holds NaN at index 1234$/);
     assertUserError(cli('eval', '--model', inf, '--limit', '5', '--quiet'), /model file .*inf\.safetensors: tensor "scaling\.scale" holds -Infinity at index 7$/);
     assertUserError(cli('spectrum', '--model', nan, '--json'), /tensor "couplings\.1\.layers\.0\.weight" holds NaN at index 1234$/);
@@ -57,7 +57,7 @@ describe('hostile input from the command line', () => {
     codes.fill(3e38, 784, 2 * 784);
     writeFileSync(join(dir, 'huge-codes.npy'), writeNpyF32(codes, [3, 784]));
     const out = join(dir, 'never.npy');
-    const scale0 = modelFile('scale0.safetensors', (m) => m.scaling.scale.data.fill(0));
+    const scale0 = modelFile('scale0.safetensors', (m) => m.scaling!.scale.data.fill(0));
     assertUserError(cli('decode', '--model', scale0, '--codes', join(dir, 'huge-codes.npy'), '--npy', out),
       /codes .*huge-codes\.npy: row 1 \(of 3\) gives NaN or infinite values when decoded: the inputs hold values far outside the logistic prior's range \|h\| ≤ 100 \(3\.00e\+38 in row 1\)$/);
     assert.throws(() => readFileSync(out), /ENOENT/, 'nothing is written');

@@ -23,7 +23,7 @@ const modelPath = join(dir, 'model.safetensors');
 {
   const model = new NiceModel(createRefBackend(), { dim: 784, couplings: 4, hidden: 24, depth: 1, prior: 'logistic', partition: 'alternate', coupling: 'additive', shape: [1, 28, 28] });
   model.init(new Rng(1));
-  model.scaling.scale.data.fill(2);
+  model.scaling!.scale.data.fill(2);
   writeFileSync(modelPath, serializeModel(model));
 }
 // The same architecture on the data range [−1, 1] (the paper's CIFAR-10 convention).
@@ -31,7 +31,7 @@ const symmetricPath = join(dir, 'symmetric.safetensors');
 {
   const model = new NiceModel(createRefBackend(), { dim: 784, couplings: 4, hidden: 24, depth: 1, prior: 'logistic', partition: 'alternate', coupling: 'additive', shape: [1, 28, 28], range: [-1, 1] });
   model.init(new Rng(1));
-  model.scaling.scale.data.fill(1);
+  model.scaling!.scale.data.fill(1);
   writeFileSync(symmetricPath, serializeModel(model));
 }
 const test = loadSplit('mnist', 'test', { validSize: 10000, limit: 5 });

@@ -14,7 +14,7 @@ const model = new NiceModel(createRefBackend(), { dim: 784, couplings: 4, hidden
 model.init(new Rng(1));
 {
   const rng = new Rng(2);
-  const s = model.scaling.scale.data;
+  const s = model.scaling!.scale.data;
   for (let d = 0; d < s.length; d++) s[d] = 4 * rng.uniform() - 1;
 }
 const n = 4;
@@ -80,7 +80,7 @@ describe('latent space', () => {
     const sp = scaleSpectrum(model);
     assert.equal(sp.length, 784);
     for (let i = 1; i < sp.length; i++) assert.ok(sp[i] <= sp[i - 1]);
-    const s = Array.from(model.scaling.scale.data);
+    const s = Array.from(model.scaling!.scale.data);
     assert.ok(Math.abs(sp[0] - Math.exp(-Math.min(...s))) < 1e-12);
     assert.ok(Math.abs(sp[783] - Math.exp(-Math.max(...s))) < 1e-12);
     const png = decode(spectrumPng(sp));

@@ -18,7 +18,7 @@ function smallModel(prior: 'logistic' | 'gaussian', seed = 1): NiceModel {
   const config: NiceConfig = { dim: 6, couplings: 4, hidden: 7, depth: 2, prior, partition: 'alternate', coupling: 'additive' };
   const m = new NiceModel(b64, config);
   m.init(new Rng(seed));
-  m.scaling.scale.data.set(randn(6, seed + 100, 0.4));
+  m.scaling!.scale.data.set(randn(6, seed + 100, 0.4));
   return m;
 }
 
@@ -139,7 +139,7 @@ describe('NICE model with general coupling laws and conv nets', () => {
   const build = (config: NiceConfig, seed: number): NiceModel => {
     const m = new NiceModel(b64, config);
     m.init(new Rng(seed));
-    m.scaling.scale.data.set(randn(24, seed + 100, 0.4));
+    m.scaling!.scale.data.set(randn(24, seed + 100, 0.4));
     return m;
   };
 

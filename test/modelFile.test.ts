@@ -31,7 +31,7 @@ describe('model file', () => {
   it('round-trips a model exactly, config included', () => {
     const model = new NiceModel(createRefBackend(), config);
     model.init(new Rng(1));
-    model.scaling.scale.data.set(randn(8, 2));
+    model.scaling!.scale.data.set(randn(8, 2));
     const bytes = serializeModel(model, { note: 'x' });
     const back = deserializeModel(bytes, createRefBackend());
     assert.deepEqual(back.config, model.config);
@@ -101,7 +101,7 @@ describe('model file: conv and affine models', () => {
   const convModel = (): NiceModel => {
     const model = new NiceModel(createRefBackend(), convConfig);
     model.init(new Rng(2));
-    model.scaling.scale.data.set(randn(24, 3, 0.3));
+    model.scaling!.scale.data.set(randn(24, 3, 0.3));
     return model;
   };
 

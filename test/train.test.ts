@@ -69,7 +69,7 @@ describe('training', () => {
     model.init(new Rng(9));
     const trainer = new Trainer(model, ring(100, 10), { batchSize: 50 });
     trainer.trainStep();
-    model.scaling.scale.data[0] = NaN;
+    model.scaling!.scale.data[0] = NaN;
     const snapshot = model.params.map((p) => Float32Array.from(p.data));
     assert.throws(() => trainer.trainStep(), NonFiniteLossError);
     model.params.forEach((p, i) => assert.deepEqual(Float32Array.from(p.data), snapshot[i]));

@@ -107,7 +107,7 @@ describe('TrainingRun', () => {
     // Step 5 leaves a parameter infinite although its own loss was finite (as Adam's overflow can).
     const outcome = await run.run({
       storage, checkpointEvery: 1,
-      events: { onStep: (s) => { if (s.step === 5) run.model.scaling.scale.data[3] = Infinity; } },
+      events: { onStep: (s) => { if (s.step === 5) run.model.scaling!.scale.data[3] = Infinity; } },
     });
     assert.equal(outcome.reason, 'diverged');
     assert.ok(outcome.reason === 'diverged' && /parameter scaling\.scale is not finite after step 5/.test(outcome.message));

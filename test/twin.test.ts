@@ -208,7 +208,7 @@ describe('the PyTorch twin computes what nice-flow computes', () => {
     variants.forEach((v, i) => {
       const m = new NiceModel(b32, v.config);
       m.init(new Rng(100 + i));
-      const s = m.scaling.scale.data;
+      const s = m.scaling!.scale.data;
       for (let d = 0; d < s.length; d++) s[d] = 0.3 * rng.normal() + 0.5;
       // Larger output layers than the default init, so multiplicative and affine scales are far from 1.
       for (const c of m.couplings) for (const p of c.net.params.slice(-2)) for (let k = 0; k < p.data.length; k++) p.data[k] *= 3;

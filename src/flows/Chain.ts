@@ -2,7 +2,8 @@ import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import type { Param } from '../nn/Param.js';
 import { Workspace } from '../nn/Workspace.js';
-import type { Bijection } from './Bijection.js';
+import type { Rng } from '../core/Rng.js';
+import type { Bijection, DataInitOptions, LayerBuffer } from './Bijection.js';
 
 /**
  * Composition of bijections: forward applies them in order (data → latent), inverse in reverse order;
@@ -13,6 +14,7 @@ import type { Bijection } from './Bijection.js';
 export class Chain implements Bijection {
   readonly params: Param[];
   readonly dim: number;
+  readonly buffers: LayerBuffer[];
   private readonly logDet: Workspace;
 
   constructor(
@@ -21,7 +23,22 @@ export class Chain implements Bijection {
   ) {
     this.dim = layers[0].dim;
     this.params = layers.flatMap((l) => l.params);
+    this.buffers = layers.flatMap((l) => l.buffers ?? []);
     this.logDet = new Workspace(backend, 1);
+  }
+
+  /** Initialises each layer in order (the draws from `rng` follow the layer order). */
+  init(rng: Rng): void {
+    for (const layer of this.layers) layer.init?.(rng);
+  }
+
+  /** Starts each layer from data in order, each on what the layers before it (already started) make of x. */
+  initFromData(x: FloatArray, n: number, options: DataInitOptions): void {
+    let cur = x;
+    for (const layer of this.layers) {
+      layer.initFromData?.(cur, n, options);
+      cur = layer.forward(cur, n).y;
+    }
   }
 
   forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray } {

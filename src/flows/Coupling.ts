@@ -1,5 +1,6 @@
 import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
+import type { Rng } from '../core/Rng.js';
 import type { CouplingNet } from '../nn/CouplingNet.js';
 import type { Param } from '../nn/Param.js';
 import { Workspace } from '../nn/Workspace.js';
@@ -67,6 +68,11 @@ export class Coupling implements Bijection {
     this.savedWs = new Workspace(backend, this.lawImpl.saved * du);
     this.keptInv = new Workspace(backend, dk);
     this.outInv = new Workspace(backend, dim);
+  }
+
+  /** The network's default initialisation. */
+  init(rng: Rng): void {
+    this.net.init(rng);
   }
 
   /** The coupling function m (the same object as `net`; the name AdditiveCoupling used). */

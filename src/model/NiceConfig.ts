@@ -1,25 +1,36 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { COUPLING_LAWS, type CouplingLaw } from '../flows/couplingLaw.js';
 import { PARTITION_NAMES, partitionFor, type PartitionName } from '../flows/Partition.js';
+import type { Shape3, StepSpec } from '../flows/steps/StepKind.js';
 import { PRIOR_NAMES, type PriorName } from '../priors/priorRegistry.js';
+import { imageShape } from './imageShape.js';
+import { validateFlow } from './planFlow.js';
 
 /**
  * Everything that fixes a NICE model's architecture. Stored as JSON in the weight file's
  * `__metadata__.config`, so a file says what it holds.
+ *
+ * The flow is given in one of two forms: the paper's flat form (`couplings`, `hidden`, `depth`, `partition`,
+ * `coupling`, `network`: K couplings then the diagonal scaling), or a description, `flow`: a list of registered steps
+ * (src/flows/steps; docs/architectures.md), for multi-scale image flows and anything else the registry can build.
+ * A config has one form or the other, never both.
  */
 export interface NiceConfig {
   /** Data dimension D (784 for MNIST). */
   dim: number;
-  /** Number of coupling layers (the paper: 4). */
-  couplings: number;
-  /** Hidden units per layer of each coupling MLP (the paper, MNIST: 1000); channels per conv layer for `conv`. */
-  hidden: number;
-  /** Hidden layers per coupling MLP (the paper, MNIST: 5); number of 3×3 conv layers (≥ 1) for `conv`. */
-  depth: number;
+  /** Number of coupling layers (the paper: 4). Flat form only. */
+  couplings?: number;
+  /** Hidden units per layer of each coupling MLP (the paper, MNIST: 1000); channels per conv layer for `conv`. Flat form only. */
+  hidden?: number;
+  /** Hidden layers per coupling MLP (the paper, MNIST: 5); number of 3×3 conv layers (≥ 1) for `conv`. Flat form only. */
+  depth?: number;
   prior: PriorName;
-  partition: PartitionName;
-  /** Coupling law g (NICE §3.2); `additive` when absent from a file. */
-  coupling: CouplingLaw;
+  /** Flat form only. */
+  partition?: PartitionName;
+  /** Coupling law g (NICE §3.2); `additive` when absent from a file. Flat form only. */
+  coupling?: CouplingLaw;
+  /** The flow as a list of steps (the described form), data side first. */
+  flow?: StepSpec[];
   /** Image shape [C, H, W] when the data are images (used by checkerboard, channels, conv and for pictures). */
   shape?: number[];
   /**
@@ -76,6 +87,7 @@ export function validateConfig(raw: unknown): NiceConfig {
   // Upper bounds far beyond any model that fits in memory, so an absurd claim in a file is refused before anything is
   // built on it (a file's tensors are then checked against the config's sizes before the model is allocated).
   const dim = posInt('dim', 2, MAX_CONFIG.dim);
+  if (c.flow !== undefined) return validateDescribedConfig(c, dim);
   const couplings = posInt('couplings', 1, MAX_CONFIG.couplings);
   const hidden = posInt('hidden', 1, MAX_CONFIG.hidden);
   const depth = posInt('depth', 0, MAX_CONFIG.depth);
@@ -123,6 +135,42 @@ export function validateConfig(raw: unknown): NiceConfig {
     partitionFor(partition, 0, dim, config.shape);
   } catch (e) {
     throw new NiceFlowError(`model config: "partition": ${(e as Error).message}`);
+  }
+  return config;
+}
+
+const FLAT_KEYS = ['couplings', 'hidden', 'depth', 'partition', 'coupling', 'network'] as const;
+
+/** The described form: dim, prior, shape, range and whiten as in the flat form, and `flow` in place of the flat keys. */
+function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceConfig {
+  const flat = FLAT_KEYS.filter((k) => c[k] !== undefined);
+  if (flat.length) throw new NiceFlowError(`model config: "flow" describes the whole flow; drop ${flat.map((k) => `"${k}"`).join(', ')} (the paper's flat form)`);
+  if (!PRIOR_NAMES.includes(c.prior as PriorName)) {
+    throw new NiceFlowError(`model config: "prior" must be one of ${PRIOR_NAMES.join(', ')}, got ${JSON.stringify(c.prior)}`);
+  }
+  const config: NiceConfig = { dim, prior: c.prior as PriorName, flow: [] };
+  if (c.shape !== undefined) {
+    const s = c.shape;
+    if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {
+      throw new NiceFlowError(`model config: "shape" must be [C, H, W] with C·H·W = dim (${dim}), got ${JSON.stringify(s)}`);
+    }
+    config.shape = s as number[];
+  }
+  if (c.range !== undefined) {
+    const r = c.range;
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1]) || !Number.isFinite(r[1] - r[0])) {
+      throw new NiceFlowError(`model config: "range" must be [lo, hi] with lo < hi, got ${JSON.stringify(r)}`);
+    }
+    if (r[0] !== 0 || r[1] !== 1) config.range = [r[0], r[1]];
+  }
+  if (c.whiten !== undefined && c.whiten !== 'none') {
+    if (c.whiten !== 'zca') throw new NiceFlowError(`model config: "whiten" must be zca or none, got ${JSON.stringify(c.whiten)}`);
+    config.whiten = 'zca';
+  }
+  try {
+    config.flow = validateFlow(c.flow, imageShape(config.shape, dim) as unknown as Shape3);
+  } catch (e) {
+    throw new NiceFlowError(`model config: ${(e as Error).message}`);
   }
   return config;
 }

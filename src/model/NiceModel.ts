@@ -4,46 +4,32 @@ import type { DType, FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import { UNIT_RANGE, type DataRange } from '../data/dequantize.js';
+import type { Bijection, LayerBuffer } from '../flows/Bijection.js';
 import { Chain } from '../flows/Chain.js';
 import { Coupling } from '../flows/Coupling.js';
-import { lawOutputGroups } from '../flows/couplingLaw.js';
 import { DiagonalScaling } from '../flows/DiagonalScaling.js';
-import { partitionFor } from '../flows/Partition.js';
+import { Prefix } from '../flows/Prefix.js';
 import type { Whitening } from '../flows/Whitening.js';
-import { ConvNet } from '../nn/ConvNet.js';
-import type { CouplingNet } from '../nn/CouplingNet.js';
-import { Mlp } from '../nn/Mlp.js';
 import type { Param } from '../nn/Param.js';
 import { Workspace } from '../nn/Workspace.js';
 import { getPrior } from '../priors/getPrior.js';
 import { priorLogProb, type Prior } from '../priors/Prior.js';
 import { type NiceConfig, validateConfig } from './NiceConfig.js';
+import { buildPlannedFlow, countPlannedParams, planFlow } from './planFlow.js';
+
+/** Every leaf layer of a flow, data side first (chains and splits opened up). */
+function leafLayers(b: Bijection): Bijection[] {
+  if (b instanceof Chain) return b.layers.flatMap(leafLayers);
+  if (b instanceof Prefix) return leafLayers(b.inner);
+  return [b];
+}
 
 /**
  * Trainable parameters of a model with this config (what `new NiceModel(backend, config).params` hold), counted
- * without building it.
+ * from its steps' shapes without building it.
  */
 export function countParams(config: NiceConfig): number {
-  const c = validateConfig(config);
-  const G = lawOutputGroups(c.coupling);
-  let total = c.dim; // the scaling
-  for (let k = 0; k < c.couplings; k++) {
-    const part = partitionFor(c.partition, k, c.dim, c.shape);
-    if (c.network === 'conv') {
-      const C = c.shape![0];
-      for (let j = 0; j <= c.depth; j++) {
-        const last = j === c.depth;
-        const inC = j === 0 ? C : c.hidden;
-        const outC = last ? G * C : c.hidden;
-        const kk = last ? 1 : 9;
-        total += outC * inC * kk + outC;
-      }
-    } else {
-      const widths = [part.kept.length, ...Array<number>(c.depth).fill(c.hidden), G * part.updated.length];
-      for (let j = 0; j + 1 < widths.length; j++) total += (widths[j] + 1) * widths[j + 1];
-    }
-  }
-  return total;
+  return countPlannedParams(planFlow(validateConfig(config)));
 }
 
 /**
@@ -62,8 +48,10 @@ export function modelMemory(config: NiceConfig, options: { training?: boolean; d
 }
 
 /**
- * A NICE model (Dinh et al. 2014): `h = f(x)`, f = scaling ∘ coupling_{K−1} ∘ … ∘ coupling_0, and
- * log p_X(x) = Σ_d log p_H(h_d) + log|det ∂f/∂x| (§2, eq. 2). Batches are flat rows [n, dim].
+ * A NICE model (Dinh et al. 2014): `h = f(x)` and log p_X(x) = Σ_d log p_H(h_d) + log|det ∂f/∂x| (§2, eq. 2), with f
+ * the flow its config describes: the paper's scaling ∘ coupling_{K−1} ∘ … ∘ coupling_0, or any list of registered
+ * steps (`config.flow`: couplings, scaling, logit, ActNorm, invertible 1×1 convolutions, squeeze, multi-scale
+ * splits). Batches are flat rows [n, dim]; the latent is one flat row too (a multi-scale model's levels side by side).
  *
  * Arrays returned by methods are fresh copies unless the doc says "view".
  *
@@ -74,12 +62,21 @@ export function modelMemory(config: NiceConfig, options: { training?: boolean; d
  */
 export class NiceModel {
   readonly config: NiceConfig;
+  /** The flow's coupling layers, data side first. */
   readonly couplings: Coupling[];
-  readonly scaling: DiagonalScaling;
+  /** The last layer when it is NICE's diagonal scaling over all values (one scale per latent), else null. */
+  readonly scaling: DiagonalScaling | null;
+  /** The flow's layers without the whitening, data side first (chains and splits opened up). */
+  readonly layers: readonly Bijection[];
+  /** Whether a new model starts some layers from data (ActNorm) before training: see `initFromData`. */
+  readonly startsFromData: boolean;
+  private readonly body: Chain;
   private chain: Chain;
   private whiteningLayer: Whitening | null = null;
   readonly prior: Prior;
   readonly params: Param[];
+  /** Fixed tensors saved with the weights (ActNorm's started flags, 1×1 convolutions' permutations). */
+  readonly buffers: LayerBuffer[];
   private readonly dh: Workspace;
   /** The prior draw of `sample`. */
   private readonly draws: Workspace;
@@ -92,24 +89,20 @@ export class NiceModel {
     this.config = validateConfig(config);
     const need = modelMemory(this.config, { dtype: backend.dtype });
     checkMemory(backend, need.bytes, need.what);
-    const { dim, couplings, hidden, depth, partition, shape, coupling, network } = this.config;
-    const groups = lawOutputGroups(coupling);
-    this.couplings = [];
-    for (let k = 0; k < couplings; k++) {
-      const part = partitionFor(partition, k, dim, shape);
-      const prefix = `couplings.${k}.`;
-      const net: CouplingNet =
-        network === 'conv'
-          ? new ConvNet(backend, shape as [number, number, number], part.kept, part.updated, groups, hidden, depth, prefix)
-          : new Mlp(backend, part.kept.length, groups * part.updated.length, hidden, depth, prefix);
-      this.couplings.push(new Coupling(backend, dim, part, net, coupling));
-    }
-    this.scaling = new DiagonalScaling(backend, dim);
+    const { dim } = this.config;
+    const range = this.config.range ?? UNIT_RANGE;
+    this.body = buildPlannedFlow(backend, planFlow(this.config), [range[0], range[1]]);
+    this.layers = leafLayers(this.body);
+    this.couplings = this.layers.filter((l): l is Coupling => l instanceof Coupling);
+    const last = this.body.layers[this.body.layers.length - 1];
+    this.scaling = last instanceof DiagonalScaling && last.dim === dim ? last : null;
+    this.startsFromData = this.layers.some((l) => l.initFromData && !(l instanceof DiagonalScaling));
     // With whiten: 'zca' the whitening layer comes later (fitted, or loaded from the file) through setWhitening;
     // until then `flow` refuses to run rather than silently leave it out of log p(x).
     this.chain = this.buildChain();
     this.prior = getPrior(this.config.prior);
-    this.params = this.chain.params;
+    this.params = this.body.params;
+    this.buffers = this.body.buffers;
     this.dh = new Workspace(backend, dim);
     this.draws = new Workspace(backend, dim);
   }
@@ -140,8 +133,7 @@ export class NiceModel {
   }
 
   private buildChain(): Chain {
-    const first = this.whiteningLayer ? [this.whiteningLayer] : [];
-    return new Chain(this.backend, [...first, ...this.couplings, this.scaling]);
+    return this.whiteningLayer ? new Chain(this.backend, [this.whiteningLayer, this.body]) : this.body;
   }
 
   /** The data range [lo, hi] the model is defined on (config.range, default [0, 1]). */
@@ -150,14 +142,14 @@ export class NiceModel {
   }
 
   /**
-   * Initialise the coupling networks like PyTorch (torch.nn.Linear / Conv2d defaults); the scale starts at 0 (the
-   * identity). The multiplicative and affine laws keep that default init too, with no special zeroing of the last
-   * layer: their log-scale ℓ(a) = 2·tanh(a/2) is bounded in (−2, 2) per layer, so a random start cannot blow up
-   * the forward or the inverse, and it is near the identity map where the net outputs are small (NICE §3.2).
+   * Initialise the coupling networks like PyTorch (torch.nn.Linear / Conv2d defaults; a conv step with `zeroInit`
+   * starts its last layer at zero); the scale starts at 0 (the identity), ActNorm unstarted, 1×1 convolutions at a
+   * random rotation. The multiplicative and affine laws keep the default init, with no special zeroing of the last
+   * layer unless asked: their log-scale ℓ(a) = 2·tanh(a/2) is bounded in (−2, 2) per layer, so a random start cannot
+   * blow up the forward or the inverse, and it is near the identity map where the net outputs are small (NICE §3.2).
    */
   init(rng: Rng): void {
-    for (const c of this.couplings) c.net.init(rng);
-    this.scaling.scale.data.fill(0);
+    this.body.init(rng);
   }
 
   private logProbBuffer(n: number): Float64Array {
@@ -240,30 +232,29 @@ export class NiceModel {
   }
 
   /**
-   * Data-dependent start for the scale: s_d = log(σ_prior / σ_d), with σ_d the spread of the couplings' output
-   * on these examples, so each latent dimension starts with the prior's spread (see docs/conventions.md, "Reference
-   * learning curve (MNIST)"). Without it s must travel to about ln 256 at Adam's pace.
+   * Data-dependent start on a batch x [n, dim] of (dequantized) data, for a new model before training: each layer
+   * that starts from data does so on what the layers before it make of x, in order. ActNorm layers set their outputs'
+   * mean to 0 and spread to the prior's (once: a started layer, saved as started, never starts again); with
+   * `scaling` the diagonal scaling sets s_d = log(σ_prior / σ_d), σ_d the spread of its input d, so each latent
+   * starts with the prior's spread (see docs/conventions.md, "Reference learning curve (MNIST)"); without it s must
+   * travel to about ln 256 at Adam's pace.
    */
+  initFromData(x: FloatArray, n: number, options: { scaling: boolean }): void {
+    this.flow.initFromData(x, n, { priorStd: this.prior.std, scaling: options.scaling });
+  }
+
+  /** `initFromData` with the scaling started too (`--scale-init data`). */
   initScaleFromData(x: FloatArray, n: number): void {
-    const D = this.dim;
-    const layers = this.flow.layers;
-    let z: FloatArray = x;
-    for (const layer of layers.slice(0, -1)) z = layer.forward(z, n).y; // all but the scaling layer
-    const priorStd = this.prior.std;
-    const s = this.scaling.scale.data;
-    for (let d = 0; d < D; d++) {
-      let mean = 0;
-      for (let i = 0; i < n; i++) mean += z[i * D + d];
-      mean /= n;
-      let v = 0;
-      for (let i = 0; i < n; i++) v += (z[i * D + d] - mean) ** 2;
-      const std = Math.sqrt(v / Math.max(1, n - 1));
-      s[d] = Math.log(priorStd / Math.max(std, 1e-6));
-    }
+    this.initFromData(x, n, { scaling: true });
   }
 
   /** Parameters by weight-file name. */
   paramMap(): Map<string, Param> {
     return new Map(this.params.map((p) => [p.name, p]));
+  }
+
+  /** Fixed tensors (`buffers`) by weight-file name. */
+  bufferMap(): Map<string, LayerBuffer> {
+    return new Map(this.buffers.map((b) => [b.name, b]));
   }
 }

@@ -1,4 +1,6 @@
+import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { DataRange } from '../data/dequantize.js';
+import type { StepSpec } from '../flows/steps/StepKind.js';
 import type { CouplingLaw } from '../flows/couplingLaw.js';
 import type { PartitionName } from '../flows/Partition.js';
 import type { PriorName } from '../priors/priorRegistry.js';
@@ -17,7 +19,11 @@ export interface ModelSettings {
   whiten: 'none' | 'zca';
   /** The data range; when unset, the preset's, else the data set's own default. */
   range?: DataRange;
+  /** A flow description (a list of steps) in place of the flat settings couplings…network (`--flow FILE`). */
+  flow?: StepSpec[];
 }
+
+const FLAT_SETTINGS = ['couplings', 'hidden', 'depth', 'partition', 'coupling', 'network'] as const;
 
 /** The defaults: the paper's MNIST model (4 additive couplings of 5 × 1000 ReLU layers, logistic prior). */
 export const DEFAULT_MODEL_SETTINGS: Readonly<ModelSettings> = {
@@ -47,6 +53,22 @@ export function configFromSettings(
     (explicit[key] ?? p[key] ?? DEFAULT_MODEL_SETTINGS[key]) as ModelSettings[K];
   const range = explicit.range ?? p.range ?? dataRange;
   const whiten = explicit.whiten ?? p.whiten ?? DEFAULT_MODEL_SETTINGS.whiten;
+  const flow = explicit.flow ?? p.flow;
+  if (flow) {
+    // A description fixes the whole flow: a flat setting beside it would be silently ignored, so it is refused.
+    const flat = FLAT_SETTINGS.filter((k) => explicit[k] !== undefined);
+    if (flat.length) {
+      throw new NiceFlowError(`${flat.map((k) => `--${k}`).join(', ')}: the flow is described ${explicit.flow ? 'by --flow' : `by --preset ${preset}`}, which fixes every layer; change the description instead`);
+    }
+    return {
+      dim: data.dim,
+      prior: explicit.prior ?? p.prior ?? DEFAULT_MODEL_SETTINGS.prior,
+      shape: [...data.shape],
+      range: [range[0], range[1]],
+      flow,
+      ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
+    };
+  }
   return {
     dim: data.dim,
     couplings: pick('couplings'),

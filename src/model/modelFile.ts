@@ -17,7 +17,7 @@ export const WHITENING_LOGDET = 'whitening.logdet';
 /** The model's parameters (and a whitening layer's fixed tensors) as float32 tensors by weight-file name. */
 export function modelTensors(model: NiceModel): Record<string, TensorF32> {
   const out: Record<string, TensorF32> = {};
-  for (const p of model.params) {
+  for (const p of [...model.params, ...model.buffers]) {
     out[p.name] = { shape: p.shape, data: p.data instanceof Float32Array ? p.data : Float32Array.from(p.data) };
   }
   // The whitening layer's fixed tensors (not parameters: never trained) travel with the weights, with its
@@ -35,10 +35,13 @@ export function serializeModel(model: NiceModel, metadata: Record<string, string
   return writeSafetensors(modelTensors(model), { ...metadata, config: JSON.stringify(configForFile(model.config)) });
 }
 
-/** The config as stored: `shape`, `range` and `whiten` only when set, `network` only when it is not the default `mlp`. */
+/**
+ * The config as stored: `shape`, `range` and `whiten` only when set, `network` only when it is not the default `mlp`;
+ * a described flow as its `flow` list (complete specs) in place of the flat keys.
+ */
 function configForFile(config: NiceConfig): NiceConfig {
-  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten } = config;
-  const out: NiceConfig = { dim, couplings, hidden, depth, prior, partition, coupling };
+  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow } = config;
+  const out: NiceConfig = flow ? { dim, prior, flow } : { dim, couplings, hidden, depth, prior, partition, coupling };
   if (shape) out.shape = shape;
   if (network && network !== 'mlp') out.network = network;
   if (range) out.range = range;
@@ -79,6 +82,16 @@ export function loadTensorsInto(model: NiceModel, tensors: Record<string, Tensor
     checkFiniteTensor(t.data, name, what);
     p.data.set(t.data);
   }
+  for (const [name, b] of model.bufferMap()) {
+    const t = tensors[name];
+    if (!t) throw new NiceFlowError(`${what}: tensor "${name}" is missing (the file does not match its config)`);
+    if (t.shape.length !== b.shape.length || t.shape.some((v, i) => v !== b.shape[i])) {
+      throw new NiceFlowError(`${what}: tensor "${name}" has shape [${t.shape.join(', ')}], the config needs [${b.shape.join(', ')}]`);
+    }
+    checkFiniteTensor(t.data, name, what);
+    b.data.set(t.data);
+  }
+  const buffers = model.bufferMap();
   const whitened = model.config.whiten === 'zca';
   const whiteningNames = new Set<string>([...Object.values(WHITENING_TENSORS), WHITENING_LOGDET]);
   if (whitened) {
@@ -95,7 +108,7 @@ export function loadTensorsInto(model: NiceModel, tensors: Record<string, Tensor
   }
   for (const name of Object.keys(tensors)) {
     if (whitened && whiteningNames.has(name)) continue;
-    if (!params.has(name) && !(ignorePrefix && name.startsWith(ignorePrefix))) {
+    if (!params.has(name) && !buffers.has(name) && !(ignorePrefix && name.startsWith(ignorePrefix))) {
       throw new NiceFlowError(`${what}: unexpected tensor "${name}" (the file is of another architecture than its config says)`);
     }
   }

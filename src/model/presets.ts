@@ -1,11 +1,12 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
+import type { StepSpec } from '../flows/steps/StepKind.js';
 import type { NiceConfig } from './NiceConfig.js';
 
 /**
  * What a preset fixes: the paper's architecture, prior and preprocessing for one data set (NICE §5.1), and for a
  * recipe preset the training settings measured for it (flags given explicitly win over both).
  */
-export type PresetConfig = Pick<NiceConfig, 'couplings' | 'hidden' | 'depth' | 'prior' | 'coupling' | 'range' | 'whiten'> & {
+export type PresetConfig = Pick<NiceConfig, 'couplings' | 'hidden' | 'depth' | 'prior' | 'coupling' | 'range' | 'whiten' | 'flow'> & {
   training?: PresetTraining;
 };
 
@@ -14,10 +15,37 @@ export interface PresetTraining {
   ema?: number;
   epochs?: number;
   validSize?: number;
+  batchSize?: number;
+  lr?: number;
+  lrSchedule?: 'constant' | 'cosine' | 'step';
+  warmup?: number;
 }
 
 /** Names of the presets. */
-export type PresetName = 'mnist' | 'mnist-ema' | 'tfd-like' | 'svhn' | 'cifar10';
+export type PresetName = 'mnist' | 'mnist-ema' | 'tfd-like' | 'svhn' | 'cifar10' | 'mnist-conv';
+
+/** One level of a multi-scale flow: K × (ActNorm, invertible 1×1 convolution, affine channel coupling). */
+function glowLevel(couplings: number, hidden: number, depth: number): StepSpec[] {
+  const step: StepSpec[] = [
+    { type: 'actnorm' },
+    { type: 'invconv' },
+    { type: 'coupling', law: 'affine', partition: 'channels', network: 'conv', hidden, depth, zeroInit: true },
+  ];
+  return Array.from({ length: couplings }, () => step.map((s) => ({ ...s }))).flat();
+}
+
+/**
+ * The image flow of `mnist-conv` (docs/architectures.md): logit, squeeze to 4×14×14, a level of couplings, split
+ * (half the channels to the prior), squeeze to 8×7×7, a second level. Any C×H×W with H and W divisible by 4.
+ */
+export const MNIST_CONV_FLOW: readonly StepSpec[] = [
+  { type: 'logit', alpha: 0.05 },
+  { type: 'squeeze' },
+  ...glowLevel(4, 64, 2),
+  { type: 'split' },
+  { type: 'squeeze' },
+  ...glowLevel(4, 64, 2),
+];
 
 /**
  * The paper's settings per data set (§5.1 and its appendix; docs/conventions.md): 4 additive couplings each time;
@@ -33,6 +61,8 @@ export const PRESETS: Readonly<Record<PresetName, PresetConfig>> = {
   'tfd-like': { couplings: 4, hidden: 5000, depth: 4, prior: 'gaussian', coupling: 'additive', whiten: 'zca' },
   svhn: { couplings: 4, hidden: 2000, depth: 4, prior: 'logistic', coupling: 'additive', whiten: 'zca' },
   cifar10: { couplings: 4, hidden: 2000, depth: 4, prior: 'logistic', coupling: 'additive', whiten: 'zca', range: [-1, 1] },
+  // Beyond the paper: a multi-scale convolutional flow (RealNVP/Glow pieces) and the recipe measured for it on MNIST.
+  'mnist-conv': { prior: 'logistic', flow: [...MNIST_CONV_FLOW], training: { batchSize: 64, lr: 1e-3, epochs: 20, validSize: 1000, ema: 0.999 } },
 };
 
 /** The names accepted for `PresetName`. */

@@ -51,6 +51,8 @@ export class ConvNet implements CouplingNet {
     readonly hidden: number,
     readonly depth: number,
     prefix = '',
+    /** Start the last layer at zero, so the coupling starts as the identity (Glow's zero-initialised last conv). */
+    readonly zeroInit = false,
   ) {
     const [C, H, W] = shape;
     const D = C * H * W;
@@ -94,7 +96,11 @@ export class ConvNet implements CouplingNet {
     this.scratch = new ConvScratch(backend);
   }
 
-  /** torch.nn.Conv2d's default initialisation: weight and bias uniform on ±1/sqrt(fan_in), fan_in = in·k·k. */
+  /**
+   * torch.nn.Conv2d's default initialisation: weight and bias uniform on ±1/sqrt(fan_in), fan_in = in·k·k; with
+   * `zeroInit` the last layer is then set to zero (the draws are made all the same, so the other layers get the same
+   * values either way).
+   */
   init(rng: Rng): void {
     for (const [j, s] of this.layers.entries()) {
       const bound = 1 / Math.sqrt(s.inC * s.kernel * s.kernel);
@@ -102,6 +108,7 @@ export class ConvNet implements CouplingNet {
         for (let i = 0; i < p.length; i++) p[i] = (2 * rng.uniform() - 1) * bound;
       }
     }
+    if (this.zeroInit) for (const p of this.params.slice(-2)) p.data.fill(0);
   }
 
   /**

@@ -68,17 +68,20 @@ export class TrainingRun {
       model.setWhitening(new Whitening(backend, train.dim, fit.mean, fit.matrix, fit.inverse, fit.logDet));
       await events.onNote?.(`whitening: log|det W| = ${fit.logDet.toFixed(1)} nats, ε = ${fit.eps.toExponential(2)}`);
     }
-    if (options.scaleInit === 'data') {
-      const n = Math.min(2000, train.count);
+    const batchSize = options.batchSize ?? 200;
+    if (options.scaleInit === 'data' || model.startsFromData) {
+      // The data-dependent start (ActNorm always, the scaling with --scale-init data). A flow with ActNorm starts on
+      // one training batch, as Glow does: its workspaces grow to the largest batch they see and stay, and a conv
+      // flow's are large per image. The paper's dense models start their scaling on 2,000 images.
+      const n = Math.min(model.startsFromData ? batchSize : 2000, train.count);
       const x = backend.alloc(n * train.dim);
       try {
         dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
-        model.initScaleFromData(x, n);
+        model.initFromData(x, n, { scaling: options.scaleInit === 'data' });
       } finally {
         backend.free(x);
       }
     }
-    const batchSize = options.batchSize ?? 200;
     const stepsPerEpoch = Math.floor(train.count / Math.min(batchSize, train.count));
     // The schedule spans the run's epochs (a --max-steps stop, like a Ctrl-C, ends a run early without reshaping it).
     const total = options.epochs * stepsPerEpoch;

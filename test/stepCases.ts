@@ -1,0 +1,81 @@
+// The registered flow steps as bijection test cases, shared by the property suite (bijections.test.ts) and the
+// contract suite (bijectionContract.test.ts): every kind in src/flows/steps/stepRegistry.ts must have a case here
+// (test/flowSteps.test.ts checks that), so a new kind is checked by both suites without any other edit.
+import type { Backend } from '../src/core/Backend.js';
+import { Rng } from '../src/core/Rng.js';
+import type { Bijection } from '../src/flows/Bijection.js';
+import type { StepSpec } from '../src/flows/steps/StepKind.js';
+import { NiceModel } from '../src/model/NiceModel.js';
+import { randn } from './helpers.js';
+
+/** One step (or a short flow) on 24 values, with the data range its inputs (N(0, 1) draws) fall inside. */
+export interface StepCase {
+  name: string;
+  shape: [number, number, number];
+  flow: StepSpec[];
+  range?: [number, number];
+}
+
+const conv = { network: 'conv', hidden: 4, depth: 1 } as const;
+
+/** Cases by step type; a flow case may hold other steps around the one it is for (a split needs a level after it). */
+export const STEP_CASES: Record<string, StepCase[]> = {
+  coupling: [
+    { name: 'affine conv coupling (channels, zero-init start perturbed)', shape: [6, 2, 2], flow: [{ type: 'coupling', law: 'affine', partition: 'channels', ...conv, zeroInit: true }] },
+    { name: 'additive mlp coupling (alternate, parity 1)', shape: [2, 3, 4], flow: [{ type: 'coupling', law: 'additive', partition: 'alternate', hidden: 5, depth: 1, parity: 1 }] },
+  ],
+  scaling: [{ name: 'diagonal scaling', shape: [2, 3, 4], flow: [{ type: 'scaling' }] }],
+  logit: [{ name: 'logit on the range [−8, 8]', shape: [2, 3, 4], flow: [{ type: 'logit', alpha: 0.1 }], range: [-8, 8] }],
+  actnorm: [{ name: 'ActNorm', shape: [3, 2, 4], flow: [{ type: 'actnorm' }] }],
+  invconv: [{ name: 'invertible 1×1 convolution (LU)', shape: [3, 2, 4], flow: [{ type: 'invconv' }] }],
+  squeeze: [{ name: 'squeeze 2×2', shape: [2, 2, 6], flow: [{ type: 'squeeze' }] }],
+  split: [
+    {
+      name: 'split, then a level on half the channels',
+      shape: [6, 2, 2],
+      flow: [{ type: 'split' }, { type: 'actnorm' }, { type: 'coupling', law: 'affine', partition: 'channels', ...conv }],
+    },
+  ],
+};
+
+/** A multi-scale flow with every kind, as a whole model would have it. */
+export const MULTI_SCALE_CASE: StepCase = {
+  name: 'multi-scale flow: logit, squeeze, 2 × (actnorm, invconv, affine coupling), split, level 2, scaling',
+  shape: [1, 4, 6],
+  range: [-8, 8],
+  flow: [
+    { type: 'logit', alpha: 0.1 },
+    { type: 'squeeze' },
+    { type: 'actnorm' }, { type: 'invconv' }, { type: 'coupling', law: 'affine', partition: 'channels', ...conv, zeroInit: true },
+    { type: 'actnorm' }, { type: 'invconv' }, { type: 'coupling', law: 'affine', partition: 'channels', ...conv, zeroInit: true },
+    { type: 'split' },
+    { type: 'actnorm' }, { type: 'invconv' }, { type: 'coupling', law: 'additive', partition: 'checkerboard', ...conv },
+    { type: 'scaling' },
+  ],
+};
+
+/**
+ * The model of a case on the backend: initialised, started from data (ActNorm; the scaling too), then every
+ * parameter moved by N(0, jitter²) so no layer is left at the identity (zero-initialised convolutions included).
+ */
+export function stepCaseModel(backend: Backend, c: StepCase, seed = 3, jitter = 0.3): NiceModel {
+  const dim = c.shape[0] * c.shape[1] * c.shape[2];
+  const model = new NiceModel(backend, { dim, prior: 'logistic', shape: c.shape, flow: c.flow, ...(c.range ? { range: c.range } : {}) });
+  model.init(new Rng(seed));
+  const lo = c.range?.[0] ?? 0, hi = c.range?.[1] ?? 1;
+  // Data inside the range, spread over its middle.
+  const x = Float64Array.from(randn(40 * dim, seed + 1, (hi - lo) / 8), (v) => (lo + hi) / 2 + v);
+  model.initFromData(backend.dtype === 'float64' ? x : Float32Array.from(x), 40, { scaling: true });
+  for (const [k, p] of model.params.entries()) {
+    const r = randn(p.data.length, seed + 10 + k, jitter);
+    for (let i = 0; i < p.data.length; i++) p.data[i] += r[i];
+  }
+  return model;
+}
+
+/** Every step case, and the multi-scale flow, as named makers of the flow bijection. */
+export function stepBijectionCases(): { name: string; make: (b: Backend) => Bijection }[] {
+  const all = [...Object.values(STEP_CASES).flat(), MULTI_SCALE_CASE];
+  // The whole flow stacks 12 layers: smaller moves keep it well conditioned enough for a float32 round trip to 1e-5.
+  return all.map((c) => ({ name: `flow step: ${c.name}`, make: (b: Backend) => stepCaseModel(b, c, 3, c === MULTI_SCALE_CASE ? 0.1 : 0.3).flow }));
+}
