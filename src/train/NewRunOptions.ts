@@ -36,6 +36,8 @@ export interface NewRunOptions {
   ema?: number;
   /** Learning-rate schedule (default constant, the paper) and warmup steps. */
   lrSchedule?: LrScheduleName;
+  /** Clip the gradient's global norm to this before each update (Trainer's `clipGradNorm`); absent: none. */
+  clipGradNorm?: number;
   warmup?: number;
   /** `step` schedule: halve the rate every this many epochs (default: a third of the run). */
   lrStepEpochs?: number;

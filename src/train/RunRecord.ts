@@ -87,6 +87,8 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
   const ema = t.ema;
   if (ema !== undefined && (typeof ema !== 'number' || !(ema >= 0 && ema < 1))) fail(`run record: trainer "ema" must be a decay in [0, 1), got ${JSON.stringify(ema)}`);
   const lrSchedule = t.lrSchedule === undefined ? undefined : checkLrSchedule(t.lrSchedule, `${what}: run record`);
+  const clip = t.clipGradNorm;
+  if (clip !== undefined && (typeof clip !== 'number' || !(clip > 0 && clip < Infinity))) fail(`run record: trainer "clipGradNorm" must be a positive number, got ${JSON.stringify(clip)}`);
   const sum = raw.epochLogLikelihoodSum;
   if (sum !== undefined && (typeof sum !== 'number' || !Number.isFinite(sum))) fail(`run record: "epochLogLikelihoodSum" must be a finite number, got ${JSON.stringify(sum)}`);
   const record: RunRecord = {
@@ -107,6 +109,7 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
       seed: tSeed as number,
       ...(ema !== undefined ? { ema: ema as number } : {}),
       ...(lrSchedule ? { lrSchedule } : {}),
+      ...(clip !== undefined ? { clipGradNorm: clip as number } : {}),
     },
   };
   if (raw.logTest !== undefined) {

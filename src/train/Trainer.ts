@@ -6,6 +6,7 @@ import type { ImageDataset } from '../data/ImageDataset.js';
 import { modelMemory, type NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
 import { Adam, PAPER_ADAM, type AdamOptions } from '../nn/Adam.js';
+import type { Param } from '../nn/Param.js';
 import { learningRateAt, type LrSchedule } from './learningRate.js';
 
 /** Training settings (defaults: the paper's, NICE §5.1; batch 200 as in its code). */
@@ -21,6 +22,13 @@ export interface TrainerOptions {
   ema?: number;
   /** How the learning rate (`adam.lr`, the base rate) moves over the run; absent: constant (the paper). */
   lrSchedule?: LrSchedule;
+  /**
+   * Clip the gradient's global norm (over all parameters, of the mean negative log-likelihood) to this value before
+   * Adam's update; absent: no clipping (the paper). Deep image flows need it: one step on a rare large gradient can
+   * make a coupling's shifts large, and through the next couplings' networks they grow layer by layer until the whole
+   * model breaks (docs/architectures.md, "Training deep flows").
+   */
+  clipGradNorm?: number;
 }
 
 /** Everything besides the weights and Adam's moments that a resumed run needs to continue exactly. */
@@ -33,6 +41,27 @@ export interface TrainerState {
 
 /** The weight average takes in the weights every this many steps (see Trainer.updateAverage). */
 const AVERAGE_EVERY = 4;
+
+/**
+ * Scales every parameter's gradient by min(1, max / ‖g‖), ‖g‖ the global norm over all of them (summed in float64),
+ * as torch.nn.utils.clip_grad_norm_ does; returns ‖g‖.
+ */
+export function clipGradNorm(params: readonly Param[], max: number): number {
+  let sum = 0;
+  for (const p of params) {
+    const g = p.grad;
+    for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  }
+  const norm = Math.sqrt(sum);
+  if (norm > max) {
+    const k = max / norm;
+    for (const p of params) {
+      const g = p.grad;
+      for (let i = 0; i < g.length; i++) g[i] *= k;
+    }
+  }
+  return norm;
+}
 
 /** Thrown when the loss or a gradient stops being finite; the parameters are left as before the step. */
 export class NonFiniteLossError extends NiceFlowError {}
@@ -112,6 +141,7 @@ export class Trainer {
       for (let i = 0; i < g.length; i++) s += g[i];
       if (!Number.isFinite(s)) throw new NonFiniteLossError(`training stopped at step ${this.step + 1}: gradient of ${p.name} is not finite`);
     }
+    if (this.options.clipGradNorm !== undefined) this.lastGradNorm = clipGradNorm(this.model.params, this.options.clipGradNorm);
     this.adam.options.lr = learningRateAt(this.options.lrSchedule, this.options.adam.lr, this.step);
     this.adam.update();
     this.updateAverage();
@@ -124,6 +154,9 @@ export class Trainer {
     }
     return mean;
   }
+
+  /** With `clipGradNorm`: the gradient's global norm at the last step, before clipping. */
+  lastGradNorm = NaN;
 
   /** The learning rate the next step will use. */
   get learningRate(): number {
