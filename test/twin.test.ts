@@ -1,6 +1,7 @@
 // The PyTorch twin (python/nice_flow_torch, issue 15) against nice-flow: the same weight file gives the same log p(x),
-// the same gradients of the mean log-likelihood and the same decoded images for every model variant; files the twin
-// writes are read by nice-flow unchanged; a 2-process DistributedDataParallel run trains what one process trains, and
+// the same gradients of the mean log-likelihood and the same decoded images for every model variant, the paper's flat
+// configs and described flows (every step kind, a multi-scale flow); files the twin writes are read by nice-flow
+// unchanged; a 2-process DistributedDataParallel run trains what one process trains, and
 // nice-flow evaluates its model to the twin's own number.
 //
 // Needs python3 with PyTorch and NumPy (Debian: `apt-get install -y python3-torch python3-numpy`). Without them these
@@ -21,10 +22,13 @@ import { Whitening } from '../src/flows/Whitening.js';
 import { writeNpyF32 } from '../src/io/npy.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
-import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
+import { type NetworkName, type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
+import { PRESETS } from '../src/model/presets.js';
 import type { PriorName } from '../src/priors/priorRegistry.js';
+import { learningRateAt, type LrSchedule } from '../src/train/learningRate.js';
 import { cli, root } from './cliRun.js';
+import { MULTI_SCALE_CASE, STEP_CASES, type StepCase, stepCaseModel } from './stepCases.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-twin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -182,9 +186,87 @@ const maxAbs = (a: ArrayLike<number>): number => {
   return m;
 };
 
+const ref32 = createRefBackend();
+const ref64 = createRefBackend({ dtype: 'float64' });
+
+/** What one comparison of nice-flow with the twin found (the largest differences). */
+interface Figures { name: string; logp: number; logp32: number; plain32: number; grad: number; encode: number; decode: number }
+
+/**
+ * Compares what the twin wrote to `out` (python -m nice_flow_torch.check on the weight file `bytes`, inputs x and
+ * codes of N rows) with what nice-flow computes on the same file: log p in float64 and float32, the gradients of the
+ * mean log-likelihood for every parameter, encode, decode, and the twin's re-save of the file (same config,
+ * bit-identical tensors, loads in nice-flow).
+ */
+function compareWithTwin(name: string, bytes: Uint8Array, out: string, inputs: { x32: Float32Array; x64: Float64Array; codes: Float32Array }, N: number): Figures {
+  const { x32, x64, codes } = inputs;
+  const b32 = ref32;
+  const b64 = ref64;
+  // nice-flow in float64 on the float32 weights of the file; the twin ran in float64 on the same file.
+  const model = deserializeModel(bytes, b64);
+  const D = model.dim;
+  const lp = model.logProb(x64, N);
+  const twinLp = readNpy64(join(out, 'logp.npy')).data;
+  const logpRel = relDiff(twinLp, lp);
+  assert.ok(logpRel < 1e-9, `${name}: log p differs by ${logpRel.toExponential(2)} (relative): twin ${twinLp[0]}, nice-flow ${lp[0]}`);
+  assert.ok(lp.every(Number.isFinite) && maxAbs(lp) > 1, `${name}: log p ${lp[0]} is degenerate`);
+
+  model.paramGradLogProb(x64, N, 1 / N);
+  const grads = readSafetensors64(join(out, 'grads.safetensors'));
+  assert.deepEqual(Object.keys(grads).sort(), model.params.map((p) => p.name).sort(), `${name}: parameter names`);
+  let gradRel = 0;
+  for (const p of model.params) {
+    const g = grads[p.name];
+    assert.deepEqual(g.shape, p.shape, `${name}: shape of ${p.name}`);
+    const scale = maxAbs(p.grad);
+    assert.ok(scale > 0, `${name}: gradient of ${p.name} is zero`);
+    for (let k = 0; k < g.data.length; k++) {
+      const diff = Math.abs(g.data[k] - p.grad[k]);
+      if (!(diff <= 1e-9 * scale + 1e-9 * Math.abs(p.grad[k]))) {
+        assert.fail(`${name}: d mean log p / d ${p.name}[${k}] is ${g.data[k]} in the twin, ${p.grad[k]} in nice-flow`);
+      }
+    }
+    gradRel = Math.max(gradRel, maxAbsDiff(g.data, p.grad) / scale);
+  }
+
+  const h = Float64Array.from(model.flow.forward(x64, N).y.subarray(0, N * D));
+  const encode = maxAbsDiff(readNpy64(join(out, 'encoded.npy')).data, h);
+  assert.ok(encode < 1e-9 * Math.max(1, maxAbs(h)), `${name}: encode differs by ${encode}`);
+  const xs = Float64Array.from(model.flow.inverse(Float64Array.from(codes), N).subarray(0, N * D));
+  const decode = maxAbsDiff(readNpy64(join(out, 'decoded.npy')).data, xs);
+  assert.ok(decode < 1e-9 * Math.max(1, maxAbs(xs)), `${name}: decode differs by ${decode}`);
+
+  // Both in float32, as they run in practice: nice-flow's reference float32 backend and the twin's float32 model.
+  // log p is a sum of D prior terms and log-determinants that can cancel (with whitening, log|det W| alone is
+  // ~+170 nats here while log p is ~±10), so float32 rounding is relative to the terms' magnitudes, not to log p.
+  const lp32 = deserializeModel(bytes, b32).logProb(x32, N);
+  const twin32 = readNpy64(join(out, 'logp32.npy')).data;
+  const fwd = model.flow.forward(x64, N);
+  let logp32 = 0;
+  for (let i = 0; i < N; i++) {
+    let terms = Math.abs(fwd.logDet[i]) + Math.abs(model.whitening?.logDet ?? 0);
+    for (let d = 0; d < D; d++) terms += Math.abs(model.prior.logDensity(fwd.y[i * D + d]));
+    logp32 = Math.max(logp32, Math.abs(twin32[i] - lp32[i]) / terms);
+  }
+  assert.ok(logp32 < 1e-5, `${name}: float32 log p differs by ${logp32.toExponential(2)} of its terms' magnitude: twin ${twin32[0]}, nice-flow ${lp32[0]}`);
+  const plain = model.config.whiten ? 0 : relDiff(twin32, lp32);
+  assert.ok(plain < 1e-5, `${name}: float32 log p differs by ${plain.toExponential(2)} (relative)`);
+
+  // The twin's save of the model: nice-flow reads it, with the same config and bit-identical tensors.
+  const resaved = readSafetensors(new Uint8Array(readFileSync(join(out, 'resaved.safetensors'))));
+  const original = readSafetensors(bytes);
+  assert.deepEqual(JSON.parse(resaved.metadata.config), JSON.parse(original.metadata.config), `${name}: config`);
+  assert.deepEqual(Object.keys(resaved.tensors).sort(), Object.keys(original.tensors).sort(), `${name}: tensor names`);
+  for (const [tensorName, tensor] of Object.entries(original.tensors)) {
+    assert.deepEqual(resaved.tensors[tensorName].shape, tensor.shape, `${name}: ${tensorName} shape`);
+    assert.ok(Buffer.from(resaved.tensors[tensorName].data.buffer).equals(Buffer.from(tensor.data.buffer)), `${name}: ${tensorName} differs after the twin saved it`);
+  }
+  deserializeModel(new Uint8Array(readFileSync(join(out, 'resaved.safetensors'))), b32);
+  return { name, logp: logpRel, logp32, plain32: plain, grad: gradRel, encode, decode };
+}
+
 describe('the PyTorch twin computes what nice-flow computes', () => {
   const b32 = createRefBackend();
-  const b64 = createRefBackend({ dtype: 'float64' });
   const rng = new Rng(15);
   const files = join(dir, 'variants');
   mkdirSync(files, { recursive: true });
@@ -201,7 +283,7 @@ describe('the PyTorch twin computes what nice-flow computes', () => {
   }
   const zcaPixels = imagePixels(300, new Rng(16));
   const zca = fitZca(centred(zcaPixels), 300, D);
-  const figures: Array<{ name: string; logp: number; logp32: number; plain32: number; grad: number; encode: number; decode: number }> = [];
+  const figures: Figures[] = [];
 
   it(`agrees on log p(x), the gradients of the mean log-likelihood and decode for all ${variants.length} variants`, (t: TestContext) => {
     // Each variant: PyTorch-style random init, a non-trivial scale, (whitening), saved as nice-flow saves it.
@@ -227,70 +309,9 @@ describe('the PyTorch twin computes what nice-flow computes', () => {
     t.diagnostic(`twin check of ${variants.length} variants: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     for (const v of variants) {
-      const out = join(files, v.name);
       const { x32, x64, codes } = inputs.get(v.config.dim)!;
-      const D = v.config.dim;
       const bytes = new Uint8Array(readFileSync(join(files, `${v.name}.safetensors`)));
-      // nice-flow in float64 on the float32 weights of the file; the twin ran in float64 on the same file.
-      const model = deserializeModel(bytes, b64);
-      const lp = model.logProb(x64, N);
-      const twinLp = readNpy64(join(out, 'logp.npy')).data;
-      const logpRel = relDiff(twinLp, lp);
-      assert.ok(logpRel < 1e-9, `${v.name}: log p differs by ${logpRel.toExponential(2)} (relative): twin ${twinLp[0]}, nice-flow ${lp[0]}`);
-      assert.ok(lp.every(Number.isFinite) && maxAbs(lp) > 1, `${v.name}: log p ${lp[0]} is degenerate`);
-
-      model.paramGradLogProb(x64, N, 1 / N);
-      const grads = readSafetensors64(join(out, 'grads.safetensors'));
-      assert.deepEqual(Object.keys(grads).sort(), model.params.map((p) => p.name).sort(), `${v.name}: parameter names`);
-      let gradRel = 0;
-      for (const p of model.params) {
-        const g = grads[p.name];
-        assert.deepEqual(g.shape, p.shape, `${v.name}: shape of ${p.name}`);
-        const scale = maxAbs(p.grad);
-        assert.ok(scale > 0, `${v.name}: gradient of ${p.name} is zero`);
-        for (let k = 0; k < g.data.length; k++) {
-          const diff = Math.abs(g.data[k] - p.grad[k]);
-          if (!(diff <= 1e-9 * scale + 1e-9 * Math.abs(p.grad[k]))) {
-            assert.fail(`${v.name}: d mean log p / d ${p.name}[${k}] is ${g.data[k]} in the twin, ${p.grad[k]} in nice-flow`);
-          }
-        }
-        gradRel = Math.max(gradRel, maxAbsDiff(g.data, p.grad) / scale);
-      }
-
-      const h = Float64Array.from(model.flow.forward(x64, N).y.subarray(0, N * D));
-      const encode = maxAbsDiff(readNpy64(join(out, 'encoded.npy')).data, h);
-      assert.ok(encode < 1e-9 * Math.max(1, maxAbs(h)), `${v.name}: encode differs by ${encode}`);
-      const xs = Float64Array.from(model.flow.inverse(Float64Array.from(codes), N).subarray(0, N * D));
-      const decode = maxAbsDiff(readNpy64(join(out, 'decoded.npy')).data, xs);
-      assert.ok(decode < 1e-9 * Math.max(1, maxAbs(xs)), `${v.name}: decode differs by ${decode}`);
-
-      // Both in float32, as they run in practice: nice-flow's reference float32 backend and the twin's float32 model.
-      // log p is a sum of D prior terms and log-determinants that can cancel (with whitening, log|det W| alone is
-      // ~+170 nats here while log p is ~±10), so float32 rounding is relative to the terms' magnitudes, not to log p.
-      const lp32 = deserializeModel(bytes, b32).logProb(x32, N);
-      const twin32 = readNpy64(join(out, 'logp32.npy')).data;
-      const fwd = model.flow.forward(x64, N);
-      let logp32 = 0;
-      for (let i = 0; i < N; i++) {
-        let terms = Math.abs(fwd.logDet[i]) + Math.abs(model.whitening?.logDet ?? 0);
-        for (let d = 0; d < D; d++) terms += Math.abs(model.prior.logDensity(fwd.y[i * D + d]));
-        logp32 = Math.max(logp32, Math.abs(twin32[i] - lp32[i]) / terms);
-      }
-      assert.ok(logp32 < 1e-5, `${v.name}: float32 log p differs by ${logp32.toExponential(2)} of its terms' magnitude: twin ${twin32[0]}, nice-flow ${lp32[0]}`);
-      const plain = v.config.whiten ? 0 : relDiff(twin32, lp32);
-      assert.ok(plain < 1e-5, `${v.name}: float32 log p differs by ${plain.toExponential(2)} (relative)`);
-
-      // The twin's save of the model: nice-flow reads it, with the same config and bit-identical tensors.
-      const resaved = readSafetensors(new Uint8Array(readFileSync(join(out, 'resaved.safetensors'))));
-      const original = readSafetensors(bytes);
-      assert.deepEqual(JSON.parse(resaved.metadata.config), JSON.parse(original.metadata.config), `${v.name}: config`);
-      assert.deepEqual(Object.keys(resaved.tensors).sort(), Object.keys(original.tensors).sort(), `${v.name}: tensor names`);
-      for (const [name, tensor] of Object.entries(original.tensors)) {
-        assert.deepEqual(resaved.tensors[name].shape, tensor.shape, `${v.name}: ${name} shape`);
-        assert.ok(Buffer.from(resaved.tensors[name].data.buffer).equals(Buffer.from(tensor.data.buffer)), `${v.name}: ${name} differs after the twin saved it`);
-      }
-      deserializeModel(new Uint8Array(readFileSync(join(out, 'resaved.safetensors'))), b32);
-      figures.push({ name: v.name, logp: logpRel, logp32, plain32: plain, grad: gradRel, encode, decode });
+      figures.push(compareWithTwin(v.name, bytes, join(files, v.name), { x32, x64, codes }, N));
     }
     const worst = (k: 'logp' | 'logp32' | 'plain32' | 'grad' | 'encode' | 'decode'): string => {
       const w = figures.reduce((a, b) => (b[k] > a[k] ? b : a));
@@ -305,6 +326,113 @@ describe('the PyTorch twin computes what nice-flow computes', () => {
     }
   });
 });
+
+describe('the twin builds described flows (every step kind, the multi-scale flow) as nice-flow does', () => {
+  const b32 = createRefBackend();
+  const files = join(dir, 'described');
+  mkdirSync(files, { recursive: true });
+  const rows = 6;
+  // Every step kind's case of test/stepCases.ts (couplings with mlp and conv nets, scaling, logit, actnorm, invconv,
+  // squeeze, split), and the multi-scale flow that has them all: logit, squeeze, two levels around a split.
+  const cases = [...Object.values(STEP_CASES).flat(), MULTI_SCALE_CASE];
+  const jitter = (c: StepCase): number => (c === MULTI_SCALE_CASE ? 0.1 : 0.3);
+  const configOf = (c: StepCase): NiceConfig => ({
+    dim: c.shape[0] * c.shape[1] * c.shape[2], prior: 'logistic', shape: [...c.shape], flow: c.flow, ...(c.range ? { range: c.range } : {}),
+  });
+
+  /** `rows` inputs inside the case's data range (spread over its middle, as stepCaseModel's start) and latent codes. */
+  function caseInputs(c: StepCase, name: string, rng: Rng): { x32: Float32Array; x64: Float64Array; codes: Float32Array; x: string; h: string } {
+    const dim = c.shape[0] * c.shape[1] * c.shape[2];
+    const [lo, hi] = c.range ?? [0, 1];
+    const margin = 0.01 * (hi - lo);
+    const x32 = Float32Array.from({ length: rows * dim }, () => Math.min(hi - margin, Math.max(lo + margin, (lo + hi) / 2 + ((hi - lo) / 8) * rng.normal())));
+    const codes = Float32Array.from({ length: rows * dim }, () => 0.8 * rng.normal());
+    const x = join(files, `${name}-x.npy`), h = join(files, `${name}-codes.npy`);
+    writeFileSync(x, writeNpyF32(x32, [rows, dim]));
+    writeFileSync(h, writeNpyF32(codes, [rows, dim]));
+    return { x32, x64: Float64Array.from(x32), codes, x, h };
+  }
+
+  it(`agrees on log p(x), the gradients, encode and decode of ${cases.length} described flows, the multi-scale one included`, (t: TestContext) => {
+    const rng = new Rng(21);
+    const manifest: { dtype: string; cases: Array<{ model: string; x: string; codes: string; out: string }> } = { dtype: 'float64', cases: [] };
+    const inputs = cases.map((c, i) => {
+      // nice-flow's model of the case: initialised, started from data (ActNorm and the scaling), every parameter moved.
+      const file = join(files, `case${i}.safetensors`);
+      writeFileSync(file, serializeModel(stepCaseModel(b32, c, 3, jitter(c))));
+      const inp = caseInputs(c, `case${i}`, rng);
+      manifest.cases.push({ model: file, x: inp.x, codes: inp.h, out: join(files, `case${i}`) });
+      return inp;
+    });
+    writeFileSync(join(files, 'manifest.json'), JSON.stringify(manifest));
+    const t0 = performance.now();
+    twin('check', ['--manifest', join(files, 'manifest.json')]);
+    t.diagnostic(`twin check of ${cases.length} described flows: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const [i, c] of cases.entries()) {
+      const bytes = new Uint8Array(readFileSync(join(files, `case${i}.safetensors`)));
+      const f = compareWithTwin(c.name, bytes, join(files, `case${i}`), inputs[i], rows);
+      if (c === MULTI_SCALE_CASE) {
+        t.diagnostic(`${c.name}: log p relative difference ${f.logp.toExponential(2)} (float64), ${f.plain32.toExponential(2)} (float32); ` +
+          `gradients ${f.grad.toExponential(2)}; encode ${f.encode.toExponential(2)}, decode ${f.decode.toExponential(2)} (max |Δ|)`);
+      }
+    }
+  });
+
+  it('has nice-flow\'s presets (mnist-conv\'s flow and recipe included) and learning-rate schedules', () => {
+    assert.deepEqual(JSON.parse(twin('presets', []).stdout), JSON.parse(JSON.stringify(PRESETS)));
+    const schedules: LrSchedule[] = [
+      { kind: 'constant', warmup: 5 },
+      { kind: 'cosine', warmup: 10, total: 100 },
+      { kind: 'cosine', warmup: 0, total: 50, floor: 0.1 },
+      { kind: 'step', warmup: 3, every: 7, factor: 0.5 },
+      { kind: 'step', warmup: 0, every: 20 },
+    ];
+    const steps = [0, 1, 2, 4, 6, 7, 9, 10, 11, 14, 49, 50, 51, 99, 100, 150];
+    const rates = JSON.parse(twin('schedule', [JSON.stringify(schedules), JSON.stringify(steps), '0.002']).stdout) as number[][];
+    schedules.forEach((s, i) => steps.forEach((step, k) => {
+      const want = learningRateAt(s, 0.002, step);
+      assert.ok(Math.abs(rates[i][k] - want) <= 1e-12 * want, `${JSON.stringify(s)} at step ${step}: twin ${rates[i][k]}, nice-flow ${want}`);
+    }));
+  });
+
+  it('a multi-scale model the twin makes and starts from data loads in nice-flow with the same log p; a started ActNorm never starts again', (t: TestContext) => {
+    const c = MULTI_SCALE_CASE;
+    const config = join(files, 'multi-scale-config.json');
+    writeFileSync(config, JSON.stringify(configOf(c)));
+    const inp = caseInputs(c, 'twin-made', new Rng(22));
+    const out = join(files, 'twin-made');
+    twin('check', ['--new', config, '--seed', '7', '--x', inp.x, '--codes', inp.h, '--out', out]);
+    const bytes = new Uint8Array(readFileSync(join(out, 'model.safetensors')));
+    // The twin's file holds the config nice-flow writes for the same flow (complete specs), and every tensor nice-flow
+    // expects (deserializeModel refuses a missing, extra or misshapen one).
+    const ours = readSafetensors(serializeModel(stepCaseModel(b32, c, 3, jitter(c))));
+    const theirs = readSafetensors(bytes);
+    assert.deepEqual(JSON.parse(theirs.metadata.config), JSON.parse(ours.metadata.config));
+    assert.deepEqual(Object.keys(theirs.tensors).sort(), Object.keys(ours.tensors).sort());
+    const f = compareWithTwin('twin-made multi-scale flow', bytes, out, inp, rows);
+    t.diagnostic(`the twin's own multi-scale model in nice-flow: log p relative difference ${f.logp.toExponential(2)}, gradients ${f.grad.toExponential(2)}`);
+    const model = deserializeModel(bytes, b32);
+    const started = model.buffers.filter((b) => b.name.endsWith('.started'));
+    assert.equal(started.length, 3);
+    for (const b of started) assert.equal(b.data[0], 1, `${b.name}: the twin saved its ActNorm as not started`);
+    // The twin loaded its file again and asked the model to start from data: nothing may change.
+    const again = readSafetensors(new Uint8Array(readFileSync(join(out, 'restarted.safetensors'))));
+    for (const [name, tensor] of Object.entries(theirs.tensors)) {
+      assert.ok(Buffer.from(again.tensors[name].data.buffer).equals(Buffer.from(tensor.data.buffer)), `${name} changed when the loaded model was started from data again`);
+    }
+  });
+});
+
+/** Writes 260 images of 3×4×4 as a uint8 .npy, channels last (as NumPy image dumps are); returns them channel-major. */
+function writeTinyImages(path: string): Uint8Array {
+  const px = imagePixels(260, new Rng(17));
+  const hwc = new Uint8Array(px.length);
+  for (let i = 0; i < 260; i++) for (let c = 0; c < 3; c++) for (let p = 0; p < 16; p++) hwc[i * D + p * 3 + c] = px[i * D + c * 16 + p];
+  const header = `{'descr': '|u1', 'fortran_order': False, 'shape': (260, 4, 4, 3), }`;
+  const padded = header + ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  writeFileSync(path, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.from(Uint16Array.of(padded.length).buffer), Buffer.from(padded, 'latin1'), Buffer.from(hwc)]));
+  return px;
+}
 
 describe('training with the twin', () => {
   // 400 training images (4 steps of 100 per epoch), 200 validation images, a small MLP.
@@ -372,14 +500,8 @@ describe('training with the twin', () => {
   });
 
   it('starts from a nice-flow model (--init, conv affine coupling with ZCA whitening) and nice-flow evaluates the result', (t: TestContext) => {
-    // A uint8 .npy of 3×4×4 images, channels last (as NumPy image dumps are).
     const data = join(dir, 'tiny-train.npy');
-    const px = imagePixels(260, new Rng(17));
-    const hwc = new Uint8Array(px.length);
-    for (let i = 0; i < 260; i++) for (let c = 0; c < 3; c++) for (let p = 0; p < 16; p++) hwc[i * D + p * 3 + c] = px[i * D + c * 16 + p];
-    const header = `{'descr': '|u1', 'fortran_order': False, 'shape': (260, 4, 4, 3), }`;
-    const padded = header + ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
-    writeFileSync(data, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.from(Uint16Array.of(padded.length).buffer), Buffer.from(padded, 'latin1'), Buffer.from(hwc)]));
+    const px = writeTinyImages(data);
     // nice-flow's model to start from: affine conv coupling, checkerboard, Gaussian prior, ZCA fitted on the data.
     const b32 = createRefBackend();
     const config: NiceConfig = { dim: D, couplings: 4, hidden: 4, depth: 2, prior: 'gaussian', partition: 'checkerboard', coupling: 'affine', shape: [...SHAPE], network: 'conv', whiten: 'zca' };
@@ -404,6 +526,43 @@ describe('training with the twin', () => {
     const theirs = lastJson(r.stdout);
     t.diagnostic(`--init run: twin eval ${mine.logLikelihood.toFixed(4)}, nice-flow eval ${theirs.logLikelihood.toFixed(4)} nats on 60 images`);
     assert.equal(mine.n, 60);
+    assert.ok(Math.abs(mine.logLikelihood - theirs.logLikelihood) < 1e-5 * Math.max(1, Math.abs(theirs.logLikelihood)));
+  });
+
+  it('trains a described multi-scale flow with --flow, --ema, a cosine schedule, --clip-grad and --log-test; nice-flow evaluates its model to the twin\'s number', (t: TestContext) => {
+    const data = join(dir, 'tiny-flow-train.npy');
+    writeTinyImages(data);
+    // 3×4×4 images: logit, squeeze to 12×2×2, a level, split, a level on 6×2×2, scaling.
+    const level = [{ type: 'actnorm' }, { type: 'invconv' }, { type: 'coupling', law: 'affine', partition: 'channels', network: 'conv', hidden: 4, depth: 1, zeroInit: true }];
+    const flow = [{ type: 'logit' }, { type: 'squeeze' }, ...level, { type: 'split' }, ...level, { type: 'scaling' }];
+    const flowFile = join(dir, 'tiny-flow.json');
+    writeFileSync(flowFile, JSON.stringify({ flow }));
+    const out = join(dir, 'flow-run');
+    const t0 = performance.now();
+    twin('train', ['--data', data, '--flow', flowFile, '--out', out, '--valid-size', '60', '--batch-size', '50', '--epochs', '2', '--max-steps', '6',
+      '--ema', '0.9', '--lr-schedule', 'cosine', '--warmup', '2', '--clip-grad', '1', '--log-test', '--device', 'cpu', '--quiet']);
+    t.diagnostic(`twin run of a described flow (6 steps, 2 validations with the average and the live weights, on valid and test): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const log = readLog(out);
+    assert.deepEqual(log.map((l) => l.step), [4, 6]);
+    for (const l of log) {
+      for (const k of ['validLogLikelihood', 'liveValidLogLikelihood', 'liveValidBitsPerDim', 'testLogLikelihood', 'testBitsPerDim', 'liveTestLogLikelihood', 'liveTestBitsPerDim']) {
+        assert.ok(Number.isFinite(l[k]), `log line at step ${l.step}: ${k} is ${l[k]}`);
+      }
+    }
+    // The twin's model file: the config holds the flow complete, as nice-flow would write it; the ActNorm layers started.
+    const model = join(out, 'model.safetensors');
+    const file = readSafetensors(new Uint8Array(readFileSync(model)));
+    const config = JSON.parse(file.metadata.config) as NiceConfig;
+    assert.deepEqual(config, validateConfig({ dim: D, prior: 'logistic', shape: [...SHAPE], flow }));
+    for (const name of ['flow.2.started', 'flow.6.started']) assert.equal(file.tensors[name].data[0], 1, name);
+    const ckpt = readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+    assert.ok(Object.keys(ckpt.tensors).some((n) => n.startsWith('train.ema.flow.')), 'the checkpoint holds no weight average');
+    const args = ['--data', data, '--split', 'valid', '--valid-size', '60', '--dequantize', 'center', '--json'];
+    const mine = lastJson(twin('eval', ['--model', model, ...args]).stdout);
+    const r = cli('eval', '--model', model, ...args, '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = lastJson(r.stdout);
+    t.diagnostic(`described-flow run: twin eval ${mine.logLikelihood.toFixed(4)}, nice-flow eval ${theirs.logLikelihood.toFixed(4)} nats on 60 images`);
     assert.ok(Math.abs(mine.logLikelihood - theirs.logLikelihood) < 1e-5 * Math.max(1, Math.abs(theirs.logLikelihood)));
   });
 });

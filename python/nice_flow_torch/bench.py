@@ -25,6 +25,8 @@ def main() -> int:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = NiceFlow(config)
+    if config.flow is not None:
+        model.reset_parameters()  # a described flow's own init (1×1 convolutions at a random rotation, zero-init convs)
     lo, hi = config.range
     x = lo + (hi - lo) * torch.rand(batch, config.dim)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-4)

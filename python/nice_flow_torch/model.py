@@ -18,6 +18,9 @@ of log p(x), so likelihoods stay in data space.
 
 Parameter names are those of nice-flow's weight files: `couplings.{k}.layers.{j}.weight|bias` (torch.nn.Linear or
 torch.nn.Conv2d layouts), `scaling.scale`, and the whitening buffers `whitening.mean|matrix|inverse|logdet`.
+
+A config may instead describe its flow as a list of steps (`flow`: coupling, scaling, logit, actnorm, invconv,
+squeeze, split; steps.py), as nice-flow's multi-scale models do; step i's tensors are then `flow.{i}.…`.
 """
 
 from __future__ import annotations
@@ -29,18 +32,21 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-COUPLING_LAWS = ("additive", "multiplicative", "affine")
-PARTITIONS = ("alternate", "halves", "checkerboard", "channels")
+from .errors import ConfigError, StepError
+from .layers import (LOG_SCALE_BOUND, PARTITIONS, ActNorm, Coupling, DiagonalScaling, InvConv1x1, Split,
+                     bounded_log_scale, coupling_sets, partition_sets)
+from .steps import COUPLING_LAWS, count_planned_params, plan_flow, validate_flow
+
 PRIORS = ("logistic", "gaussian")
 NETWORKS = ("mlp", "conv")
-LOG_SCALE_BOUND = 2.0
+FLAT_KEYS = ("couplings", "hidden", "depth", "partition", "coupling", "network")
+PRIOR_STD = {"logistic": math.pi / math.sqrt(3), "gaussian": 1.0}
 
-
-class ConfigError(ValueError):
-    """A model config that nice-flow would not accept (the message names the field)."""
+__all__ = ["ConfigError", "StepError", "NiceConfig", "NiceFlow", "Coupling", "DiagonalScaling", "Whitening", "load", "save",
+           "fit_zca", "partition_sets", "bounded_log_scale", "image_shape", "describe", "COUPLING_LAWS", "PARTITIONS",
+           "PRIORS", "NETWORKS", "LOG_SCALE_BOUND"]
 
 
 def _num(v: float):
@@ -48,24 +54,42 @@ def _num(v: float):
     return int(v) if float(v).is_integer() else float(v)
 
 
+def image_shape(shape: Optional[Sequence[int]], dim: int) -> Tuple[int, int, int]:
+    """A config's image shape: its `shape`, else square single-channel when dim is a square, else one row."""
+    if shape is not None:
+        return tuple(shape)
+    s = int(round(math.sqrt(dim)))
+    return (1, s, s) if s * s == dim else (1, 1, dim)
+
+
 @dataclass
 class NiceConfig:
-    """The architecture of a model: what a weight file's `__metadata__.config` holds."""
+    """The architecture of a model: what a weight file's `__metadata__.config` holds.
+
+    Two forms, as in nice-flow: the paper's flat form (`couplings`, `hidden`, `depth`, `partition`, `coupling`,
+    `network`: K couplings then the diagonal scaling), or a described flow, `flow`: a list of registered steps
+    (steps.py), for multi-scale image flows and the like. A described config has the flat fields set to None."""
 
     dim: int
-    couplings: int = 4
-    hidden: int = 1000
-    depth: int = 5
+    couplings: Optional[int] = 4
+    hidden: Optional[int] = 1000
+    depth: Optional[int] = 5
     prior: str = "logistic"
-    partition: str = "alternate"
-    coupling: str = "additive"
+    partition: Optional[str] = "alternate"
+    coupling: Optional[str] = "additive"
     shape: Optional[Tuple[int, int, int]] = None
-    network: str = "mlp"
+    network: Optional[str] = "mlp"
     range: Tuple[float, float] = (0.0, 1.0)
     whiten: Optional[str] = None
+    flow: Optional[List[dict]] = None
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def described(self) -> bool:
+        """Whether the flow is a list of steps (`flow`) rather than the paper's flat form."""
+        return self.flow is not None
 
     def validate(self) -> None:
         def pos_int(name: str, lo: int) -> None:
@@ -74,22 +98,13 @@ class NiceConfig:
                 raise ConfigError(f'model config: "{name}" must be an integer ≥ {lo}, got {v!r}')
 
         pos_int("dim", 2)
-        pos_int("couplings", 1)
-        pos_int("hidden", 1)
-        pos_int("depth", 0)
-        for name, allowed in (("prior", PRIORS), ("partition", PARTITIONS), ("coupling", COUPLING_LAWS), ("network", NETWORKS)):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f'model config: "{name}" must be one of {", ".join(allowed)}, got {getattr(self, name)!r}')
+        if self.prior not in PRIORS:
+            raise ConfigError(f'model config: "prior" must be one of {", ".join(PRIORS)}, got {self.prior!r}')
         if self.shape is not None:
             s = tuple(self.shape)
             if len(s) != 3 or not all(isinstance(v, int) and v > 0 for v in s) or s[0] * s[1] * s[2] != self.dim:
                 raise ConfigError(f'model config: "shape" must be [C, H, W] with C·H·W = dim ({self.dim}), got {list(s)}')
             self.shape = s
-        if self.network == "conv":
-            if self.shape is None:
-                raise ConfigError('model config: "network" conv needs "shape" [C, H, W]')
-            if self.depth < 1:
-                raise ConfigError(f'model config: "depth" must be an integer ≥ 1 for network conv, got {self.depth}')
         lo, hi = (float(v) for v in self.range)
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ConfigError(f'model config: "range" must be [lo, hi] with lo < hi, got {list(self.range)}')
@@ -98,11 +113,33 @@ class NiceConfig:
             self.whiten = None
         if self.whiten not in (None, "zca"):
             raise ConfigError(f'model config: "whiten" must be zca or none, got {self.whiten!r}')
-        partition_sets(self.partition, self.dim, self.shape)  # raises for a partition that does not fit
+        if self.flow is not None:
+            for k in FLAT_KEYS:
+                setattr(self, k, None)
+            try:
+                self.flow = validate_flow(self.flow, image_shape(self.shape, self.dim))
+            except StepError as e:
+                raise ConfigError(f"model config: {e}") from None
+            return
+        pos_int("couplings", 1)
+        pos_int("hidden", 1)
+        pos_int("depth", 0)
+        for name, allowed in (("partition", PARTITIONS), ("coupling", COUPLING_LAWS), ("network", NETWORKS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f'model config: "{name}" must be one of {", ".join(allowed)}, got {getattr(self, name)!r}')
+        if self.network == "conv":
+            if self.shape is None:
+                raise ConfigError('model config: "network" conv needs "shape" [C, H, W]')
+            if self.depth < 1:
+                raise ConfigError(f'model config: "depth" must be an integer ≥ 1 for network conv, got {self.depth}')
+        try:
+            partition_sets(self.partition, self.dim, self.shape)  # raises for a partition that does not fit
+        except StepError as e:
+            raise ConfigError(f'model config: "partition": {e}') from None
 
     @property
     def groups(self) -> int:
-        """Coupling-network outputs per updated coordinate: 2 for affine (a and t), else 1."""
+        """Coupling-network outputs per updated coordinate (flat form): 2 for affine (a and t), else 1."""
         return 2 if self.coupling == "affine" else 1
 
     @classmethod
@@ -111,32 +148,45 @@ class NiceConfig:
             raise ConfigError("model config is not a JSON object")
         if "dim" not in raw:
             raise ConfigError('model config: "dim" is missing')
-        known = {"dim", "couplings", "hidden", "depth", "prior", "partition", "coupling", "shape", "network", "range", "whiten"}
-        for required in ("couplings", "hidden", "depth", "prior", "partition"):
-            if required not in raw:
-                raise ConfigError(f'model config: "{required}" is missing')
-        kw = {k: v for k, v in raw.items() if k in known}
+        common = {"dim", "prior", "shape", "range", "whiten"}
+        if raw.get("flow") is not None:
+            flat = [k for k in FLAT_KEYS if k in raw]
+            if flat:
+                raise ConfigError(f'model config: "flow" describes the whole flow; drop {", ".join(chr(34) + k + chr(34) for k in flat)} (the paper\'s flat form)')
+            if "prior" not in raw:
+                raise ConfigError('model config: "prior" is missing')
+            kw = {k: v for k, v in raw.items() if k in common}
+            kw["flow"] = raw["flow"]
+        else:
+            for required in ("couplings", "hidden", "depth", "prior", "partition"):
+                if required not in raw:
+                    raise ConfigError(f'model config: "{required}" is missing')
+            kw = {k: v for k, v in raw.items() if k in common or k in FLAT_KEYS}
+            if kw.get("coupling") is None:
+                kw.pop("coupling", None)
+            if kw.get("network") is None:
+                kw.pop("network", None)
         if kw.get("shape") is not None:
             kw["shape"] = tuple(kw["shape"])
         if kw.get("range") is not None:
             kw["range"] = tuple(kw["range"])
         else:
             kw.pop("range", None)
-        if kw.get("coupling") is None:
-            kw.pop("coupling", None)
-        if kw.get("network") is None:
-            kw.pop("network", None)
         return cls(**kw)
 
     def to_dict(self) -> dict:
-        """The config as nice-flow stores it: `shape`, `network`, `range`, `whiten` only when not the defaults."""
-        out: dict = {
-            "dim": self.dim, "couplings": self.couplings, "hidden": self.hidden, "depth": self.depth,
-            "prior": self.prior, "partition": self.partition, "coupling": self.coupling,
-        }
+        """The config as nice-flow stores it: `shape`, `network`, `range`, `whiten` only when not the defaults; a
+        described flow as its complete `flow` list in place of the flat keys."""
+        if self.flow is not None:
+            out: dict = {"dim": self.dim, "prior": self.prior, "flow": [dict(s) for s in self.flow]}
+        else:
+            out = {
+                "dim": self.dim, "couplings": self.couplings, "hidden": self.hidden, "depth": self.depth,
+                "prior": self.prior, "partition": self.partition, "coupling": self.coupling,
+            }
         if self.shape is not None:
             out["shape"] = list(self.shape)
-        if self.network != "mlp":
+        if self.network not in (None, "mlp"):
             out["network"] = self.network
         if tuple(self.range) != (0.0, 1.0):
             out["range"] = [_num(v) for v in self.range]
@@ -147,119 +197,43 @@ class NiceConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
+    def count_params(self) -> int:
+        """Trainable values of a model of this config, counted from the shapes (nothing is built)."""
+        if self.flow is not None:
+            return count_planned_params(plan_flow(self.flow, image_shape(self.shape, self.dim)))
+        return sum(p.numel() for p in NiceFlow(self).parameters())
 
-def partition_sets(name: str, dim: int, shape: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """The partition's "first" and "second" index sets (ascending flat indices into the C×H×W image)."""
-    i = np.arange(dim)
-    if name == "alternate":  # even / odd flat indices: x[0::2], x[1::2]
-        first = i % 2 == 0
-    elif name == "halves":  # x[:D//2], x[D//2:]
-        first = i < dim // 2
-    elif name == "checkerboard":  # per channel, (row + col) even / odd
-        if shape is not None:
-            c, h, w = shape
+
+def describe(config: NiceConfig) -> str:
+    """One line saying what a model's flow is (nice-flow's describeModel): "4 additive couplings of 5×1000 MLP", or
+    a described flow's steps with repeated groups written once with their count."""
+    if config.flow is None:
+        net = f"conv {config.depth}×{config.hidden} channels" if config.network == "conv" else f"{config.depth}×{config.hidden} MLP"
+        return f"{config.couplings} {config.coupling} couplings of {net}"
+    words = []
+    for p in plan_flow(config.flow, image_shape(config.shape, config.dim)):
+        s = p.spec
+        if s["type"] == "coupling":
+            words.append(f"{s['law']} coupling ({s['partition']}, {s['network']} {s['depth']}×{s['hidden']})")
+        elif s["type"] in ("squeeze", "split"):
+            words.append(f"{s['type']} → {'×'.join(map(str, p.kind.out_shape(s, p.shape)))}")
         else:
-            s = int(round(math.sqrt(dim)))
-            if s * s != dim:
-                raise ConfigError(f'model config: "partition": checkerboard partition needs an image shape; {dim} is not a square')
-            c, h, w = 1, s, s
-        p = i % (h * w)
-        first = (p // w + p % w) % 2 == 0
-    elif name == "channels":  # channels [0, ceil(C/2)) / the rest
-        if shape is None:
-            raise ConfigError('model config: "partition": channels partition needs an image shape [C, H, W]')
-        c, h, w = shape
-        if c < 2:
-            raise ConfigError(f'model config: "partition": channels partition: a single-channel image ({c}x{h}x{w}) has no channel split; use checkerboard or alternate')
-        first = i < ((c + 1) // 2) * h * w
-    else:
-        raise ConfigError(f"unknown partition {name!r} (use {', '.join(PARTITIONS)})")
-    return i[first], i[~first]
-
-
-def bounded_log_scale(a: torch.Tensor) -> torch.Tensor:
-    """ℓ(a) = 2·tanh(a/2): the identity with unit slope at 0, never beyond ±2 (a factor e² per layer)."""
-    return LOG_SCALE_BOUND * torch.tanh(a / LOG_SCALE_BOUND)
-
-
-class Coupling(nn.Module):
-    """One coupling layer y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)); `layers` is the coupling network m."""
-
-    def __init__(self, config: NiceConfig, kept: np.ndarray, updated: np.ndarray):
-        super().__init__()
-        self.law = config.coupling
-        self.network = config.network
-        self.groups = config.groups
-        self.register_buffer("kept", torch.as_tensor(kept, dtype=torch.long), persistent=False)
-        self.register_buffer("updated", torch.as_tensor(updated, dtype=torch.long), persistent=False)
-        du = len(updated)
-        if config.network == "mlp":
-            widths = [len(kept)] + [config.hidden] * config.depth + [self.groups * du]
-            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        else:
-            c = config.shape[0]
-            chans = [c] + [config.hidden] * config.depth
-            convs: List[nn.Module] = [nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans[:-1], chans[1:])]
-            convs.append(nn.Conv2d(config.hidden, self.groups * c, 1))
-            self.layers = nn.ModuleList(convs)
-            self.image_shape = tuple(config.shape)
-            mask = torch.zeros(config.dim)
-            mask[self.kept] = 1.0
-            # The updated coordinates enter the convolutions as zeros: m cannot depend on them (triangular Jacobian).
-            self.register_buffer("keep_mask", mask.view(1, *config.shape), persistent=False)
-
-    def net(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """m(x_I1) as (a, t), each [n, |I2|] in the order of `updated`; t is None except for the affine law."""
-        n = x.shape[0]
-        du = self.updated.numel()
-        if self.network == "mlp":
-            h = x[:, self.kept]
-            for layer in self.layers[:-1]:
-                h = F.relu(layer(h))
-            out = self.layers[-1](h).view(n, self.groups, du)
-        else:
-            h = x.view(n, *self.image_shape) * self.keep_mask
-            for layer in self.layers[:-1]:
-                h = F.relu(layer(h))
-            # Output channel g·C + c belongs to group g, channel c: per group, a C×H×W image read at I2.
-            out = self.layers[-1](h).reshape(n, self.groups, -1)[:, :, self.updated]
-        return out[:, 0], (out[:, 1] if self.groups == 2 else None)
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        a, t = self.net(x)
-        x2 = x[:, self.updated]
-        if self.law == "additive":
-            y2, log_det = x2 + a, x.new_zeros(x.shape[0])
-        else:
-            ell = bounded_log_scale(a)
-            y2 = x2 * torch.exp(ell)
-            if t is not None:
-                y2 = y2 + t
-            log_det = ell.sum(dim=1)
-        return x.index_copy(1, self.updated, y2), log_det
-
-    def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        a, t = self.net(y)  # y_I1 = x_I1
-        y2 = y[:, self.updated]
-        if self.law == "additive":
-            x2 = y2 - a
-        else:
-            x2 = (y2 - t if t is not None else y2) * torch.exp(-bounded_log_scale(a))
-        return y.index_copy(1, self.updated, x2)
-
-
-class DiagonalScaling(nn.Module):
-    """h = exp(s) · z, log|det| = Σ_d s_d; s starts at 0."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.scale = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return z * torch.exp(self.scale), self.scale.sum().expand(z.shape[0])
-
-    def inverse(self, h: torch.Tensor) -> torch.Tensor:
-        return h * torch.exp(-self.scale)
+            words.append(s["type"])
+    out, i = [], 0
+    while i < len(words):
+        best_len, best_reps = 1, 1
+        for ln in range(1, 5):
+            if i + ln > len(words):
+                break
+            reps = 1
+            while i + (reps + 1) * ln <= len(words) and words[i + reps * ln: i + (reps + 1) * ln] == words[i: i + ln]:
+                reps += 1
+            if reps > 1 and reps * ln > best_reps * best_len:
+                best_len, best_reps = ln, reps
+        group = ", ".join(words[i: i + best_len])
+        out.append(f"{best_reps} × ({group})" if best_reps > 1 else group)
+        i += best_len * best_reps
+    return " · ".join(out)
 
 
 class Whitening(nn.Module):
@@ -298,17 +272,33 @@ def gaussian_log_density(h: torch.Tensor) -> torch.Tensor:
 
 
 class NiceFlow(nn.Module):
-    """A NICE model built from a {@link NiceConfig}; batches are flat rows [n, dim] in the data range."""
+    """A NICE model built from a {@link NiceConfig}; batches are flat rows [n, dim] in the data range.
+
+    The flat form holds `couplings` (a ModuleList) and `scaling`, named `couplings.{k}.…` and `scaling.scale` as in
+    the paper's weight files. A described form holds its steps in one ModuleList `flow` (step i's tensors are
+    `flow.{i}.…`); `couplings` then lists its coupling layers and `scaling` is its last step when that is a diagonal
+    scaling over all values, else None. The latent is one flat row in both forms."""
 
     def __init__(self, config: NiceConfig):
         super().__init__()
         self.config = config
         self.whitening = Whitening(config.dim) if config.whiten == "zca" else None
-        first, second = partition_sets(config.partition, config.dim, config.shape)
-        self.couplings = nn.ModuleList(
-            Coupling(config, *((first, second) if k % 2 == 0 else (second, first))) for k in range(config.couplings)
-        )
-        self.scaling = DiagonalScaling(config.dim)
+        if config.flow is None:
+            self.plan = None
+            self.couplings = nn.ModuleList(
+                Coupling(config.coupling, config.network, config.hidden, config.depth, config.dim, config.shape,
+                         *coupling_sets(config.partition, k, config.dim, config.shape))
+                for k in range(config.couplings)
+            )
+            self.scaling = DiagonalScaling(config.dim)
+        else:
+            self.plan = plan_flow(config.flow, image_shape(config.shape, config.dim))
+            self.flow = nn.ModuleList(p.kind.build(p.spec, p.shape, p.parity, config.range) for p in self.plan)
+            # Plain attributes (not registered again: the modules are the flow's, named `flow.{i}.…` only).
+            last = self.flow[-1]
+            top_level = not any(isinstance(m, Split) for m in self.flow)
+            object.__setattr__(self, "couplings", [m for m in self.flow if isinstance(m, Coupling)])
+            object.__setattr__(self, "scaling", last if top_level and isinstance(last, DiagonalScaling) and last.scale.numel() == config.dim else None)
 
     @property
     def dim(self) -> int:
@@ -318,7 +308,42 @@ class NiceFlow(nn.Module):
     def data_range(self) -> Tuple[float, float]:
         return self.config.range
 
+    @property
+    def steps(self) -> List[nn.Module]:
+        """The flow's step modules, data side first (without the whitening; a split is a step)."""
+        return list(self.flow) if self.plan is not None else [*self.couplings, self.scaling]
+
+    @property
+    def starts_from_data(self) -> bool:
+        """Whether a new model starts some layers from data (ActNorm) before training (see init_from_data)."""
+        return any(isinstance(m, ActNorm) for m in self.steps)
+
     # -- the bijection -------------------------------------------------------------------------------------------
+
+    def _forward_from(self, steps: List[nn.Module], start: int, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        log_det = x.new_zeros(x.shape[0])
+        for i in range(start, len(steps)):
+            m = steps[i]
+            if isinstance(m, Split):
+                # The steps after a split act on the first half of each row; the rest goes to the prior as it is.
+                k = m.inner_dim
+                head, ld = self._forward_from(steps, i + 1, x[:, :k])
+                return torch.cat([head, x[:, k:]], dim=1), log_det + ld
+            x, ld = m(x)
+            log_det = log_det + ld
+        return x, log_det
+
+    def _inverse_from(self, steps: List[nn.Module], start: int, h: torch.Tensor) -> torch.Tensor:
+        end = len(steps)
+        for i in range(start, len(steps)):
+            if isinstance(steps[i], Split):
+                k = steps[i].inner_dim
+                h = torch.cat([self._inverse_from(steps, i + 1, h[:, :k]), h[:, k:]], dim=1)
+                end = i
+                break
+        for i in reversed(range(start, end)):
+            h = steps[i].inverse(h)
+        return h
 
     def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """h = f(x) and log|det ∂f/∂x| per example."""
@@ -326,17 +351,12 @@ class NiceFlow(nn.Module):
         if self.whitening is not None:
             x, ld = self.whitening(x)
             log_det = log_det + ld
-        for c in self.couplings:
-            x, ld = c(x)
-            log_det = log_det + ld
-        h, ld = self.scaling(x)
+        h, ld = self._forward_from(self.steps, 0, x)
         return h, log_det + ld
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
-        """x = f⁻¹(h): undo the scaling, then the couplings in reverse order, then the whitening."""
-        x = self.scaling.inverse(h)
-        for c in reversed(self.couplings):
-            x = c.inverse(x)
+        """x = f⁻¹(h): the steps undone in reverse order (the inner levels of a split first), then the whitening."""
+        x = self._inverse_from(self.steps, 0, h)
         if self.whitening is not None:
             x = self.whitening.invert(x)
         return x
@@ -352,8 +372,16 @@ class NiceFlow(nn.Module):
 
     forward = log_prob
 
+    def _reference(self) -> torch.Tensor:
+        for t in self.parameters():
+            return t
+        for t in self.buffers():
+            if t.is_floating_point():
+                return t
+        return torch.zeros(())
+
     def sample_prior(self, n: int, temperature: float = 1.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        p = self.scaling.scale
+        p = self._reference()
         if self.config.prior == "gaussian":
             h = torch.randn(n, self.dim, generator=generator, dtype=p.dtype, device=p.device)
         else:  # inverse CDF: log u − log(1 − u), u in (0, 1)
@@ -369,24 +397,38 @@ class NiceFlow(nn.Module):
     # -- initialisation ------------------------------------------------------------------------------------------
 
     def reset_parameters(self) -> None:
-        """PyTorch's default initialisation of the nets (as nice-flow's), the scale at 0 (the identity)."""
-        for c in self.couplings:
-            for layer in c.layers:
-                layer.reset_parameters()
-        with torch.no_grad():
-            self.scaling.scale.zero_()
+        """nice-flow's initialisation: PyTorch's defaults for the coupling nets (a conv step with `zeroInit` starts its
+        last layer at 0), every scale at 0 (the identity), ActNorm not started, 1×1 convolutions at a random
+        rotation (from torch's generator)."""
+        for m in self.steps:
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor, scaling: bool = False) -> None:
+        """The data-dependent start on a batch x [n, dim] (dequantized data), in order, each layer on what the layers
+        before it make of x: ActNorm layers that have not started yet (their `started` buffer is 0) set their outputs'
+        mean to 0 and spread to the prior's; with `scaling` the diagonal scaling sets s_d = log(σ_prior / σ_d)."""
+        prior_std = PRIOR_STD[self.config.prior]
+        if self.whitening is not None:
+            x, _ = self.whitening(x)
+        steps = self.steps
+        i = 0
+        while i < len(steps):
+            m = steps[i]
+            if isinstance(m, Split):
+                x = x[:, : m.inner_dim]
+            else:
+                if hasattr(m, "init_from_data"):
+                    m.init_from_data(x, prior_std, scaling)
+                x, _ = m(x)
+            i += 1
 
     @torch.no_grad()
     def init_scale_from_data(self, x: torch.Tensor) -> None:
-        """s_d = log(σ_prior / σ_d), σ_d the spread of coordinate d before the scaling layer on these examples."""
-        z = x
-        if self.whitening is not None:
-            z, _ = self.whitening(z)
-        for c in self.couplings:
-            z, _ = c(z)
-        prior_std = math.pi / math.sqrt(3) if self.config.prior == "logistic" else 1.0
-        std = z.double().std(dim=0, unbiased=x.shape[0] > 1).clamp_min(1e-6)
-        self.scaling.scale.copy_(torch.log(prior_std / std).to(self.scaling.scale.dtype))
+        """`--scale-init data`: s_d = log(σ_prior / σ_d), σ_d the spread of coordinate d before the scaling layer on
+        these examples (init_from_data with the scaling started too)."""
+        self.init_from_data(x, scaling=True)
 
     # -- weight files --------------------------------------------------------------------------------------------
 
@@ -429,6 +471,12 @@ class NiceFlow(nn.Module):
         if extra:
             raise ConfigError(f'{what}: unexpected tensor "{extra[0]}" (the file is of another architecture than its config says)')
         model.load_state_dict(state)
+        for m in model.steps:
+            if isinstance(m, InvConv1x1):
+                try:
+                    m.check_buffers()
+                except StepError as e:
+                    raise ConfigError(f"{what}: {e}") from None
         return model
 
     @classmethod
