@@ -18,6 +18,8 @@ import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import { PAPER_MNIST_CONFIG, type NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
+import { MNIST_CONV_FLOW } from '../src/model/presets.js';
+import { planFlow } from '../src/model/planFlow.js';
 import { Trainer } from '../src/train/Trainer.js';
 import { blasAvailable, createBlasBackend, openBlasCoreName } from '../src/node/createBlasBackend.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
@@ -49,6 +51,8 @@ const VARIANTS: Array<[string, NiceConfig]> = [
   ['conv additive 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'additive', network: 'conv', shape: [1, 28, 28] }],
   ['conv affine 1×28×28, 32 ch × 2', { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [1, 28, 28] }],
   ['conv affine 3×32×32, 64 ch × 2', { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] }],
+  // The multi-scale flow of --preset mnist-conv (logit, squeeze, ActNorm, 1×1 convolutions, affine channel couplings, split).
+  ['multi-scale flow 1×28×28 (mnist-conv)', { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_CONV_FLOW] }],
 ];
 if (variantFilter !== null && !VARIANTS.some(([name]) => name.toLowerCase().replaceAll('×', 'x').includes(variantFilter))) {
   console.error(`--variant ${variantFilter}: no model variant matches (there are: ${VARIANTS.map(([name]) => name).join('; ')})`);
@@ -191,9 +195,16 @@ const twinRoot = join(import.meta.dirname, '..', 'python');
 const VB = 100; // batch of the variant runs (the conv models are ~180 MFLOP per image)
 interface Rates { train: number; evalRate: number; sample: number; macs?: number }
 /** Multiply-adds of one forward pass per image: dense weights once, conv weights once per pixel. */
-function forwardMacs(model: NiceModel, config: NiceConfig): number {
-  const P = config.shape ? config.shape[1] * config.shape[2] : 1;
-  return model.params.reduce((sum, p) => sum + (p.shape.length === 4 ? P * p.data.length : p.shape.length === 2 ? p.data.length : 0), 0);
+/** Multiply-adds of one forward per example: each dense weight once, each conv weight at every pixel of its step's shape. */
+function forwardMacs(config: NiceConfig): number {
+  let macs = 0;
+  for (const step of planFlow(config)) {
+    for (const t of step.kind.paramShapes(step.spec, step.shape)) {
+      const size = t.shape.reduce((a, b) => a * b, 1);
+      macs += t.shape.length === 4 ? step.shape[1] * step.shape[2] * size : t.shape.length === 2 ? size : 0;
+    }
+  }
+  return macs;
 }
 function twinRates(config: NiceConfig, threads: number): Rates | null {
   if (!python) return null;
@@ -222,7 +233,7 @@ function variantRates(b: Backend, config: NiceConfig): Rates {
   const evalRate = VB * rate(() => model.logProb(x, VB), SECONDS / 2, 1);
   const sample = VB * rate(() => model.sample(VB, rng), SECONDS / 2, 1);
   b.free(x);
-  const macs = forwardMacs(model, config);
+  const macs = forwardMacs(config);
   return { train, evalRate, sample, macs };
 }
 const ours: Array<[string, () => Promise<Backend>]> = [];

@@ -58,6 +58,7 @@ program
   .addOption(new Option('--lr-schedule <kind>', 'learning rate over the run: constant (the paper), cosine (down to 0 at the last step), step (halved every --lr-step-epochs)').choices([...LR_SCHEDULES]).default('constant'))
   .option('--warmup <steps>', 'raise the learning rate linearly from 0 over the first N steps', int(0), 0)
   .option('--lr-step-epochs <n>', 'with --lr-schedule step: epochs between halvings (default: a third of --epochs)', int(1))
+  .option('--clip-grad <norm>', 'clip the gradient\'s global norm to this before each update (deep image flows need it; 0: off)', num(false), 0)
   .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999): validation, best model, samples and model.safetensors use it; 0: off', decay, 0)
   .option('--seed <n>', 'random seed (init, shuffling, noise)', int(0), 0)
   .option('--limit <n>', 'use only the first N training images', int(1))

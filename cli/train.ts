@@ -50,6 +50,7 @@ export interface TrainFlags {
   warmup: number;
   lrStepEpochs?: number;
   ema: number;
+  clipGrad: number;
   seed: number;
   limit?: number;
   validSize: number;
@@ -104,6 +105,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     if (recipe?.lr !== undefined && !explicit('lr')) flags.lr = recipe.lr;
     if (recipe?.lrSchedule !== undefined && !explicit('lrSchedule')) flags.lrSchedule = recipe.lrSchedule;
     if (recipe?.warmup !== undefined && !explicit('warmup')) flags.warmup = recipe.warmup;
+    if (recipe?.clipGradNorm !== undefined && !explicit('clipGrad')) flags.clipGrad = recipe.clipGradNorm;
     const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
     const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit });
     run = await TrainingRun.create(backend, train, valid, {
@@ -112,6 +114,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       whitenLimit: flags.whitenLimit, scaleInit: flags.scaleInit, epochs: flags.epochs, maxSteps: flags.maxSteps,
       batchSize: flags.batchSize, lr: flags.lr, seed: flags.seed, dequantize: flags.dequantize,
       ema: flags.ema, lrSchedule: flags.lrSchedule, warmup: flags.warmup, lrStepEpochs: flags.lrStepEpochs,
+      ...(flags.clipGrad > 0 ? { clipGradNorm: flags.clipGrad } : {}),
     }, { onNote: say });
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
@@ -270,6 +273,7 @@ function checkResumeFlags(
   check('batch-size', 'batchSize', flags.batchSize, record.trainerOptions.batchSize);
   check('dequantize', 'dequantize', flags.dequantize, record.trainerOptions.dequantize);
   check('ema', 'ema', flags.ema, record.trainerOptions.ema ?? 0);
+  check('clip-grad', 'clipGrad', flags.clipGrad, record.trainerOptions.clipGradNorm ?? 0);
   const schedule = record.trainerOptions.lrSchedule;
   check('lr-schedule', 'lrSchedule', flags.lrSchedule, schedule?.kind ?? 'constant');
   check('warmup', 'warmup', flags.warmup, schedule?.warmup ?? 0);

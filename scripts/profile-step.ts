@@ -1,8 +1,11 @@
 // Where a training step's time goes: every backend primitive is wrapped with a timer during a few steps of a model,
 // and the rest of the step (TypeScript between the calls: coupling laws, copies, the trainer) is what is left over.
 //
-//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp] \
-//     [blas|blas-openblas|wasm|wasm-im2col] [STEPS=10]
+//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp|mnist-conv] \
+//     [blas|blas-openblas|wasm|wasm-im2col] [STEPS=10] [BATCH=100]
+//
+// mnist-conv is the multi-scale flow of --preset mnist-conv; a second table then gives each layer kind's share of the
+// step (its forward and backward, the backend calls inside them included).
 //
 // blas-openblas is the blas backend without oneDNN (OpenBLAS multiplies, im2col convolutions); wasm-im2col is the
 // wasm backend with its convolution kernels switched off (im2col + gemm, as before it had them).
@@ -12,6 +15,7 @@ import type { Backend } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
 import { PAPER_MNIST_CONFIG, type NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
+import { MNIST_CONV_FLOW } from '../src/model/presets.js';
 import { createBlasBackend } from '../src/node/createBlasBackend.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
 import { Trainer } from '../src/train/Trainer.js';
@@ -21,12 +25,13 @@ const MODELS: Record<string, NiceConfig> = {
   'conv-additive': { dim: 784, couplings: 4, hidden: 32, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'additive', network: 'conv', shape: [1, 28, 28] },
   'conv-large': { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] },
   mlp: PAPER_MNIST_CONFIG,
+  'mnist-conv': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_CONV_FLOW] },
 };
-const [kind = 'conv-affine', backendName = 'blas', stepsText = '10'] = process.argv.slice(2);
+const [kind = 'conv-affine', backendName = 'blas', stepsText = '10', batchText = '100'] = process.argv.slice(2);
 const config = MODELS[kind];
 if (!config) throw new Error(`model ${kind}: use ${Object.keys(MODELS).join(', ')}`);
 const steps = Number(stepsText);
-const batch = 100;
+const batch = Number(batchText);
 
 const backend: Backend = backendName === 'blas' ? await createBlasBackend()
   : backendName === 'blas-openblas' ? await createBlasBackend({ oneDnn: false })
@@ -81,6 +86,22 @@ if (backend.conv) {
 }
 const model = new NiceModel(backend, config);
 model.init(new Rng(0));
+// Each leaf layer's forward, inverse and backward, timed by layer kind (nested backend calls included).
+const layerTime = new Map<string, number>();
+for (const layer of model.layers) {
+  const obj = layer as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const method of ['forward', 'backward']) {
+    const f = obj[method].bind(layer);
+    obj[method] = (...a: unknown[]): unknown => {
+      if (!timing) return f(...a);
+      const t0 = performance.now();
+      const r = f(...a);
+      const key = `${layer.constructor.name} ${method}`;
+      layerTime.set(key, (layerTime.get(key) ?? 0) + performance.now() - t0);
+      return r;
+    };
+  }
+}
 const rng = new Rng(1);
 const count = 4 * batch;
 const pixels = new Uint8Array(config.dim * count);
@@ -105,3 +126,11 @@ for (const [k, e] of rows) {
   console.log(`| ${k} | ${(e.ms / steps).toFixed(2)} | ${((100 * e.ms) / steps / total).toFixed(1)}% | ${(e.calls / steps).toFixed(0)} | ${gf} |`);
 }
 console.log(`| TypeScript between the calls (laws, copies, trainer) | ${(total - inKernels).toFixed(2)} | ${((100 * (total - inKernels)) / total).toFixed(1)}% | | |`);
+if (config.flow) {
+  console.log('');
+  console.log('| layer kind | ms per step | share |');
+  console.log('|---|---|---|');
+  for (const [k, ms] of [...layerTime.entries()].sort((a, b) => b[1] - a[1])) {
+    console.log(`| ${k} | ${(ms / steps).toFixed(2)} | ${((100 * ms) / steps / total).toFixed(1)}% |`);
+  }
+}

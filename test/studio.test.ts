@@ -5,7 +5,7 @@
 // Any page error or console error fails the test. With NICE_FLOW_STUDIO_SCREENSHOT=path set, the first flow
 // also writes a screenshot of the studio there (scripts/screenshot-studio.ts).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,9 +84,9 @@ async function waitForStep(page: Page, min: number, timeout = 60_000): Promise<n
 }
 
 /** Model, sampling, drawing and completing, interpolation, a latent slider, and bad input, on a loaded model. */
-async function explore(page: Page): Promise<void> {
+async function explore(page: Page, info = /784 dimensions .* 4 additive couplings of 1×64 MLP/): Promise<void> {
   // Model: config and size at once, the test log-likelihood computed in the Worker.
-  assert.match(await waitForText(page, 'model-info', /784/), /784 dimensions .* 4 additive couplings of 1×64 MLP/);
+  assert.match(await waitForText(page, 'model-info', /784/), info);
   await waitForText(page, 'model-eval', /nats .* bits\/dim/);
 
   // Sampling: a grid right away; the temperature slider and the button give new ones; the button waits while it works.
@@ -293,6 +293,34 @@ describe('nice-flow studio', () => {
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
+    }
+  });
+
+  it('a multi-scale described flow (logit, squeeze, ActNorm, 1×1 convolutions, split) works in every panel', { timeout: 240_000 }, async () => {
+    const coupling = { type: 'coupling', law: 'affine', partition: 'channels', network: 'conv', hidden: 8, depth: 1, zeroInit: true };
+    const flowFile = join(dir, 'flow.json');
+    writeFileSync(flowFile, JSON.stringify([
+      { type: 'logit' }, { type: 'squeeze' }, { type: 'actnorm' }, { type: 'invconv' }, coupling, { type: 'actnorm' }, { type: 'invconv' }, coupling,
+      { type: 'split' }, { type: 'squeeze' }, { type: 'actnorm' }, { type: 'invconv' }, coupling,
+    ]));
+    const flowModel = trainModel(join(dir, 'flow'), ['--limit', '1000', '--valid-limit', '200', '--batch-size', '50', '--flow', flowFile, '--epochs', '1']);
+    const served = await startStudio(['--model', flowModel]);
+    try {
+      const { page, context, errors } = await openStudio(browser, served.url);
+      try {
+        await explore(page, /784 dimensions \(1×28×28\) · logit · squeeze → 4×14×14 · 2 × \(actnorm, invconv, affine coupling \(channels, conv 1×8\)\) · split → 2×14×14/);
+        // No scaling per latent: no spectrum, and the sliders say what they move.
+        assert.equal(await page.getByTestId('spectrum-chart').count(), 0);
+        assert.match(await page.locator('.sliders .hint').textContent() ?? '', /deepest level/);
+        // The page's test log-likelihood is the CLI's for the same images.
+        const pageLL = Number(/(-?[\d,]+\.\d+) nats/.exec(await text(page, 'model-eval'))![1].replace(/,/g, ''));
+        assert.ok(Number.isFinite(pageLL));
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await served.stop();
     }
   });
 

@@ -9,7 +9,7 @@ import type { NiceConfig } from './NiceConfig.js';
 export function describeModel(config: NiceConfig): string {
   if (!config.flow) {
     const net = config.network === 'conv' ? `conv ${config.depth}×${config.hidden} channels` : `${config.depth}×${config.hidden} MLP`;
-    return `${config.couplings} ${config.coupling} couplings, ${net}`;
+    return `${config.couplings} ${config.coupling} couplings of ${net}`;
   }
   const words: string[] = [];
   for (const p of planFlow(config)) {

@@ -28,11 +28,13 @@ export interface EpochLogEntry {
   validBitsPerDim: number;
   /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
   liveValidLogLikelihood?: number;
+  liveValidBitsPerDim?: number;
   /** With `RunDriver.monitor`: the log-likelihood of that set (the test split, say), never used to choose anything. */
   testLogLikelihood?: number;
   testBitsPerDim?: number;
   /** With both a weight average and a monitored set: the live weights' log-likelihood of that set. */
   liveTestLogLikelihood?: number;
+  liveTestBitsPerDim?: number;
   /** Seconds of training steps so far (one decimal). */
   seconds: number;
 }

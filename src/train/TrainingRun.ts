@@ -97,6 +97,7 @@ export class TrainingRun {
       seed,
       ...(options.ema ? { ema: options.ema } : {}),
       ...(lrSchedule ? { lrSchedule } : {}),
+      ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
     });
     const record: RunRecord = {
       data: options.data, limit: options.limit, validSize: options.validSize, validLimit: options.validLimit, epochs: options.epochs,
@@ -233,9 +234,9 @@ export class TrainingRun {
       const entry: EpochLogEntry = {
         step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
         validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim,
-        ...(live ? { liveValidLogLikelihood: live.logLikelihood } : {}),
+        ...(live ? { liveValidLogLikelihood: live.logLikelihood, liveValidBitsPerDim: live.bitsPerDim } : {}),
         ...(test ? { testLogLikelihood: test.logLikelihood, testBitsPerDim: test.bitsPerDim } : {}),
-        ...(liveTest ? { liveTestLogLikelihood: liveTest.logLikelihood } : {}),
+        ...(liveTest ? { liveTestLogLikelihood: liveTest.logLikelihood, liveTestBitsPerDim: liveTest.bitsPerDim } : {}),
         seconds: Math.round(record.seconds * 10) / 10,
       };
       await driver.storage.appendLog(entry);

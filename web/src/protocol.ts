@@ -42,10 +42,12 @@ export interface ModelInfo {
   /** The file name, or a description of the training run. */
   name: string;
   config: NiceConfig;
+  /** The flow in one line (the library's describeModel). */
+  summary: string;
   dim: number;
   shape: [number, number, number];
   params: number;
-  /** The sorted exp(−s) of the scaling layer (the paper's spectrum), largest first. */
+  /** The sorted exp(−s) of the scaling layer (the paper's spectrum), largest first; empty when the flow has none. */
   spectrum: number[];
   /** Latent dimensions with the largest exp(−s), largest first (the latent editor's sliders). */
   topDims: number[];

@@ -117,7 +117,7 @@ export function LatentPanel(): JSX.Element {
                 <span class="mono dim">h[{d}]</span>
                 <input
                   type="range" min={-lim} max={lim} step="0.05" value={v} disabled={!m || !code} data-testid={`latent-slider-${k}`}
-                  title={`scale exp(−s) = ${fmt(m?.spectrum[k], 3)}`}
+                  title={m?.spectrum.length ? `scale exp(−s) = ${fmt(m.spectrum[k], 3)}` : `latent ${d} of the deepest level`}
                   onInput={(e) => {
                     if (!edited.current) return;
                     edited.current[d] = Number(e.currentTarget.value);
@@ -136,12 +136,16 @@ export function LatentPanel(): JSX.Element {
               rerender((n) => n + 1);
               decode();
             }}>Reset</button>
-            <span class="hint">Scales exp(−s): the largest {dims.length} of {m?.dim ?? 0} are marked on the spectrum.</span>
+            <span class="hint">
+              {m?.spectrum.length
+                ? `Scales exp(−s): the largest ${dims.length} of ${m.dim} are marked on the spectrum.`
+                : `This flow ends without a scaling per latent: the sliders move the first ${dims.length} latents of its deepest level.`}
+            </span>
           </div>
         </div>
       </div>
       <Message text={error} />
-      {m && <Chart options={chartOptions} data={chartData} testid="spectrum-chart" />}
+      {m && m.spectrum.length > 0 && <Chart options={chartOptions} data={chartData} testid="spectrum-chart" />}
     </Panel>
   );
 }

@@ -11,9 +11,8 @@ function describe(): string {
   const m = model.value;
   if (!m) return '';
   const c = m.config;
-  const net = c.network === 'conv' ? `conv ${c.depth}×${c.hidden} channels` : `${c.depth}×${c.hidden} MLP`;
   const shape = m.shape.join('×');
-  return `${m.dim} dimensions (${shape}) · ${c.couplings} ${c.coupling} couplings of ${net} · ${c.prior} prior${c.whiten ? ' · ZCA whitening' : ''} · ${fmt(m.params / 1e6, 2)} M parameters`;
+  return `${m.dim} dimensions (${shape}) · ${m.summary} · ${c.prior} prior${c.whiten ? ' · ZCA whitening' : ''} · ${fmt(m.params / 1e6, 2)} M parameters`;
 }
 
 export function ModelPanel(): JSX.Element {

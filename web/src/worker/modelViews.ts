@@ -1,6 +1,6 @@
 // What the studio's Worker shows of a model, as pure functions: its description for the Model panel, and images
 // moved between the page's display space [0, 1] and the model's data range. No Worker state lives here.
-import { dequantizeBatch, NiceFlowError, Rng, scaleSpectrum, type ImageDataset, type NiceModel } from '../../../src/index.js';
+import { dequantizeBatch, describeModel as summarize, NiceFlowError, Rng, scaleSpectrum, type ImageDataset, type NiceModel } from '../../../src/index.js';
 import type { ModelInfo, ModelSource } from '../protocol.js';
 
 /** The model's image shape [C, H, W] (its config's, or a square guess from its dimension). */
@@ -11,16 +11,19 @@ export function imageShape(model: NiceModel): [number, number, number] {
   return side * side === model.dim ? [1, side, side] : [1, 1, model.dim];
 }
 
-/** What the Model panel shows of a model: config, size, scale spectrum, the most scaled latents. */
+/**
+ * What the Model panel shows of a model: config, a one-line description, size, scale spectrum, the latents to edit.
+ * With a final scaling (the paper's models) those are the most scaled latents; a multi-scale flow has no scale per
+ * latent, and its first values are the deepest level's (the ones every step acted on), so the sliders take those.
+ */
 export function describeModel(model: NiceModel, source: ModelSource, name: string): ModelInfo {
-  const s = model.scaling.scale.data;
+  const s = model.scaling?.scale.data;
   // exp(−s_d) is the scale of latent d in data space: the largest ones are the smallest s.
-  const order = Array.from({ length: s.length }, (_, d) => d).sort((a, b) => s[a] - s[b]);
-  const priorStd = model.config.prior === 'logistic' ? Math.PI / Math.sqrt(3) : 1;
+  const order = s ? Array.from({ length: s.length }, (_, d) => d).sort((a, b) => s[a] - s[b]) : Array.from({ length: Math.min(8, model.dim) }, (_, d) => d);
   return {
-    source, name, config: model.config, dim: model.dim, shape: imageShape(model),
+    source, name, config: model.config, summary: summarize(model.config), dim: model.dim, shape: imageShape(model),
     params: model.params.reduce((a, p) => a + p.data.length, 0),
-    spectrum: Array.from(scaleSpectrum(model)), topDims: order.slice(0, 8), latentRange: Math.round(3 * priorStd * 10) / 10,
+    spectrum: s ? Array.from(scaleSpectrum(model)) : [], topDims: order.slice(0, 8), latentRange: Math.round(3 * model.prior.std * 10) / 10,
   };
 }
 
