@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
-import type { ImageDataset } from '../src/data/ImageDataset.js';
 import { ActNorm } from '../src/flows/ActNorm.js';
 import { STEP_TYPES } from '../src/flows/steps/stepRegistry.js';
 import { describeModel } from '../src/model/describeModel.js';
@@ -13,9 +12,9 @@ import { validateConfig, type NiceConfig } from '../src/model/NiceConfig.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { scaleSpectrum } from '../src/model/scaleSpectrum.js';
 import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';
-import type { EpochLogEntry, RunStorage } from '../src/train/RunStorage.js';
 import { TrainingRun } from '../src/train/TrainingRun.js';
 import { assertAllClose, randn } from './helpers.js';
+import { MemoryStorage, squares } from './runFixtures.js';
 import { MULTI_SCALE_CASE, STEP_CASES, stepCaseModel } from './stepCases.js';
 
 const multiScaleConfig = (): NiceConfig => ({ dim: 24, prior: 'logistic', shape: MULTI_SCALE_CASE.shape, range: MULTI_SCALE_CASE.range, flow: MULTI_SCALE_CASE.flow });
@@ -149,34 +148,6 @@ describe('multi-scale models', () => {
     assert.ok(model.layers.some((l) => l instanceof ActNorm));
   });
 });
-
-/** 4×4 "images": a bright 2×2 square at a random place, plus noise. */
-function squares(count: number, seed: number): ImageDataset {
-  const rng = new Rng(seed);
-  const pixels = new Uint8Array(count * 16);
-  for (let i = 0; i < count; i++) {
-    const x = Math.floor(rng.uniform() * 3);
-    const y = Math.floor(rng.uniform() * 3);
-    for (let p = 0; p < 16; p++) pixels[i * 16 + p] = Math.floor(rng.uniform() * 40);
-    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) pixels[i * 16 + (y + dy) * 4 + x + dx] = 200 + Math.floor(rng.uniform() * 55);
-  }
-  return { pixels, count, dim: 16, shape: [1, 4, 4] };
-}
-
-class MemoryStorage implements RunStorage {
-  checkpoint: Uint8Array | null = null;
-  model: Uint8Array | null = null;
-  log: EpochLogEntry[] = [];
-  saveCheckpoint(bytes: Uint8Array): void {
-    this.checkpoint = bytes;
-  }
-  saveModel(bytes: Uint8Array): void {
-    this.model = bytes;
-  }
-  appendLog(entry: EpochLogEntry): void {
-    this.log.push(entry);
-  }
-}
 
 describe('training a described flow', () => {
   const flow = [

@@ -1,3 +1,4 @@
+import { checkChannelShape, MAX_LAYER_CHANNELS } from './checkChannelShape.js';
 import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
@@ -75,18 +76,14 @@ export class ActNorm implements Bijection {
   }
 
   /** The most channels the layer accepts. */
-  static readonly MAX_CHANNELS = 4096;
+  static readonly MAX_CHANNELS = MAX_LAYER_CHANNELS;
 
   /**
    * Checks an untrusted shape [C, H, W]: positive integers, C ≤ {@link ActNorm.MAX_CHANNELS}, C·H·W < 2³¹. Throws a
    * one-line NiceFlowError otherwise (the constructor calls it; so does the step kind's validate).
    */
   static checkShape(shape: readonly number[]): void {
-    if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new NiceFlowError(`actnorm: the shape must be [C, H, W] with positive integers, got ${JSON.stringify(shape)}`);
-    }
-    if (shape[0] > ActNorm.MAX_CHANNELS) throw new NiceFlowError(`actnorm: ${shape[0]} channels, at most ${ActNorm.MAX_CHANNELS} are supported`);
-    if (shape[0] * shape[1] * shape[2] >= 2 ** 31) throw new NiceFlowError(`actnorm: shape ${JSON.stringify(shape)} has too many values per example`);
+    checkChannelShape(shape, 'actnorm');
   }
 
   /** Whether the layer has been started from data (its `started` buffer is non-zero). */

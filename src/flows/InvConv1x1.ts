@@ -1,3 +1,4 @@
+import { checkChannelShape, MAX_LAYER_CHANNELS } from './checkChannelShape.js';
 import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
@@ -38,7 +39,7 @@ import type { Bijection, LayerBuffer } from './Bijection.js';
  */
 export class InvConv1x1 implements Bijection {
   /** The most channels the layer accepts. */
-  static readonly MAX_CHANNELS = 4096;
+  static readonly MAX_CHANNELS = MAX_LAYER_CHANNELS;
 
   readonly dim: number;
   readonly params: Param[];
@@ -113,11 +114,7 @@ export class InvConv1x1 implements Bijection {
    * Throws a one-line NiceFlowError otherwise (the constructor calls it; so does the step kind's validate).
    */
   static checkShape(shape: readonly number[]): void {
-    if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new NiceFlowError(`invconv: the shape must be [C, H, W] with positive integers, got ${JSON.stringify(shape)}`);
-    }
-    if (shape[0] > InvConv1x1.MAX_CHANNELS) throw new NiceFlowError(`invconv: ${shape[0]} channels, at most ${InvConv1x1.MAX_CHANNELS} are supported`);
-    if (shape[0] * shape[1] * shape[2] >= 2 ** 31) throw new NiceFlowError(`invconv: shape ${JSON.stringify(shape)} has too many values per example`);
+    checkChannelShape(shape, 'invconv');
   }
 
   /**

@@ -108,28 +108,11 @@ export function validateConfig(raw: unknown): NiceConfig {
   }
   const partition = c.partition as PartitionName;
   const config: NiceConfig = { dim, couplings, hidden, depth, prior, partition, coupling: coupling as CouplingLaw };
-  if (c.shape !== undefined) {
-    const s = c.shape;
-    if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {
-      throw new NiceFlowError(`model config: "shape" must be [C, H, W] with C·H·W = dim (${dim}), got ${JSON.stringify(s)}`);
-    }
-    config.shape = s as number[];
-  }
+  readCommon(c, dim, config);
   if (network === 'conv') {
     if (!config.shape) throw new NiceFlowError('model config: "network" conv needs "shape" [C, H, W]');
     if (depth < 1) throw new NiceFlowError(`model config: "depth" must be an integer ≥ 1 for network conv (the number of 3×3 conv layers), got ${depth}`);
     config.network = 'conv';
-  }
-  if (c.range !== undefined) {
-    const r = c.range;
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1]) || !Number.isFinite(r[1] - r[0])) {
-      throw new NiceFlowError(`model config: "range" must be [lo, hi] with lo < hi, got ${JSON.stringify(r)}`);
-    }
-    if (r[0] !== 0 || r[1] !== 1) config.range = [r[0], r[1]];
-  }
-  if (c.whiten !== undefined && c.whiten !== 'none') {
-    if (c.whiten !== 'zca') throw new NiceFlowError(`model config: "whiten" must be zca or none, got ${JSON.stringify(c.whiten)}`);
-    config.whiten = 'zca';
   }
   try {
     partitionFor(partition, 0, dim, config.shape);
@@ -149,6 +132,17 @@ function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceC
     throw new NiceFlowError(`model config: "prior" must be one of ${PRIOR_NAMES.join(', ')}, got ${JSON.stringify(c.prior)}`);
   }
   const config: NiceConfig = { dim, prior: c.prior as PriorName, flow: [] };
+  readCommon(c, dim, config);
+  try {
+    config.flow = validateFlow(c.flow, imageShape(config.shape, dim) as unknown as Shape3);
+  } catch (e) {
+    throw new NiceFlowError(`model config: ${(e as Error).message}`);
+  }
+  return config;
+}
+
+/** `shape`, `range` and `whiten`, the same in both forms: each checked, and set on `config` when given (and not the default). */
+function readCommon(c: Record<string, unknown>, dim: number, config: NiceConfig): void {
   if (c.shape !== undefined) {
     const s = c.shape;
     if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {
@@ -167,10 +161,4 @@ function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceC
     if (c.whiten !== 'zca') throw new NiceFlowError(`model config: "whiten" must be zca or none, got ${JSON.stringify(c.whiten)}`);
     config.whiten = 'zca';
   }
-  try {
-    config.flow = validateFlow(c.flow, imageShape(config.shape, dim) as unknown as Shape3);
-  } catch (e) {
-    throw new NiceFlowError(`model config: ${(e as Error).message}`);
-  }
-  return config;
 }
