@@ -9,10 +9,8 @@ import type { CouplingLaw } from '../src/flows/couplingLaw.js';
 import type { PartitionName } from '../src/flows/Partition.js';
 import type { ModelSettings } from '../src/model/configFromSettings.js';
 import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
-import { describeModel } from '../src/model/describeModel.js';
-import { validateFlow } from '../src/model/planFlow.js';
-import { imageShape as shapeOf } from '../src/model/imageShape.js';
-import type { Shape3 } from '../src/flows/steps/StepKind.js';
+import { summarizeFlow } from '../src/model/summarizeFlow.js';
+import { flowInputShape, validateFlow } from '../src/model/planFlow.js';
 import { getPreset } from '../src/model/presets.js';
 import type { PriorName } from '../src/priors/priorRegistry.js';
 import type { LrScheduleName } from '../src/train/learningRate.js';
@@ -119,7 +117,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
     const c = model.config;
-    say(`training NICE (${describeModel(c)}, ` +
+    say(`training NICE (${summarizeFlow(c)}, ` +
       `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
       `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
@@ -292,7 +290,7 @@ function checkResumeFlags(
     const cfg = config as unknown as Record<string, unknown>;
     // A preset's flow is compared complete (defaults filled in), as the config holds it.
     const same = (k: string): boolean => k === 'flow' && config.flow
-      ? JSON.stringify(validateFlow(p.flow, shapeOf(config.shape, config.dim) as unknown as Shape3)) === JSON.stringify(config.flow)
+      ? JSON.stringify(validateFlow(p.flow, flowInputShape(config))) === JSON.stringify(config.flow)
       : JSON.stringify(p[k]) === JSON.stringify(cfg[k] ?? (k === 'range' ? [0, 1] : undefined));
     const bad = Object.keys(p).filter((k) => k !== 'training' && !same(k));
     if (bad.length) differs.push(`--preset ${flags.preset} (the run's ${bad.join(', ')} differ)`);

@@ -34,8 +34,8 @@ export type { Shape3, StepKind, StepSite, StepSpec } from './flows/steps/StepKin
 export { getStepKind, STEP_KINDS, STEP_TYPES } from './flows/steps/stepRegistry.js';
 export { SpecReader } from './flows/steps/readSpec.js';
 export { COUPLING_NETWORKS, type CouplingSpec } from './flows/steps/couplingStep.js';
-export { buildPlannedFlow, countPlannedParams, MAX_FLOW_STEPS, planFlow, validateFlow, type PlannedStep } from './model/planFlow.js';
-export { describeModel } from './model/describeModel.js';
+export { buildPlannedFlow, countPlannedParams, flowInputShape, MAX_FLOW_STEPS, planFlow, validateFlow, type PlannedStep } from './model/planFlow.js';
+export { summarizeFlow } from './model/summarizeFlow.js';
 export { partitionFor, PARTITION_NAMES, type Partition, type PartitionName } from './flows/Partition.js';
 export { gaussianPrior } from './priors/gaussianPrior.js';
 export { getPrior } from './priors/getPrior.js';

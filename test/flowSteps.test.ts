@@ -6,7 +6,7 @@ import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import { ActNorm } from '../src/flows/ActNorm.js';
 import { STEP_TYPES } from '../src/flows/steps/stepRegistry.js';
-import { describeModel } from '../src/model/describeModel.js';
+import { summarizeFlow } from '../src/model/summarizeFlow.js';
 import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { validateConfig, type NiceConfig } from '../src/model/NiceConfig.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
@@ -74,7 +74,7 @@ describe('flow descriptions: validation', () => {
   });
 
   it('describes itself in one line, levels grouped', () => {
-    assert.equal(describeModel(validateConfig(multiScaleConfig())),
+    assert.equal(summarizeFlow(validateConfig(multiScaleConfig())),
       'logit · squeeze → 4×2×3 · 2 × (actnorm, invconv, affine coupling (channels, conv 1×4)) · split → 2×2×3 · actnorm · invconv · additive coupling (checkerboard, conv 1×4) · scaling');
   });
 });

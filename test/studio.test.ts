@@ -312,9 +312,12 @@ describe('nice-flow studio', () => {
         // No scaling per latent: no spectrum, and the sliders say what they move.
         assert.equal(await page.getByTestId('spectrum-chart').count(), 0);
         assert.match(await page.locator('.sliders .hint').textContent() ?? '', /deepest level/);
-        // The page's test log-likelihood is the CLI's for the same images.
+        // The page's test log-likelihood is the CLI's for the same images (both: the whole test split, uniform
+        // dequantization with seed 0), up to the page's one decimal and float32 rounding.
         const pageLL = Number(/(-?[\d,]+\.\d+) nats/.exec(await text(page, 'model-eval'))![1].replace(/,/g, ''));
-        assert.ok(Number.isFinite(pageLL));
+        const out = cli('eval', '--model', flowModel, '--data', 'mnist', '--split', 'test', '--json', '--quiet');
+        const cliLL = (JSON.parse(out.trim().split('\n').at(-1)!) as { logLikelihood: number }).logLikelihood;
+        assert.ok(Math.abs(pageLL - cliLL) <= 0.1 + 1e-5 * Math.abs(cliLL), `the page says ${pageLL} nats, the CLI ${cliLL}`);
         assert.deepEqual(errors, []);
       } finally {
         await context.close();

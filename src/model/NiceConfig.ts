@@ -1,10 +1,9 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { COUPLING_LAWS, type CouplingLaw } from '../flows/couplingLaw.js';
 import { PARTITION_NAMES, partitionFor, type PartitionName } from '../flows/Partition.js';
-import type { Shape3, StepSpec } from '../flows/steps/StepKind.js';
+import type { StepSpec } from '../flows/steps/StepKind.js';
 import { PRIOR_NAMES, type PriorName } from '../priors/priorRegistry.js';
-import { imageShape } from './imageShape.js';
-import { validateFlow } from './planFlow.js';
+import { flowInputShape, validateFlow } from './planFlow.js';
 
 /**
  * Everything that fixes a NICE model's architecture. Stored as JSON in the weight file's
@@ -134,7 +133,7 @@ function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceC
   const config: NiceConfig = { dim, prior: c.prior as PriorName, flow: [] };
   readCommon(c, dim, config);
   try {
-    config.flow = validateFlow(c.flow, imageShape(config.shape, dim) as unknown as Shape3);
+    config.flow = validateFlow(c.flow, flowInputShape(config));
   } catch (e) {
     throw new NiceFlowError(`model config: ${(e as Error).message}`);
   }

@@ -66,14 +66,16 @@ export function configFromMetadata(metadata: Record<string, string>, what: strin
 }
 
 /**
- * Copies tensors into a model's parameters, checking that every tensor is there with the config's shape, holds only
- * finite numbers (a NaN or infinite weight is named with its first bad index), and that nothing unknown is left over
+ * Copies tensors into a model's parameters and fixed buffers, checking that every tensor is there with the config's
+ * shape, holds only finite numbers (a NaN or infinite weight is named with its first bad index), and that nothing unknown is left over
  * (a file of another architecture is rejected by name). The whitening tensors and log-det are checked the same way.
  */
 export function loadTensorsInto(model: NiceModel, tensors: Record<string, TensorF32>, what: string, ignorePrefix?: string): void {
   const params = model.paramMap();
+  const buffers = model.bufferMap();
   const outputLayer = new Set(model.couplings.flatMap((c) => c.net.params.slice(-2).map((p) => p.name)));
-  for (const [name, p] of params) {
+  // Parameters and fixed buffers (ActNorm's started flag, a 1×1 convolution's permutation) alike.
+  for (const [name, p] of [...params, ...buffers]) {
     const t = tensors[name];
     if (!t) throw new NiceFlowError(`${what}: tensor "${name}" is missing (the file does not match its config)`);
     if (t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
@@ -82,16 +84,6 @@ export function loadTensorsInto(model: NiceModel, tensors: Record<string, Tensor
     checkFiniteTensor(t.data, name, what);
     p.data.set(t.data);
   }
-  for (const [name, b] of model.bufferMap()) {
-    const t = tensors[name];
-    if (!t) throw new NiceFlowError(`${what}: tensor "${name}" is missing (the file does not match its config)`);
-    if (t.shape.length !== b.shape.length || t.shape.some((v, i) => v !== b.shape[i])) {
-      throw new NiceFlowError(`${what}: tensor "${name}" has shape [${t.shape.join(', ')}], the config needs [${b.shape.join(', ')}]`);
-    }
-    checkFiniteTensor(t.data, name, what);
-    b.data.set(t.data);
-  }
-  const buffers = model.bufferMap();
   const whitened = model.config.whiten === 'zca';
   const whiteningNames = new Set<string>([...Object.values(WHITENING_TENSORS), WHITENING_LOGDET]);
   if (whitened) {

@@ -7,6 +7,12 @@ import type { Shape3, StepKind, StepSpec } from '../flows/steps/StepKind.js';
 import { imageShape } from './imageShape.js';
 import type { NiceConfig } from './NiceConfig.js';
 
+/** The shape a config's flow starts from: its `shape`, or the square (or row) `imageShape` guesses from `dim`. */
+export function flowInputShape(config: Pick<NiceConfig, 'shape' | 'dim'>): Shape3 {
+  const [c, h, w] = imageShape(config.shape, config.dim);
+  return [c, h, w];
+}
+
 /** The most steps a flow description may list. */
 export const MAX_FLOW_STEPS = 4096;
 
@@ -68,7 +74,7 @@ function paperSteps(config: NiceConfig): StepSpec[] {
  */
 export function planFlow(config: NiceConfig): PlannedStep[] {
   const described = config.flow !== undefined;
-  let shape = imageShape(config.shape, config.dim) as unknown as Shape3;
+  let shape = flowInputShape(config);
   const specs = described ? validateFlow(config.flow, shape) : paperSteps(config);
   const planned: PlannedStep[] = [];
   let couplings = 0;

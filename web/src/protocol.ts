@@ -42,7 +42,7 @@ export interface ModelInfo {
   /** The file name, or a description of the training run. */
   name: string;
   config: NiceConfig;
-  /** The flow in one line (the library's describeModel). */
+  /** The flow in one line (the library's summarizeFlow). */
   summary: string;
   dim: number;
   shape: [number, number, number];

@@ -96,7 +96,7 @@ export function LatentPanel(): JSX.Element {
   const range = m?.latentRange ?? 5;
   const shape = m?.shape ?? [1, 28, 28];
   return (
-    <Panel title="Edit latents" subtitle="Move the latent dimensions the model scales the most">
+    <Panel title="Edit latents" subtitle={m && m.spectrum.length === 0 ? 'Move latents of the deepest level and decode' : 'Move the latent dimensions the model scales the most'}>
       <div class="latent">
         <div class="latent-images">
           <figure>

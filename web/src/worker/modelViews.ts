@@ -1,6 +1,6 @@
 // What the studio's Worker shows of a model, as pure functions: its description for the Model panel, and images
 // moved between the page's display space [0, 1] and the model's data range. No Worker state lives here.
-import { dequantizeBatch, describeModel as summarize, NiceFlowError, Rng, scaleSpectrum, type ImageDataset, type NiceModel } from '../../../src/index.js';
+import { dequantizeBatch, summarizeFlow, NiceFlowError, Rng, scaleSpectrum, type ImageDataset, type NiceModel } from '../../../src/index.js';
 import type { ModelInfo, ModelSource } from '../protocol.js';
 
 /** The model's image shape [C, H, W] (its config's, or a square guess from its dimension). */
@@ -21,7 +21,7 @@ export function describeModel(model: NiceModel, source: ModelSource, name: strin
   // exp(−s_d) is the scale of latent d in data space: the largest ones are the smallest s.
   const order = s ? Array.from({ length: s.length }, (_, d) => d).sort((a, b) => s[a] - s[b]) : Array.from({ length: Math.min(8, model.dim) }, (_, d) => d);
   return {
-    source, name, config: model.config, summary: summarize(model.config), dim: model.dim, shape: imageShape(model),
+    source, name, config: model.config, summary: summarizeFlow(model.config), dim: model.dim, shape: imageShape(model),
     params: model.params.reduce((a, p) => a + p.data.length, 0),
     spectrum: s ? Array.from(scaleSpectrum(model)) : [], topDims: order.slice(0, 8), latentRange: Math.round(3 * model.prior.std * 10) / 10,
   };

@@ -6,7 +6,7 @@ import type { NiceConfig } from './NiceConfig.js';
  * the paper's flat form as "4 additive couplings of 5×1000 MLP", a described flow as its steps grouped by level
  * ("logit · squeeze → 4×14×14 · 4 × (actnorm, invconv, affine coupling conv 2×64) · split → 2×14×14 · …").
  */
-export function describeModel(config: NiceConfig): string {
+export function summarizeFlow(config: NiceConfig): string {
   if (!config.flow) {
     const net = config.network === 'conv' ? `conv ${config.depth}×${config.hidden} channels` : `${config.depth}×${config.hidden} MLP`;
     return `${config.couplings} ${config.coupling} couplings of ${net}`;
