@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Beyond the paper's MNIST number on a laptop CPU: trains the paper's architecture with the recipe measured in the
-# README (an exponential moving average of the weights, 59,000 training images), then evaluates the best model (by
+# Beyond the paper's MNIST number on a laptop CPU: trains the paper's architecture with the recipe measured in
+# docs/results.md (an exponential moving average of the weights, 59,000 training images), then evaluates the best model (by
 # validation on the 1,000 held out) on the full test set with uniform dequantization and a fixed noise seed. The
 # eval JSON is the last line printed.
 # --log-test also logs the test split after each epoch, for the learning curves (never used to choose anything).

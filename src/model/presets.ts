@@ -59,7 +59,7 @@ export const MNIST_CONV_FLOW: readonly StepSpec[] = [
  */
 export const PRESETS: Readonly<Record<PresetName, PresetConfig>> = {
   mnist: { couplings: 4, hidden: 1000, depth: 5, prior: 'logistic', coupling: 'additive' },
-  // The paper's MNIST model with the recipe measured in the README (Results): an average of the weights (decay
+  // The paper's MNIST model with the recipe measured in docs/results.md: an average of the weights (decay
   // 0.999), 59,000 training images (1,000 held out to choose the best epoch), 50 epochs.
   'mnist-ema': { couplings: 4, hidden: 1000, depth: 5, prior: 'logistic', coupling: 'additive', training: { ema: 0.999, epochs: 50, validSize: 1000 } },
   'tfd-like': { couplings: 4, hidden: 5000, depth: 4, prior: 'gaussian', coupling: 'additive', whiten: 'zca' },
