@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # A modern-density image flow on a laptop CPU: trains the multi-scale convolutional flow of the `mnist-conv` preset
-# (logit, squeeze, 8 × (ActNorm, invertible 1×1 convolution, affine channel coupling) at 4×14×14, a learned prior for
-# the half that leaves, split, squeeze, 8 more at 8×7×7; batch 64, Adam 1e-3 with warm-up and a cosine decay over
-# 17 epochs, weight average 0.999; docs/architectures.md), then evaluates the model it keeps (best validation on the
-# 1,000 held-out images) on the full test set with uniform dequantization and a fixed noise seed. The eval JSON is the
-# last line printed.
+# (logit, squeeze, 8 × (ActNorm, invertible 1×1 convolution, affine channel coupling) at 4×14×14, split, squeeze,
+# 8 more at 8×7×7; batch 64, Adam 1e-3 with warm-up and a cosine decay over 17 epochs, weight average 0.999;
+# docs/architectures.md), then evaluates the model it keeps (best validation on the 1,000 held-out images) on the full
+# test set with uniform dequantization and a fixed noise seed. The eval JSON is the last line printed.
 #
 #   scripts/reproduce-mnist-conv.sh runs/mnist-conv
 #   scripts/reproduce-mnist-conv.sh runs/mnist-conv --epochs 40           # a longer run (its cosine spans the 40)

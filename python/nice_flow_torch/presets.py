@@ -24,15 +24,12 @@ def glow_level(couplings: int, hidden: int, depth: int) -> List[dict]:
     return [dict(s) for _ in range(couplings) for s in step]
 
 
-# The image flow of mnist-conv: logit, squeeze to 4×14×14, a level of couplings, a learned prior for the half that
-# leaves (an affine channel coupling of parity 0), split (half the channels to the prior), squeeze to 8×7×7, a second
-# level. Any C×H×W with H and W divisible by 4.
+# The image flow of mnist-conv: logit, squeeze to 4×14×14, a level of couplings, split (half the channels to the
+# prior), squeeze to 8×7×7, a second level. Any C×H×W with H and W divisible by 4.
 MNIST_CONV_FLOW: List[dict] = [
     {"type": "logit", "alpha": 0.05},
     {"type": "squeeze"},
     *glow_level(8, 64, 2),
-    {"type": "coupling", "law": "affine", "partition": "channels", "parity": 0, "network": "conv", "hidden": 64, "depth": 2,
-     "zeroInit": True},
     {"type": "split"},
     {"type": "squeeze"},
     *glow_level(8, 64, 2),

@@ -36,16 +36,13 @@ function glowLevel(couplings: number, hidden: number, depth: number): StepSpec[]
 }
 
 /**
- * The image flow of `mnist-conv` (docs/architectures.md): logit, squeeze to 4×14×14, a level of couplings, a learned
- * prior for the half that leaves (an affine channel coupling of parity 0: the leaving channels given the staying
- * ones), split (half the channels to the prior), squeeze to 8×7×7, a second level. Any C×H×W with H and W divisible
- * by 4.
+ * The image flow of `mnist-conv` (docs/architectures.md): logit, squeeze to 4×14×14, a level of couplings, split
+ * (half the channels to the prior), squeeze to 8×7×7, a second level. Any C×H×W with H and W divisible by 4.
  */
 export const MNIST_CONV_FLOW: readonly StepSpec[] = [
   { type: 'logit', alpha: 0.05 },
   { type: 'squeeze' },
   ...glowLevel(8, 64, 2),
-  { type: 'coupling', law: 'affine', partition: 'channels', parity: 0, network: 'conv', hidden: 64, depth: 2, zeroInit: true },
   { type: 'split' },
   { type: 'squeeze' },
   ...glowLevel(8, 64, 2),
