@@ -23,6 +23,7 @@ export interface InpaintFlags extends InputFlags {
   paper: boolean;
   noise: 'none' | 'anneal' | 'paper';
   restarts: number;
+  keep: 'likeliest' | 'last';
   out?: string;
   npyOut?: string;
   json: boolean;
@@ -57,8 +58,8 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     const r = await inpaint(model, images.subarray(start * D, (start + m) * D), m, mask, {
       steps: flags.steps, rng, low: model.range[0], high: model.range[1], restarts: flags.restarts,
       ...(flags.paper
-        ? { method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise' }
-        : { method: flags.method, learningRate: flags.learningRate, start: flags.start, noise: flags.noise, gradient: flags.rawGradient ? 'raw' : 'normalized' }),
+        ? { method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise', keep: 'last' }
+        : { method: flags.method, learningRate: flags.learningRate, start: flags.start, noise: flags.noise, gradient: flags.rawGradient ? 'raw' : 'normalized', keep: flags.keep }),
       onStep: async (i, ll) => {
         bar.update(done + i + 1, { ll: ll.toFixed(1) });
         await yieldToEventLoop();
@@ -88,5 +89,5 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   const hidden = hiddenCount(mask) * C;
   console.log(`inpainted ${n} images (${hidden} of ${D} values hidden, mask ${flags.mask}, ${flags.steps} steps): ` +
     `mean log-likelihood ${(before / n).toFixed(2)} → ${(after / n).toFixed(2)} nats`);
-  if (flags.json) console.log(JSON.stringify({ n, mask: flags.mask, hidden, steps: flags.steps, method: flags.paper ? 'sgd' : flags.method, start: flags.paper ? 'noise' : flags.start, meanLLBefore: before / n, meanLLAfter: after / n }));
+  if (flags.json) console.log(JSON.stringify({ n, mask: flags.mask, hidden, steps: flags.steps, method: flags.paper ? 'sgd' : flags.method, start: flags.paper ? 'noise' : flags.start, keep: flags.paper ? 'last' : flags.keep, meanLLBefore: before / n, meanLLAfter: after / n }));
 }

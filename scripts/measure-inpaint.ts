@@ -50,7 +50,7 @@ const meanDigit = new Float32Array(D);
 for (let i = 0; i < train.count; i++) for (let d = 0; d < D; d++) meanDigit[d] += (train.pixels[i * D + d] + 0.5) / 256 / train.count;
 
 const recipes: Record<string, Omit<InpaintOptions, 'rng'>> = {
-  'paper (SGD, raw gradient, full noise, from noise)': { method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise', steps: 1000 },
+  'paper (SGD, raw gradient, full noise, from noise)': { method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise', steps: 1000, keep: 'last' },
   'old default (SGD, normalized gradient, noise annealed halfway, from noise)': { method: 'sgd', noise: 'anneal', start: 'noise', steps: 1000 },
   'Adam from noise': { start: 'noise' },
   'default (Adam from the mode)': {},

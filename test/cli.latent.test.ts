@@ -78,7 +78,15 @@ describe('latent-space CLI', () => {
     assert.ok(j.meanLLAfter > j.meanLLBefore + 100, `from noise the ascent climbs far: ${j.meanLLBefore} → ${j.meanLLAfter}`);
     const paper = cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '2', '--steps', '3', '--paper', '--json', '--quiet');
     assert.equal(paper.code, 0, paper.stderr);
-    assert.deepEqual([lastJson(paper.stdout).method, lastJson(paper.stdout).start], ['sgd', 'noise']);
+    assert.deepEqual([lastJson(paper.stdout).method, lastJson(paper.stdout).start, lastJson(paper.stdout).keep], ['sgd', 'noise', 'last']);
+    // Steps of 5 data ranges overshoot: the last state is less likely than the start, the kept one is not.
+    const overshoot = ['inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '2', '--steps', '3', '--learning-rate', '5', '--json', '--quiet'];
+    const last = lastJson(cli(...overshoot, '--keep', 'last').stdout);
+    const kept = lastJson(cli(...overshoot).stdout);
+    assert.equal(kept.keep, 'likeliest');
+    assert.ok(last.meanLLAfter < last.meanLLBefore, `--keep last: ${last.meanLLBefore} → ${last.meanLLAfter}`);
+    assert.ok(kept.meanLLAfter >= kept.meanLLBefore, `--keep likeliest: ${kept.meanLLBefore} → ${kept.meanLLAfter}`);
+    assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--keep', 'best', '--json'), /--keep.*best/);
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--method', 'lbfgs', '--json'), /--method.*lbfgs/);
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--learning-rate', '0', '--json'), /--learning-rate.*positive number/);
     assertUserError(cli('inpaint', '--model', modelPath, '--mask', 'top-half', '--limit', '1', '--start', 'black', '--json'), /--start.*black/);

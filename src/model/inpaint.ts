@@ -49,6 +49,12 @@ export interface InpaintOptions {
   /** With `noise: 'anneal'`: the fraction of the steps after which there is no noise (default 0.5). */
   annealUntil?: number;
   /**
+   * What each start returns: `likeliest` (default), the likeliest state it visited (the ascent is not monotone, and
+   * a step can overshoot), so a completion is never less likely than its start; `last`, where the last step left it
+   * (the paper's rule).
+   */
+  keep?: 'likeliest' | 'last';
+  /**
    * Starts per image (default 1); each image keeps its likeliest completion. Costs that many times the compute and
    * memory of one.
    */
@@ -71,11 +77,11 @@ export interface InpaintResult {
 /**
  * Inpainting by projected gradient ascent on log p (NICE §5.2): observed pixels stay as given, hidden pixels climb
  * g = ∂ log p(x)/∂x_H and are clipped to [low, high] after every step. `mask` [H·W] (1 = hidden) applies to every
- * channel of the [n, dim] images. The default (Adam on the hidden pixels from the model's mode, no noise) ends at
- * clean, likely completions; `{ method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise' }` is the paper's exact
- * rule. Every start keeps the likeliest state it visited, so the result is never less likely than the start.
- * Measured on 100 MNIST test digits × 10 masks with a 2,081-nat model: see the README. `meanLLBefore` is over every
- * start, `meanLLAfter` over the kept ones.
+ * channel of the [n, dim] images. The default (Adam on the hidden pixels from the model's mode, no noise, each start
+ * keeping the likeliest state it visited, so never less likely than where it began) ends at clean, likely
+ * completions; `{ method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise', keep: 'last' }` is the paper's
+ * exact rule. Measured on 100 MNIST test digits × 10 masks with a 2,081-nat model: see docs/results.md. `meanLLBefore` is
+ * over every start, `meanLLAfter` over the kept ones.
  */
 export async function inpaint(model: NiceModel, images: Float32Array, n: number, mask: Uint8Array, options: InpaintOptions): Promise<InpaintResult> {
   const D = model.dim;
@@ -134,7 +140,9 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
     // with a logit step, a step can overshoot and leave it less likely than where it was).
     const best = new Float32Array(N * D);
     const bestLL = new Float64Array(N).fill(-Infinity);
+    const keepLast = options.keep === 'last';
     const keepBest = (lp: Float64Array): void => {
+      if (keepLast) return;
       for (let r = 0; r < N; r++) {
         if (lp[r] > bestLL[r]) {
           bestLL[r] = lp[r];
@@ -175,10 +183,11 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
     }
     const final = model.logProb(x, N);
     keepBest(final);
-    // Each image keeps its likeliest start; a start that never had a log-likelihood above −∞ keeps where it ended.
-    // Observed pixels are the input's, bit for bit (only hidden ones were written).
+    // Each image keeps its likeliest start; a start kept as it ended (`last`, or one that never had a log-likelihood
+    // above −∞) is where its last step left it. Observed pixels are the input's, bit for bit (only hidden ones were
+    // written).
     for (let r = 0; r < N; r++) {
-      if (bestLL[r] === -Infinity) {
+      if (keepLast || bestLL[r] === -Infinity) {
         best.set(x.subarray(r * D, (r + 1) * D), r * D);
         bestLL[r] = final[r];
       }
