@@ -7,6 +7,7 @@ import { parseCifar10 } from '../src/data/cifar10.js';
 import { concatDatasets } from '../src/data/concatDatasets.js';
 import { SYMMETRIC_RANGE, UNIT_RANGE, type DataRange } from '../src/data/dequantize.js';
 import { parseIdx } from '../src/data/idx.js';
+import { parseIdxLabels } from '../src/data/parseIdxLabels.js';
 import { imageDatasetFromArray } from '../src/data/imageArray.js';
 import { imagesFromPngs } from '../src/data/imageFolder.js';
 import { imageDatasetFromDims, type ImageDataset } from '../src/data/ImageDataset.js';
@@ -196,18 +197,46 @@ function loadFiles(source: DataSource, paths: string[]): ImageDataset {
   return ds;
 }
 
+/**
+ * The label file of an IDX image file: its name with `images-idx3` made `labels-idx1` (MNIST's and Fashion-MNIST's
+ * naming), gzipped or not, in the same folder; null when the name does not follow that pattern.
+ */
+export function idxLabelPath(imagePath: string): string | null {
+  const name = basename(imagePath);
+  if (!name.includes('images-idx3')) return null;
+  const stem = name.replace('images-idx3', 'labels-idx1').replace(/\.gz$/, '');
+  const found = [stem, `${stem}.gz`].map((n) => join(dirname(imagePath), n)).find((p) => existsSync(p));
+  return found ?? join(dirname(imagePath), stem);
+}
+
+/** The labels of the images of an IDX source (one file: `file` is its images), read and checked against them. */
+function loadLabels(source: DataSource, paths: string[], file: ImageDataset): Uint8Array {
+  if (source.format !== 'idx' || paths.length !== 1) {
+    throw new NiceFlowError(`${source.description} has no class labels (labels come with MNIST, Fashion-MNIST, IDX files and CIFAR-10)`);
+  }
+  const at = idxLabelPath(paths[0]);
+  if (at === null || !existsSync(at)) throw new NiceFlowError(`no labels for ${paths[0]}: expected ${at ?? 'a labels-idx1-ubyte file'} beside it`);
+  return parseIdxLabels(readInput(at, 'label file'), file.count, `label file ${at}`);
+}
+
 /** Options that pick images out of a split. */
 export interface SplitOptions {
   /** Held-out images at the end of the training file (default 10,000). */
   validSize: number;
   /** Use only the first N images of the split. */
   limit?: number;
+  /** Also read the class labels (checked: one per image, 0..9); an error when the data set has none. */
+  labels?: boolean;
 }
 
 /** Loads a split of a data set (see {@link resolveData} for what `spec` can be; the split rule: splitDataset). */
 export function loadSplit(spec: string, split: Split, options: SplitOptions): ImageDataset {
   const source = resolveData(spec);
   if (split === 'test' && !source.test) throw new NiceFlowError(source.noTest ?? `no test split for ${spec}`);
-  const file = loadFiles(source, split === 'test' ? source.test! : source.train);
+  const paths = split === 'test' ? source.test! : source.train;
+  const file = loadFiles(source, paths);
+  // Labels are read only when asked for, so a missing or damaged label file never stops unconditional work; the
+  // cached data set keeps them for the next split of the same files.
+  if (options.labels && !file.labels) file.labels = loadLabels(source, paths, file);
   return splitDataset(file, split, options, spec);
 }
