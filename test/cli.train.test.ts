@@ -5,7 +5,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createRefBackend } from '../src/core/createRefBackend.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';
 import { assertUserError, cli } from './cliRun.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-train-'));
@@ -54,11 +56,30 @@ describe('train: state that is kept is state that was shown good', () => {
     assert.equal(again.code, 0, again.stderr);
   });
 
-  it('warns when training diverges without a NaN (--lr 10)', () => {
-    const r = cli('train', ...small, '--out', join(dir, 'lr10'), '--epochs', '1', '--lr', '10');
+  it('warns when training diverges without a NaN (--lr 1)', () => {
+    const r = cli('train', ...small, '--out', join(dir, 'lr1'), '--epochs', '1', '--lr', '1');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: training looks diverged: validation is at .* bits\/dim/);
     assert.match(r.stderr, /warning: this run diverged/);
+  });
+
+  it('with --lr 1, 3 or 10 leaves only checkpoints that --resume accepts, and a stop names the last of them', () => {
+    // These rates overflow Adam's second moments (g² past float32) while the weights stay finite; a checkpoint of
+    // that state used to be written, and --resume then refused it ("… holds Infinity").
+    for (const lr of ['1', '3', '10']) {
+      const out = join(dir, `lr-state-${lr}`);
+      const r = cli('train', ...small, '--out', out, '--epochs', '3', '--lr', lr, '--checkpoint-every', '2');
+      const ckpt = join(out, 'checkpoint.safetensors');
+      if (r.code !== 0) {
+        assertUserError(r, /training stopped at step \d+: .*(is the last state shown to give a finite loss|no checkpoint was saved yet)/);
+      }
+      if (existsSync(ckpt)) {
+        assert.doesNotThrow(() => readRunCheckpoint(new Uint8Array(readFileSync(ckpt)), createRefBackend()), `--lr ${lr}: the checkpoint it left cannot be resumed`);
+      }
+    }
+    // --lr 10 overflows the second moments in its first epoch: the run says so, and that nothing was saved.
+    assertUserError(cli('train', ...small, '--out', join(dir, 'lr10'), '--epochs', '1', '--lr', '10'),
+      /training stopped at step \d+: the optimiser state: tensor "train\.adam\.v\..*" holds Infinity at index \d+; no checkpoint was saved yet/);
   });
 
   it('refuses to resume a checkpoint whose finite parameters give a non-finite loss', () => {

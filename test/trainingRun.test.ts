@@ -90,6 +90,24 @@ describe('TrainingRun', () => {
     assert.equal(resumed.trainer.options.adam.lr, 1e-4);
   });
 
+  it('when Adam\'s second moments overflow while the weights stay finite, keeps only the last state that resumes', async () => {
+    // As `train --lr 10` does: g² overflows float32 in v long before a weight is infinite. A checkpoint of that
+    // state would be refused by --resume, so it is never written.
+    const storage = new MemoryStorage();
+    const run = await TrainingRun.create(createRefBackend(), train, valid, options);
+    const outcome = await run.run({
+      storage, checkpointEvery: 1,
+      events: { onStep: (s) => { if (s.step === 5) run.trainer.adam.v[0][3] = Infinity; } },
+    });
+    assert.equal(outcome.reason, 'diverged');
+    const name = run.model.params[0].name;
+    assert.ok(outcome.reason === 'diverged' && outcome.message.includes(`tensor "train.adam.v.${name}" holds Infinity at index 3 after step 5`), outcome.reason === 'diverged' ? outcome.message : '');
+    assert.deepEqual(outcome.reason === 'diverged' && outcome.lastGood, { step: 4, epoch: 0 });
+    assert.equal(storage.checkpointAt?.step, 4);
+    const resumed = TrainingRun.resume(readRunCheckpoint(storage.checkpoint!, createRefBackend()), train, valid);
+    assert.equal(resumed.trainer.step, 4);
+  });
+
   it('refuses a run record that is missing or mistyped, naming the checkpoint', async () => {
     const storage = new MemoryStorage();
     const run = await TrainingRun.create(createRefBackend(), train, valid, { ...options, epochs: 1 });

@@ -11,7 +11,7 @@ import type { NiceConfig } from '../model/NiceConfig.js';
 import { modelMemory, NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
 import { PAPER_ADAM } from '../nn/Adam.js';
-import { serializeCheckpoint } from './checkpoint.js';
+import { optimiserStateProblem, serializeCheckpoint } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { LrSchedule } from './learningRate.js';
 import type { RunRecord } from './RunRecord.js';
@@ -167,9 +167,13 @@ export class TrainingRun {
     const diverged = (message: string): RunOutcome => ({ reason: 'diverged', message, lastGood });
     // A state is good when every parameter is finite and the loss on the next batch is (Adam can overflow a weight
     // although the step's loss was finite).
+    // The optimiser's state must also be one the reader accepts (Adam's second moments overflow to Infinity on a
+    // diverging run while the weights stay finite): the checkpoint written must be one that resumes.
     const badState = (): string | null => {
       const p = trainer.firstNonFiniteParam();
       if (p !== null) return `parameter ${p} is not finite after step ${trainer.step}`;
+      const optimiser = optimiserStateProblem(trainer);
+      if (optimiser !== null) return `${optimiser} after step ${trainer.step}`;
       const ll = trainer.checkLoss();
       return Number.isFinite(ll) ? null : `the log-likelihood after step ${trainer.step} is ${ll}`;
     };
@@ -212,6 +216,8 @@ export class TrainingRun {
       if (!Number.isFinite(result.logLikelihood)) return diverged(`training stopped at step ${trainer.step}: the validation log-likelihood is ${result.logLikelihood}`);
       const bad = trainer.firstNonFiniteParam();
       if (bad !== null) return diverged(`training stopped at step ${trainer.step}: parameter ${bad} is not finite`);
+      const optimiser = optimiserStateProblem(trainer);
+      if (optimiser !== null) return diverged(`training stopped at step ${trainer.step}: ${optimiser}`);
       const trainLL = epochSteps ? epochSum / epochSteps : NaN;
       const improved = record.bestValid === null || result.logLikelihood > record.bestValid;
       if (result.bitsPerDim > DIVERGED_BITS_PER_DIM) {

@@ -5,6 +5,7 @@ import { readSafetensors, writeSafetensors, type TensorF32 } from '../io/safeten
 import { checkFiniteTensor } from '../model/checkFinite.js';
 import { checkSizeAgainstTensors, configFromMetadata, loadTensorsInto, modelTensors } from '../model/modelFile.js';
 import { NiceModel } from '../model/NiceModel.js';
+import type { Param } from '../nn/Param.js';
 import type { Trainer, TrainerState } from './Trainer.js';
 
 // A resumable checkpoint is a weight file (it loads as a model) plus, under the `train.` prefix, Adam's moments
@@ -17,15 +18,69 @@ const moment = (which: 'm' | 'v', name: string): string => `train.adam.${which}.
 /** The weight average of a parameter (runs with `ema`): `train.ema.<name>`, zero-started, before bias correction. */
 const average = (name: string): string => `train.ema.${name}`;
 
-/** Serialises model, optimiser and trainer state; `run` is the caller's JSON object, given back on resume. */
-export function serializeCheckpoint(trainer: Trainer, run: unknown): Uint8Array {
-  const model = trainer.model;
-  const tensors: Record<string, TensorF32> = modelTensors(model);
-  model.params.forEach((p, i) => {
+/** The optimiser's tensors of a trainer as a checkpoint names them: Adam's moments and the weight average (views). */
+function optimiserTensors(trainer: Trainer): Record<string, TensorF32> {
+  const tensors: Record<string, TensorF32> = {};
+  trainer.model.params.forEach((p, i) => {
     tensors[moment('m', p.name)] = { shape: p.shape, data: f32(trainer.adam.m[i]) };
     tensors[moment('v', p.name)] = { shape: p.shape, data: f32(trainer.adam.v[i]) };
   });
-  if (trainer.ema) model.params.forEach((p, i) => (tensors[average(p.name)] = { shape: p.shape, data: f32(trainer.ema![i]) }));
+  if (trainer.ema) trainer.model.params.forEach((p, i) => (tensors[average(p.name)] = { shape: p.shape, data: f32(trainer.ema![i]) }));
+  return tensors;
+}
+
+/**
+ * The one check of a checkpoint's optimiser state, for the reader and the writer alike: for every parameter, Adam's
+ * moments `train.adam.{m,v}.<name>` of its shape, finite, second moments ≥ 0, and when any parameter has a weight
+ * average `train.ema.<name>`, every one has it, of its shape and finite. Throws a one-line error starting with
+ * `what`; returns whether the state holds a weight average and the names it checked.
+ */
+export function checkOptimiserTensors(tensors: Record<string, TensorF32>, params: readonly Param[], what: string): { averaged: boolean; names: string[] } {
+  const names: string[] = [];
+  const check = (key: string, p: Param, kind: string): TensorF32 => {
+    names.push(key);
+    const t = tensors[key];
+    if (!t) throw new NiceFlowError(`${what}: ${kind} tensor "${key}" is missing`);
+    if (t.data.length !== p.data.length || t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
+      throw new NiceFlowError(`${what}: ${kind} tensor "${key}" has shape [${t.shape.join(', ')}], its parameter has [${p.shape.join(', ')}]`);
+    }
+    checkFiniteTensor(t.data, key, what);
+    return t;
+  };
+  for (const p of params) {
+    check(moment('m', p.name), p, 'optimiser');
+    const v = check(moment('v', p.name), p, 'optimiser');
+    const i = v.data.findIndex((x) => x < 0);
+    if (i >= 0) throw new NiceFlowError(`${what}: tensor "${moment('v', p.name)}" holds ${v.data[i]} at index ${i}; Adam's second moments are never negative`);
+  }
+  const averaged = params.some((p) => tensors[average(p.name)] !== undefined);
+  if (averaged) for (const p of params) check(average(p.name), p, 'weight-average');
+  return { averaged, names };
+}
+
+/**
+ * Why the trainer's optimiser state could not be resumed from (the reader's own check, checkOptimiserTensors), or
+ * null when it can: Adam's second moments overflow to Infinity on a diverging run while the weights stay finite.
+ */
+export function optimiserStateProblem(trainer: Trainer): string | null {
+  try {
+    checkOptimiserTensors(optimiserTensors(trainer), trainer.model.params, 'the optimiser state');
+    return null;
+  } catch (e) {
+    if (e instanceof NiceFlowError) return e.message;
+    throw e;
+  }
+}
+
+/**
+ * Serialises model, optimiser and trainer state; `run` is the caller's JSON object, given back on resume. State the
+ * reader would refuse (see optimiserStateProblem) is refused here too, so a checkpoint written is one that resumes.
+ */
+export function serializeCheckpoint(trainer: Trainer, run: unknown): Uint8Array {
+  const model = trainer.model;
+  const optimiser = optimiserTensors(trainer);
+  checkOptimiserTensors(optimiser, model.params, 'cannot write a checkpoint of this state');
+  const tensors: Record<string, TensorF32> = { ...modelTensors(model), ...optimiser };
   // Image indices are below 2^24, so float32 holds them exactly.
   tensors[ORDER] = { shape: [trainer.order.length], data: Float32Array.from(trainer.order) };
   return writeSafetensors(tensors, {
@@ -77,36 +132,8 @@ export function deserializeCheckpoint(bytes: Uint8Array, backend: Backend, what 
   checkSizeAgainstTensors(config, tensors, what);
   const model = new NiceModel(backend, config);
   loadTensorsInto(model, tensors, what, 'train.');
-  const known = new Set([ORDER]);
-  for (const p of model.params) {
-    for (const which of ['m', 'v'] as const) {
-      const key = moment(which, p.name);
-      known.add(key);
-      const t = tensors[key];
-      if (!t) throw new NiceFlowError(`${what}: optimiser tensor "${key}" is missing`);
-      if (t.data.length !== p.data.length || t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
-        throw new NiceFlowError(`${what}: optimiser tensor "${key}" has shape [${t.shape.join(', ')}], its parameter has [${p.shape.join(', ')}]`);
-      }
-      checkFiniteTensor(t.data, key, what);
-      if (which === 'v') {
-        const i = t.data.findIndex((v) => v < 0);
-        if (i >= 0) throw new NiceFlowError(`${what}: tensor "${key}" holds ${t.data[i]} at index ${i}; Adam's second moments are never negative`);
-      }
-    }
-  }
-  const averaged = model.params.some((p) => tensors[average(p.name)] !== undefined);
-  if (averaged) {
-    for (const p of model.params) {
-      const key = average(p.name);
-      known.add(key);
-      const t = tensors[key];
-      if (!t) throw new NiceFlowError(`${what}: weight-average tensor "${key}" is missing`);
-      if (t.data.length !== p.data.length || t.shape.length !== p.shape.length || t.shape.some((v, i) => v !== p.shape[i])) {
-        throw new NiceFlowError(`${what}: weight-average tensor "${key}" has shape [${t.shape.join(', ')}], its parameter has [${p.shape.join(', ')}]`);
-      }
-      checkFiniteTensor(t.data, key, what);
-    }
-  }
+  const { averaged, names } = checkOptimiserTensors(tensors, model.params, what);
+  const known = new Set([ORDER, ...names]);
   for (const name of Object.keys(tensors)) {
     if (name.startsWith('train.') && !known.has(name)) throw new NiceFlowError(`${what}: unexpected tensor "${name}"`);
   }
