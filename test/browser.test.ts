@@ -10,9 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, skipWithoutChromium } from './systemPackages.js';
 import { CONV_SHAPES, type MainThreadResult, type WorkerReport } from './browser/report.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 // The tolerances of test/kernelSpec.ts: |actual − expected| ≤ tol · (1 + |expected|).
 const gemmTolerance = (K: number): number => 2e-5 * Math.sqrt(K);
@@ -69,7 +69,7 @@ interface PageApi {
   inWorker(): Promise<WorkerReport>;
 }
 
-describe('wasm backend in Chromium (createWasmBackendBrowser)', () => {
+describe('wasm backend in Chromium (createWasmBackendBrowser)', { skip: skipWithoutChromium() }, () => {
   let server: Server | undefined;
   let browser: Browser | undefined;
   let origin = '';

@@ -9,6 +9,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { encode } from 'fast-png';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { describeData, FASHION_MNIST_DIR, loadSplit, resolveData } from '../cli/data.js';
+import { skipWithout } from './systemPackages.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-data-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -123,7 +124,7 @@ describe('loadSplit: Fashion-MNIST', () => {
     throwsUser(() => loadSplit('fashion-mnist', 'train', { validSize: 1 }), /Fashion-MNIST not found in .*no-such-dir: run `apt-get install dataset-fashion-mnist` or give the path/);
   });
 
-  it('finds the Debian package when it is installed', { skip: !existsSync(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')) }, () => {
+  it('finds the Debian package when it is installed', { skip: skipWithout(existsSync(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')), 'Fashion-MNIST', 'apt-get install dataset-fashion-mnist') }, () => {
     delete process.env.NICE_FLOW_FASHION_MNIST_DIR;
     const test = loadSplit('fashion-mnist', 'test', { validSize: 10000, limit: 100 });
     assert.deepEqual([test.count, test.shape], [100, [1, 28, 28]]);

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
+import { skipWithoutChromium } from './systemPackages.js';
 import { buildWeb, cli, INSECURE_HOST, launchChromium, openStudio, root, serveStatic, startStudio, trainModel, WEB_DIR, type Studio } from '../scripts/studio-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-studio-'));
@@ -232,7 +233,7 @@ function evalWithCli(file: string): { logLikelihood: number; n: number } {
   return JSON.parse(out.trim().split('\n').at(-1)!) as { logLikelihood: number; n: number };
 }
 
-describe('nice-flow studio', () => {
+describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
   before(async () => {
     buildWeb();
     modelPath = trainModel(join(dir, 'tiny'));
@@ -284,6 +285,14 @@ describe('nice-flow studio', () => {
       const r = evalWithCli(file);
       assert.equal(r.n, 100);
       assert.ok(Number.isFinite(r.logLikelihood), `the CLI evaluates the downloaded model: ${JSON.stringify(r)}`);
+      // The download is the model the page trained: opened in the page again, its test log-likelihood there is the
+      // CLI's on the same images (the whole test split, uniform dequantization with seed 0).
+      await page.getByTestId('model-file').setInputFiles(file);
+      await page.waitForFunction((name) => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('.model-name')?.textContent?.includes(name) ?? false, basename(file));
+      const pageLL = Number(/(-?[\d,]+\.\d+) nats/.exec(await waitForText(page, 'model-eval', /nats/, 120_000))![1].replace(/,/g, ''));
+      const full = cli('eval', '--model', file, '--data', 'mnist', '--split', 'test', '--json', '--quiet');
+      const cliLL = (JSON.parse(full.trim().split('\n').at(-1)!) as { logLikelihood: number }).logLikelihood;
+      assert.ok(Math.abs(pageLL - cliLL) <= 0.1 + 1e-5 * Math.abs(cliLL), `the page says ${pageLL} nats for the downloaded model, the CLI ${cliLL}`);
       await corruptFile(page);
       if (SCREENSHOT) {
         await page.getByTestId('use-file').click();
