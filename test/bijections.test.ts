@@ -1,226 +1,27 @@
 // One property suite over every bijection (zuko/nflows style): shape, round trip, log-det against a brute-force
 // float64 Jacobian, the kept half untouched, and backward against finite differences. Every coupling law runs with
 // every network (dense with alternate/halves/checkerboard, conv with checkerboard/channels), plus the scaling layer,
-// the whitening layer, chains of them and whole model flows (one with whitening first).
+// the whitening layer, chains of them, whole model flows (one with whitening first) and every registered flow step:
+// the list is test/bijectionCases.ts, shared with the buffer-contract suite (test/bijectionContract.test.ts).
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Backend } from '../src/core/Backend.js';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
-import { Rng } from '../src/core/Rng.js';
-import { AdditiveCoupling } from '../src/flows/AdditiveCoupling.js';
-import type { Bijection } from '../src/flows/Bijection.js';
-import { Chain } from '../src/flows/Chain.js';
 import { Coupling } from '../src/flows/Coupling.js';
-import { COUPLING_LAWS, type CouplingLaw, lawOutputGroups, LOG_SCALE_BOUND } from '../src/flows/couplingLaw.js';
-import { DiagonalScaling } from '../src/flows/DiagonalScaling.js';
-import { partitionFor, type Partition, type PartitionName } from '../src/flows/Partition.js';
-import { Whitening } from '../src/flows/Whitening.js';
-import { NiceModel } from '../src/model/NiceModel.js';
-import { ConvNet } from '../src/nn/ConvNet.js';
-import type { CouplingNet } from '../src/nn/CouplingNet.js';
-import { Mlp } from '../src/nn/Mlp.js';
+import { LOG_SCALE_BOUND } from '../src/flows/couplingLaw.js';
+import { partitionFor } from '../src/flows/Partition.js';
 import { createWasmBackendNode } from '../src/node/createWasmBackendNode.js';
-import { assertAllClose, jacobian, logAbsDet, numericGrad, randn } from './helpers.js';
-import { stepBijectionCases } from './stepCases.js';
+import { assertAllClose, randn } from './helpers.js';
+import { BIJECTION_CASES, coupling, D, makeNet, SHAPE, WHITENING, whitening } from './bijectionCases.js';
+import { describeBijectionChecks } from './bijectionChecks.js';
 
-const SHAPE: [number, number, number] = [2, 3, 4]; // C×H×W, so checkerboard and channels apply
-const D = 24;
+const cases = BIJECTION_CASES;
 
-interface Case {
-  name: string;
-  make: (backend: Backend) => Bijection;
-  partition?: Partition;
-}
-
-type NetKind = 'mlp' | 'conv';
-
-function makeNet(backend: Backend, kind: NetKind, p: Partition, groups: number, seed: number, gain = 2): CouplingNet {
-  const net =
-    kind === 'mlp'
-      ? new Mlp(backend, p.kept.length, groups * p.updated.length, 8, 2)
-      : new ConvNet(backend, SHAPE, p.kept, p.updated, groups, 4, 2);
-  net.init(new Rng(seed));
-  // Bigger weights than the default init, so the coupling is far from the identity.
-  for (const q of net.params) for (let i = 0; i < q.data.length; i++) q.data[i] *= gain;
-  return net;
-}
-
-function coupling(backend: Backend, law: CouplingLaw, kind: NetKind, p: Partition, seed: number, gain = 2): Coupling {
-  return new Coupling(backend, D, p, makeNet(backend, kind, p, lawOutputGroups(law), seed, gain), law);
-}
-
-function scaling(backend: Backend): DiagonalScaling {
-  const s = new DiagonalScaling(backend, D);
-  s.scale.data.set(randn(D, 7, 0.5));
-  return s;
-}
-
-/**
- * A general whitening y = W (x − μ): W = diag(g)(I + 0.3 G/√D) with G Gaussian and gains g in [0.5, 2], so W is not
- * symmetric (transposition mistakes show) and well conditioned (the float32 round trip stays within 1e-5); W⁻¹ by
- * Gauss–Jordan elimination in float64, μ ≠ 0.
- */
-const WHITENING = (() => {
-  const G = randn(D * D, 77, 0.3 / Math.sqrt(D));
-  const W = Float64Array.from(G, (v, i) => (v + (i % (D + 1) === 0 ? 1 : 0)) * (0.5 + (1.5 * Math.floor(i / D)) / (D - 1)));
-  const M = Float64Array.from(W);
-  const Winv = Float64Array.from({ length: D * D }, (_, i) => (i % (D + 1) === 0 ? 1 : 0));
-  for (let c = 0; c < D; c++) {
-    let p = c;
-    for (let r = c + 1; r < D; r++) if (Math.abs(M[r * D + c]) > Math.abs(M[p * D + c])) p = r;
-    for (const X of [M, Winv]) for (let k = 0; k < D; k++) [X[c * D + k], X[p * D + k]] = [X[p * D + k], X[c * D + k]];
-    const piv = M[c * D + c];
-    for (const X of [M, Winv]) for (let k = 0; k < D; k++) X[c * D + k] /= piv;
-    for (let r = 0; r < D; r++) {
-      if (r === c) continue;
-      const f = M[r * D + c];
-      for (const X of [M, Winv]) for (let k = 0; k < D; k++) X[r * D + k] -= f * X[c * D + k];
-    }
-  }
-  return { mean: randn(D, 5, 0.3), W, Winv, logDet: logAbsDet(W, D) };
-})();
-
-function whitening(backend: Backend): Whitening {
-  return new Whitening(backend, D, WHITENING.mean, WHITENING.W, WHITENING.Winv, WHITENING.logDet);
-}
-
-const NETS: [NetKind, PartitionName][] = [['mlp', 'alternate'], ['mlp', 'halves'], ['mlp', 'checkerboard'], ['conv', 'checkerboard'], ['conv', 'channels']];
-
-const cases: Case[] = [];
-for (const law of COUPLING_LAWS) {
-  for (const [kind, name] of NETS) {
-    for (const k of [0, 1]) {
-      const partition = partitionFor(name, k, D, SHAPE);
-      cases.push({ name: `${law} coupling, ${kind} net, ${name} partition, layer ${k}`, make: (b) => coupling(b, law, kind, partition, 11 + k), partition });
-    }
-  }
-}
-const alt0 = partitionFor('alternate', 0, D);
-cases.push({ name: 'AdditiveCoupling (the additive law by its old name)', make: (b) => new AdditiveCoupling(b, D, alt0, makeNet(b, 'mlp', alt0, 1, 5)), partition: alt0 });
-cases.push({ name: 'diagonal scaling', make: scaling });
-cases.push({ name: 'whitening y = W (x − μ), W general (not symmetric)', make: whitening });
-cases.push({
-  name: 'chain of 4 alternating additive couplings and a scaling',
-  make: (b) => new Chain(b, [0, 1, 2, 3].map((k) => coupling(b, 'additive', 'mlp', partitionFor('alternate', k, D), 20 + k) as Bijection).concat(scaling(b))),
-});
-cases.push({
-  name: 'chain of 4 affine conv couplings (channels) and a scaling',
-  make: (b) => new Chain(b, [0, 1, 2, 3].map((k) => coupling(b, 'affine', 'conv', partitionFor('channels', k, D, SHAPE), 30 + k) as Bijection).concat(scaling(b))),
-});
-for (const [coupling, network, partition] of [['additive', 'mlp', 'checkerboard'], ['affine', 'conv', 'checkerboard'], ['multiplicative', 'conv', 'channels']] as const) {
-  cases.push({
-    name: `NICE model flow (${coupling}, ${network}, ${partition}, data-dependent scale)`,
-    make: (b) => {
-      const model = new NiceModel(b, { dim: D, couplings: 4, hidden: 6, depth: 2, prior: 'logistic', partition, coupling, shape: SHAPE, network });
-      model.init(new Rng(3));
-      model.initScaleFromData(Float64Array.from(randn(D * 50, 9, 0.3)), 50);
-      return model.flow;
-    },
-  });
-}
-
-cases.push({
-  name: 'NICE model flow with a whitening layer first (affine, conv, checkerboard, data-dependent scale)',
-  make: (b) => {
-    const model = new NiceModel(b, { dim: D, couplings: 4, hidden: 6, depth: 2, prior: 'gaussian', partition: 'checkerboard', coupling: 'affine', shape: SHAPE, network: 'conv', whiten: 'zca' });
-    model.init(new Rng(4));
-    model.setWhitening(whitening(b));
-    model.initScaleFromData(Float64Array.from(randn(D * 50, 10, 0.3)), 50);
-    return model.flow;
-  },
-});
-
-// Every registered flow step (src/flows/steps), one case or more each, and a whole multi-scale flow.
-cases.push(...stepBijectionCases());
+for (const c of cases) describeBijectionChecks(c);
 
 const n = 3;
 const x0 = randn(n * D, 42);
-
-for (const c of cases) {
-  describe(`bijection: ${c.name}`, () => {
-    const b64 = createRefBackend({ dtype: 'float64' });
-    const f = c.make(b64);
-
-    it('has the right output shapes', () => {
-      const { y, logDet } = f.forward(Float64Array.from(x0), n);
-      assert.equal(y.length, n * D);
-      assert.equal(logDet.length, n);
-      assert.ok(y.every(Number.isFinite));
-    });
-
-    it('inverse(forward(x)) ≈ x, in float64 and in float32 (relative 1e-5)', () => {
-      const y = Float64Array.from(f.forward(Float64Array.from(x0), n).y);
-      assertAllClose(f.inverse(y, n), x0, 1e-12, 1e-12, 'float64 round trip');
-      const f32 = c.make(createRefBackend());
-      const x32 = Float32Array.from(x0);
-      const y32 = Float32Array.from(f32.forward(x32, n).y);
-      assertAllClose(f32.inverse(y32, n), x32, 1e-5, 1e-5, 'float32 round trip');
-      // And the other way: forward(inverse(y)) ≈ y.
-      const back = Float64Array.from(f.inverse(Float64Array.from(x0), n));
-      assertAllClose(f.forward(back, n).y, x0, 1e-12, 1e-12, 'forward of inverse');
-    });
-
-    it('log-determinant equals log|det| of the brute-force Jacobian', () => {
-      for (let r = 0; r < n; r++) {
-        const xr = x0.slice(r * D, (r + 1) * D);
-        const J = jacobian((x) => Float64Array.from(f.forward(x, 1).y), xr);
-        const expected = logAbsDet(J, D);
-        const got = f.forward(xr, 1).logDet[0];
-        assert.ok(Math.abs(got - expected) < 1e-6, `row ${r}: log-det ${got}, Jacobian says ${expected}`);
-      }
-    });
-
-    if (c.partition) {
-      const { kept, updated } = c.partition;
-      it('leaves the kept half bit-identical and changes the updated half', () => {
-        const { y } = f.forward(Float64Array.from(x0), n);
-        for (let r = 0; r < n; r++) for (const i of kept) assert.equal(y[r * D + i], x0[r * D + i]);
-        let changed = 0;
-        for (let r = 0; r < n; r++) for (const i of updated) if (y[r * D + i] !== x0[r * D + i]) changed++;
-        assert.equal(changed, n * updated.length);
-      });
-    }
-
-    it('backward matches float64 finite differences (inputs and parameters, log-det term included)', () => {
-      const w = randn(n * D, 5);
-      const logDetWeight = 0.7;
-      // L = Σ w ⊙ y + logDetWeight · Σ_i logDet_i
-      const loss = (x: Float64Array): number => {
-        const { y, logDet } = f.forward(x, n);
-        let s = 0;
-        for (let i = 0; i < n * D; i++) s += w[i] * y[i];
-        for (let i = 0; i < n; i++) s += logDetWeight * logDet[i];
-        return s;
-      };
-      const x = Float64Array.from(x0);
-      f.forward(x, n);
-      const dx = Float64Array.from(f.backward(Float64Array.from(w), logDetWeight, true)!);
-      const numDx = new Float64Array(n * D);
-      for (let i = 0; i < n * D; i++) numDx[i] = numericGrad(x, i, () => loss(x));
-      assertAllClose(dx, numDx, 1e-5, 1e-6, 'dL/dx');
-      const grads = f.params.map((p) => Float64Array.from(p.grad));
-      f.params.forEach((p, k) => {
-        const step = Math.max(1, Math.floor(p.data.length / 25));
-        for (let i = 0; i < p.data.length; i += step) {
-          const num = numericGrad(p.data, i, () => loss(x));
-          assert.ok(Math.abs(grads[k][i] - num) <= 1e-6 + 1e-5 * Math.abs(num), `${p.name || 'param'}[${i}]: ${grads[k][i]} vs ${num}`);
-        }
-      });
-    });
-
-    it('backward without the input gradient returns null and writes the same parameter gradients', () => {
-      const w = randn(n * D, 6);
-      f.forward(Float64Array.from(x0), n);
-      f.backward(Float64Array.from(w), 0.3, true, true);
-      const full = f.params.map((p) => Float64Array.from(p.grad));
-      for (const p of f.params) p.grad.fill(Number.NaN);
-      f.forward(Float64Array.from(x0), n);
-      assert.equal(f.backward(Float64Array.from(w), 0.3, true, false), null);
-      f.params.forEach((p, k) => assertAllClose(p.grad, full[k], 0, 0, `${p.name || 'param'} without input gradient`));
-    });
-  });
-}
 
 describe('coupling laws', () => {
   const b64 = createRefBackend({ dtype: 'float64' });

@@ -249,6 +249,38 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       }
     });
 
+    it('adam takes the steps of Kingma & Ba\'s Algorithm 1, computed by hand', { skip }, () => {
+      // Not against adamRef: a wrong bias correction shared by the reference and a kernel would pass that check.
+      // Parameter 0: lr 0.1, β 0.9/0.999, ε 1e-8, gradients 0.5, −1, 0.25 from p = 1. Step 1: m = 0.05, v = 0.00025,
+      // m̂ = 0.5, v̂ = 0.25, p = 1 − 0.1·0.5/(0.5 + 1e-8) = 0.900000002. Step 2: m = 0.045 − 0.1 = −0.055,
+      // v = 0.00024975 + 0.001 = 0.00124975, m̂ = −0.055/0.19, v̂ = 0.00124975/0.001999, p = 0.93661035424.
+      // Parameter 1: the paper's ε (1e-4, β2 0.99), lr 0.01, tiny gradients 1e-6, 1e-6, 0 from p = −2, where ε
+      // dominates: step 1 moves p by 0.01·1e-6/(1e-6 + 1e-4) = 9.90099e-5.
+      const b = backend!;
+      const expected = [
+        [0.900000002, -2.00009900990099],
+        [0.9366103542405654, -2.0001980198019798],
+        [0.9502794203389762, -2.000260609676583],
+      ];
+      const grads = [[0.5, 1e-6], [-1, 1e-6], [0.25, 0]];
+      const settings: [number, number, number, number][] = [[0.1, 0.9, 0.999, 1e-8], [0.01, 0.9, 0.99, 1e-4]];
+      for (const k of [0, 1]) {
+        const p = alloc(1), g = alloc(1), m = alloc(1), v = alloc(1);
+        p[0] = k === 0 ? 1 : -2;
+        m[0] = 0;
+        v[0] = 0;
+        const [lr, b1, b2, eps] = settings[k];
+        for (let step = 1; step <= 3; step++) {
+          g[0] = grads[step - 1][k];
+          b.adam(p, g, m, v, 1, lr, b1, b2, eps, step);
+          const want = expected[step - 1][k];
+          // Float32 kernels see β2 = 0.999 as 0.99900001, so 1 − β2 is off by ~1e-5 relative: a few 1e-7 on these
+          // steps. A missing or wrong bias correction is off by 1e-5 or more (parameter 1) and 0.01 or more (parameter 0).
+          assert.ok(Math.abs(p[0] - want) <= 2e-6, `parameter ${k}, step ${step}: ${p[0]}, by hand ${want}`);
+        }
+      }
+    });
+
     it('adam flushes moments that decay into the denormal floats to 0, and keeps a NaN', { skip }, () => {
       // A weight whose gradient stays 0: its first moment decays by β1 per step. Denormal floats make x86 ~100×
       // slower and stick (0.9 × the smallest denormal rounds back to it); below 2^−126 a moment must be exactly 0.

@@ -21,12 +21,36 @@ function ring(count: number, seed: number): ImageDataset {
   return { pixels, count, dim: 2, shape: [1, 1, 2] };
 }
 
+/**
+ * The mean held-out log-likelihood (nats, pixel centres on [0, 1]²) of the Gaussian fitted to `train` by its mean
+ * and covariance: the best any affine map of a Gaussian can do.
+ */
+function gaussianFitLogLikelihood(train: ImageDataset, held: ImageDataset): number {
+  const v = (ds: ImageDataset, i: number, d: number): number => (ds.pixels[2 * i + d] + 0.5) / 256;
+  const mean = [0, 1].map((d) => Array.from({ length: train.count }, (_, i) => v(train, i, d)).reduce((a, b) => a + b, 0) / train.count);
+  const cov = [[0, 0], [0, 0]];
+  for (let i = 0; i < train.count; i++) {
+    for (const a of [0, 1]) for (const b of [0, 1]) cov[a][b] += ((v(train, i, a) - mean[a]) * (v(train, i, b) - mean[b])) / train.count;
+  }
+  const det = cov[0][0] * cov[1][1] - cov[0][1] * cov[1][0];
+  const inv = [[cov[1][1] / det, -cov[0][1] / det], [-cov[1][0] / det, cov[0][0] / det]];
+  let sum = 0;
+  for (let i = 0; i < held.count; i++) {
+    const e = [0, 1].map((d) => v(held, i, d) - mean[d]);
+    const q = e[0] * (inv[0][0] * e[0] + inv[0][1] * e[1]) + e[1] * (inv[1][0] * e[0] + inv[1][1] * e[1]);
+    sum += -0.5 * q - 0.5 * Math.log((2 * Math.PI) ** 2 * det);
+  }
+  return sum / held.count;
+}
+
 const config = { dim: 2, couplings: 4, hidden: 32, depth: 2, prior: 'gaussian' as const, partition: 'alternate' as const, coupling: 'additive' as const };
 
 describe('training', () => {
-  it('lowers the negative log-likelihood of a toy 2-D data set', async () => {
+  it('learns a 2-D ring: held-out log-likelihood half a nat past the best Gaussian fit', async () => {
     const backend = createRefBackend();
-    const model = new NiceModel(backend, config);
+    // Affine couplings: additive ones (volume-preserving, only the scaling changes volume) stay at the Gaussian's
+    // 0.19 nats after these 600 steps (measured: 0.187), and this test would not see them learn.
+    const model = new NiceModel(backend, { ...config, coupling: 'affine' });
     model.init(new Rng(1));
     const data = ring(2000, 2);
     const held = ring(500, 3);
@@ -34,9 +58,13 @@ describe('training', () => {
     const trainer = new Trainer(model, data, { batchSize: 100, seed: 5, adam: { lr: 3e-3, beta1: 0.9, beta2: 0.99, eps: 1e-4 } });
     for (let i = 0; i < 600; i++) trainer.trainStep();
     const after = await evaluate(model, held, { rng: new Rng(4) });
-    // A 2-D ring on [0,1]² with radius ~0.31 and width ~0.03: a good density is far above a unit Gaussian's fit.
-    assert.ok(after.logLikelihood > before.logLikelihood + 1.5, `held-out LL ${before.logLikelihood} → ${after.logLikelihood}`);
-    assert.ok(after.logLikelihood > 0, `held-out LL ${after.logLikelihood} should beat a uniform density on [0,1]²`);
+    // A 2-D ring on [0,1]² (radius 0.31, width 0.03): the best Gaussian scores 0.19 nats on it, the ring's own
+    // density ~3.7. An affine map of a Gaussian prior can do no better than that Gaussian, so beating it by half a
+    // nat shows the couplings bent the density round the ring (measured: 1.05 nats after 600 steps).
+    const gaussian = gaussianFitLogLikelihood(data, held);
+    assert.ok(gaussian > 0 && gaussian < 0.5, `the best Gaussian's held-out LL is ${gaussian}`);
+    assert.ok(before.logLikelihood < gaussian, `untrained: ${before.logLikelihood}`);
+    assert.ok(after.logLikelihood > gaussian + 0.5, `held-out LL ${before.logLikelihood} → ${after.logLikelihood}; the best Gaussian's ${gaussian}`);
   });
 
   it('resumes from a checkpoint exactly: 4 steps = 2 steps, save, load, 2 steps', () => {
