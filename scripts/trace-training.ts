@@ -10,13 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { Rng } from '../src/core/Rng.js';
 import type { FloatArray } from '../src/core/FloatArray.js';
-import type { Bijection } from '../src/flows/Bijection.js';
-import { Chain } from '../src/flows/Chain.js';
-import { Prefix } from '../src/flows/Prefix.js';
 import { getPreset } from '../src/model/presets.js';
 import { TrainingRun } from '../src/train/TrainingRun.js';
 import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit } from '../cli/data.js';
+import { flowPath, type PathStep } from './flowPath.js';
 
 const arg = (name: string, fallback?: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,26 +38,6 @@ const run = await TrainingRun.create(backend, train, valid, {
 const { model, trainer } = run;
 const D = model.dim;
 
-/** The flow's leaves with what each sees, for one row: [name, logDet, max |y|]. */
-function path(b: Bijection, x: FloatArray, out: [string, number, number][]): FloatArray {
-  if (b instanceof Chain) {
-    let cur = x;
-    for (const layer of b.layers) cur = path(layer, cur, out);
-    return cur;
-  }
-  if (b instanceof Prefix) {
-    const y = Float64Array.from(x);
-    const inner = path(b.inner, Float64Array.from(x.subarray(0, b.inner.dim)), out);
-    y.set(inner.subarray(0, b.inner.dim));
-    return y;
-  }
-  const { y, logDet } = b.forward(Float64Array.from(x).subarray(0, b.dim) as FloatArray, 1);
-  let m = 0;
-  for (let i = 0; i < b.dim; i++) m = Math.max(m, Math.abs(y[i]));
-  out.push([b.constructor.name, logDet[0], m]);
-  return Float64Array.from(y.subarray(0, b.dim));
-}
-
 const original = model.paramGradLogProb.bind(model);
 let last = { min: 0, argmin: 0, mean: 0, x: new Float64Array(0) };
 model.paramGradLogProb = (x: FloatArray, n: number, weight: number): Float64Array => {
@@ -82,12 +60,12 @@ for (let s = 0; s < steps; s++) {
   if (s % every === 0) console.log(JSON.stringify(line));
   if (last.min < last.mean - 2000) {
     // The outlier's path through the flow as it is now (after the update).
-    const layers: [string, number, number][] = [];
-    const h = path(model.flow, last.x, layers);
+    const layers: PathStep[] = [];
+    const h = flowPath(model.flow, last.x, layers);
     const lp = model.logProb(Float64Array.from(last.x), 1)[0];
     let hMax = 0;
     for (let i = 0; i < D; i++) hMax = Math.max(hMax, Math.abs(h[i]));
     console.log(JSON.stringify({ outlier: trainer.step, image: batch[last.argmin], logProbBefore: last.min, logProbAfter: +lp.toFixed(1), hMax,
-      layers: layers.map(([name, ld, m]) => `${name} ld ${ld.toFixed(1)} max ${m.toPrecision(3)}`) }));
+      layers: layers.map((l) => `${l.name} ld ${l.logDet.toFixed(1)} max ${l.maxAbs.toPrecision(3)}`) }));
   }
 }

@@ -7,12 +7,10 @@ import { readFileSync } from 'node:fs';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import { dequantizeBatch } from '../src/data/dequantize.js';
-import type { Bijection } from '../src/flows/Bijection.js';
-import { Chain } from '../src/flows/Chain.js';
-import { Prefix } from '../src/flows/Prefix.js';
 import { deserializeModel } from '../src/model/modelFile.js';
 import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from '../cli/data.js';
+import { flowPath, type PathStep } from './flowPath.js';
 
 const [modelPath, split = 'test', data = 'mnist'] = process.argv.slice(2);
 if (!modelPath) {
@@ -44,25 +42,9 @@ for (const mode of ['center', 'uniform'] as const) {
 const m64 = deserializeModel(bytes, createRefBackend({ dtype: 'float64' }));
 const x = new Float64Array(D);
 dequantizeBatch(images, null, worstIndex, 1, 'center', new Rng(0), x, model.range);
-let k = 0;
-function path(b: Bijection, v: Float64Array): Float64Array {
-  if (b instanceof Chain) {
-    let cur = v;
-    for (const layer of b.layers) cur = path(layer, cur);
-    return cur;
-  }
-  if (b instanceof Prefix) {
-    const y = Float64Array.from(v);
-    y.set(path(b.inner, Float64Array.from(v.subarray(0, b.inner.dim))));
-    return y;
-  }
-  const { y, logDet } = b.forward(Float64Array.from(v), 1);
-  let m = 0;
-  for (let i = 0; i < b.dim; i++) m = Math.max(m, Math.abs(y[i]));
-  console.log(`  ${String(k++).padStart(3)} ${b.constructor.name.padEnd(12)} on ${String(b.dim).padStart(4)} values: log-det ${logDet[0].toFixed(1).padStart(8)}, max |y| ${m.toExponential(2)}`);
-  return Float64Array.from(y);
-}
 console.log(`image ${worstIndex} (pixel centres) through the flow:`);
-path(m64.flow, x);
+const steps: PathStep[] = [];
+flowPath(m64.flow, x, steps);
+steps.forEach((l, k) => console.log(`  ${String(k).padStart(3)} ${l.name.padEnd(12)} on ${String(l.dim).padStart(4)} values: log-det ${l.logDet.toFixed(1).padStart(8)}, max |y| ${l.maxAbs.toExponential(2)}`));
 console.log(`log p = ${m64.logProb(x, 1)[0].toFixed(1)} nats`);
 backend.dispose();
