@@ -4,7 +4,9 @@ import { Rng } from '../src/core/Rng.js';
 import type { Dequantize } from '../src/data/dequantize.js';
 import { deserializeModel } from '../src/model/modelFile.js';
 import type { NiceModel } from '../src/model/NiceModel.js';
-import { evaluate } from '../src/train/evaluate.js';
+import type { ImageDataset } from '../src/data/ImageDataset.js';
+import { oneHot } from '../src/model/oneHot.js';
+import { evaluate, type EvalResult } from '../src/train/evaluate.js';
 import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from './data.js';
 import { parseInput } from './fsio.js';
@@ -34,11 +36,30 @@ export interface EvalFlags {
 
 export async function evalCommand(flags: EvalFlags): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
-  const ds = loadSplit(flags.data, flags.split, { validSize: flags.validSize, limit: flags.limit });
+  // A class-conditional model is evaluated with the images' labels (the conditional likelihood and the classifier).
+  const ds = loadSplit(flags.data, flags.split, { validSize: flags.validSize, limit: flags.limit, labels: model.config.classes !== undefined });
   if (ds.dim !== model.dim) {
     throw new NiceFlowError(`${flags.data} has ${ds.dim} values per image, the model ${flags.model} expects ${model.dim}`);
   }
-  const bar = createBar(`evaluating ${flags.split} |{bar}| {value}/{total} images | ETA {eta_formatted}`, ds.count, flags.quiet);
+  const r = await runEval(model, ds, flags);
+  const what = model.config.classes ? 'marginal log-likelihood log Σ_y p(x|y)p(y)' : 'log-likelihood';
+  console.log(`${flags.split} ${what}: ${r.logLikelihood.toFixed(2)} ± ${r.stdError.toFixed(2)} nats per image ` +
+    `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend (${threadCount(model.backend)})`);
+  if (r.conditionalLogLikelihood !== undefined) {
+    console.log(`${flags.split} log-likelihood given the true label: ${r.conditionalLogLikelihood.toFixed(2)} nats (${r.conditionalBitsPerDim!.toFixed(4)} bits/dim); ` +
+      `likelihood classifier accuracy ${(100 * r.accuracy!).toFixed(2)}%`);
+  }
+  if (flags.json) {
+    console.log(JSON.stringify({ logLikelihood: r.logLikelihood, bitsPerDim: r.bitsPerDim, stdError: r.stdError, n: r.n, split: flags.split,
+      ...(r.conditionalLogLikelihood !== undefined ? { conditionalLogLikelihood: r.conditionalLogLikelihood, conditionalBitsPerDim: r.conditionalBitsPerDim, accuracy: r.accuracy } : {}),
+      dequantize: flags.dequantize, model: flags.model, data: flags.data, seconds: r.seconds }));
+  }
+}
+
+/** `evaluate` with a progress bar; a non-finite result is an error naming the model and the data. */
+export async function runEval(model: NiceModel, ds: ImageDataset, flags: Pick<EvalFlags, 'model' | 'data' | 'split' | 'seed' | 'dequantize' | 'batchSize' | 'quiet'>): Promise<EvalResult & { seconds: number }> {
+  const passes = model.config.classes ? ` (${model.config.classes} passes: one per class)` : '';
+  const bar = createBar(`evaluating ${flags.split}${passes} |{bar}| {value}/{total} images | ETA {eta_formatted}`, ds.count, flags.quiet);
   const t0 = performance.now();
   const r = await evaluate(model, ds, { rng: new Rng(flags.seed), dequantize: flags.dequantize, batchSize: flags.batchSize, onBatch: async (done) => {
     bar.update(done);
@@ -50,13 +71,7 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
     throw new NiceFlowError(`model file ${flags.model}: the log-likelihood of the ${flags.split} split of ${flags.data} is ${r.logLikelihood} ± ${r.stdError}, ` +
       "not finite: the model's weights overflow float32 on these images, though they are within its data range");
   }
-  const seconds = (performance.now() - t0) / 1000;
-  console.log(`${flags.split} log-likelihood: ${r.logLikelihood.toFixed(2)} ± ${r.stdError.toFixed(2)} nats per image ` +
-    `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend (${threadCount(model.backend)})`);
-  if (flags.json) {
-    console.log(JSON.stringify({ logLikelihood: r.logLikelihood, bitsPerDim: r.bitsPerDim, stdError: r.stdError, n: r.n, split: flags.split,
-      dequantize: flags.dequantize, model: flags.model, data: flags.data, seconds }));
-  }
+  return { ...r, seconds: (performance.now() - t0) / 1000 };
 }
 
 export interface SampleFlags {
@@ -68,12 +83,23 @@ export interface SampleFlags {
   temperature: number;
   columns?: number;
   backend: string;
+  /** A class-conditional model: draw this class (else one row of samples per class). */
+  label?: number;
 }
 
 export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (!flags.out && !flags.npy) throw new NiceFlowError('sample: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
-  const x = model.sample(flags.n, new Rng(flags.seed), flags.temperature);
+  const K = model.config.classes;
+  if (flags.label !== undefined && !K) throw new NiceFlowError(`--label: the model ${flags.model} is not class-conditional (train one with --conditional)`);
+  if (K && flags.label !== undefined && flags.label >= K) throw new NiceFlowError(`--label ${flags.label}: the model's classes are 0 to ${K - 1}`);
+  // A class-conditional model without --label: one row per class, --columns (8) samples each.
+  const perClass = K && flags.label === undefined;
+  const columns = perClass ? (flags.columns ?? 8) : flags.columns;
+  const n = perClass ? K * columns! : flags.n;
+  const labels = K ? Int32Array.from({ length: n }, (_, i) => (perClass ? Math.floor(i / columns!) : flags.label!)) : undefined;
+  const x = model.sample(n, new Rng(flags.seed), flags.temperature, labels && oneHot(labels, K!));
+  flags = { ...flags, n, columns };
   checkRows(x, flags.n, model.dim, {
     source: `samples at temperature ${flags.temperature}`, noun: 'sample', verb: 'decoded',
     cause: flags.temperature > 1 ? "the temperature puts the prior's draws out of the model's reach (float32 overflows)" : "the model's weights overflow float32 on the prior's draws",
@@ -82,5 +108,6 @@ export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (flags.out) {
     writeGrid(flags.out, x, flags.n, imageShape(model.config.shape, model.dim), flags.columns, model.range);
   }
-  console.log(`wrote ${flags.n} samples (temperature ${flags.temperature})${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? `${flags.out ? ' and' : ''} to ${flags.npy}` : ''}`);
+  const which = K ? (perClass ? `, one row of ${columns} per class` : `, class ${flags.label}`) : '';
+  console.log(`wrote ${flags.n} samples (temperature ${flags.temperature}${which})${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? `${flags.out ? ' and' : ''} to ${flags.npy}` : ''}`);
 }

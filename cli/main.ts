@@ -47,7 +47,7 @@ program
   .option('--flow <file.json>', 'the flow as a list of steps (docs/architectures.md): coupling, scaling, logit, actnorm, invconv, squeeze, split; replaces --couplings, --hidden, --depth, --coupling, --network, --partition')
   .option('--hidden <n>', 'hidden units per layer of each coupling MLP (channels for --network conv)', int(1), 1000)
   .option('--depth <n>', 'hidden layers per coupling MLP (3×3 conv layers for --network conv)', int(0), 5)
-  .addOption(new Option('--coupling <law>', 'coupling law (paper §3.2): additive x+m, multiplicative x·exp(ℓ), affine x·exp(ℓ)+t, ℓ = 2·tanh(a/2)').choices([...COUPLING_LAWS]).default('additive'))
+  .addOption(new Option('--coupling <law>', 'coupling law (paper §3.2): additive x+m, multiplicative x·exp(ℓ), affine x·exp(ℓ)+t, ℓ = 2·tanh(a/2); bounded-affine x·σ(a+2)+4·tanh(t/4)').choices([...COUPLING_LAWS]).default('additive'))
   .addOption(new Option('--network <kind>', 'coupling network: mlp (dense) or conv (conv3×3 → ReLU … → conv1×1 on the image)').choices([...NETWORK_NAMES]).default('mlp'))
   .addOption(new Option('--prior <name>', 'latent prior').choices([...PRIOR_NAMES]).default('logistic'))
   .addOption(new Option('--partition <name>', 'how couplings split the values (channels: C×H×W with C ≥ 2)').choices([...PARTITION_NAMES]).default('alternate'))
@@ -69,6 +69,7 @@ program
   .option('--checkpoint-every <steps>', 'also write the checkpoint every N steps (always: every epoch and on Ctrl-C)', int(1))
   .option('--resume', 'continue the run in --out exactly where its checkpoint left it', false)
   .option('--log-test', 'also evaluate the test split after each epoch and log it (for learning curves; never used to choose the model)', false)
+  .option('--conditional', 'a class-conditional model: each image\'s label moves and scales the prior (sample --label, classify, restyle)', false)
   .addOption(backendOption())
   .option('--quiet', 'no progress output', false)
   .action((flags, cmd) => trainCommand(flags, cmd));
@@ -99,8 +100,26 @@ program
   .option('--seed <n>', 'random seed', int(0), 0)
   .option('--temperature <T>', 'scale of the prior draw; 0 decodes the prior\'s mode', num(false), 1)
   .option('--columns <n>', 'grid columns', int(1))
+  .option('--label <class>', 'a class-conditional model: samples of this class (without it: one row of --columns, default 8, per class)', int(0))
   .addOption(backendOption())
   .action((flags) => sampleCommand(flags));
+
+program
+  .command('classify')
+  .description('a class-conditional model as a classifier (Bayes\' rule over p(x|y)p(y)): accuracy, per-class accuracy, confusion matrix')
+  .requiredOption('--model <file>', 'model.safetensors of a class-conditional model (train --conditional)')
+  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file with its labels file beside it, or a CIFAR-10 folder or .bin', 'mnist')
+  .addOption(new Option('--split <name>', 'train/valid: the training file without/with its held-out tail; test: the test file').choices(['test', 'train', 'valid']).default('test'))
+  .option('--limit <n>', 'first N images of the split', int(1))
+  .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
+  .addOption(dequantizeOption('uniform'))
+  .option('--seed <n>', 'seed of the dequantization noise', int(0), 0)
+  .option('--batch-size <n>', 'images per batch', int(1), 500)
+  .option('--out <file.png>', 'the confusion matrix as a picture')
+  .option('--json', 'also print one JSON object as the last line', false)
+  .addOption(backendOption())
+  .option('--quiet', 'no progress output', false)
+  .action(async (flags) => (await import('./classify.js')).classifyCommand(flags));
 
 /** Options choosing input images from a data set split. */
 const dataInputOptions = (cmd: Command, dequantize: string): Command =>

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { bitsPerDim, parseDataRange, type Dequantize } from '../src/data/dequantize.js';
+import { classPriorFromLabels } from '../src/data/classPriorFromLabels.js';
+import { DEFAULT_CLASSES } from '../src/data/parseIdxLabels.js';
 import type { CouplingLaw } from '../src/flows/couplingLaw.js';
 import type { PartitionName } from '../src/flows/Partition.js';
 import type { ModelSettings } from '../src/model/configFromSettings.js';
@@ -60,6 +62,8 @@ export interface TrainFlags {
   checkpointEvery?: number;
   logTest: boolean;
   quiet: boolean;
+  /** A class-conditional model (the data's labels as its context). */
+  conditional: boolean;
 }
 
 export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<void> {
@@ -82,8 +86,9 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     if (!existsSync(ckptPath)) throw new NiceFlowError(`--resume: no checkpoint at ${ckptPath}`);
     const ckpt = parseInput(ckptPath, 'checkpoint', (bytes) => readRunCheckpoint(bytes, backend, `checkpoint ${ckptPath}`));
     checkResumeFlags(flags, explicit, ckpt.record, ckpt.model.config, ckptPath, warn);
-    const train = loadSplit(ckpt.record.data, 'train', { validSize: ckpt.record.validSize, limit: ckpt.record.limit });
-    const valid = loadSplit(ckpt.record.data, 'valid', { validSize: ckpt.record.validSize, limit: ckpt.record.validLimit });
+    const labels = ckpt.model.config.classes !== undefined;
+    const train = loadSplit(ckpt.record.data, 'train', { validSize: ckpt.record.validSize, limit: ckpt.record.limit, labels });
+    const valid = loadSplit(ckpt.record.data, 'valid', { validSize: ckpt.record.validSize, limit: ckpt.record.validLimit, labels });
     run = TrainingRun.resume(ckpt, train, valid, {
       epochs: explicit('epochs') ? flags.epochs : undefined,
       maxSteps: explicit('maxSteps') ? flags.maxSteps : undefined,
@@ -104,11 +109,18 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     if (recipe?.lrSchedule !== undefined && !explicit('lrSchedule')) flags.lrSchedule = recipe.lrSchedule;
     if (recipe?.warmup !== undefined && !explicit('warmup')) flags.warmup = recipe.warmup;
     if (recipe?.clipGradNorm !== undefined && !explicit('clipGrad')) flags.clipGrad = recipe.clipGradNorm;
-    const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit });
-    const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit });
+    const labels = flags.conditional;
+    const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit, labels });
+    const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit, labels });
+    const settings = explicitSettings(flags, explicit);
+    if (flags.conditional) {
+      // The labels are the context: K = 10 classes (MNIST, Fashion-MNIST, CIFAR-10), p(y) from the training labels.
+      settings.classes = DEFAULT_CLASSES;
+      settings.classPrior = classPriorFromLabels(train.labels!, DEFAULT_CLASSES);
+    }
     run = await TrainingRun.create(backend, train, valid, {
       data: flags.data, limit: flags.limit, validSize: flags.validSize, validLimit: flags.validLimit,
-      dataRange: resolveData(flags.data).defaultRange, preset: flags.preset, model: explicitSettings(flags, explicit),
+      dataRange: resolveData(flags.data).defaultRange, preset: flags.preset, model: settings,
       whitenLimit: flags.whitenLimit, scaleInit: flags.scaleInit, epochs: flags.epochs, maxSteps: flags.maxSteps,
       batchSize: flags.batchSize, lr: flags.lr, seed: flags.seed, dequantize: flags.dequantize,
       ema: flags.ema, lrSchedule: flags.lrSchedule, warmup: flags.warmup, lrStepEpochs: flags.lrStepEpochs,
@@ -117,7 +129,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
     const c = model.config;
-    say(`training NICE (${summarizeFlow(c)}, ` +
+    say(`training ${c.classes ? `a class-conditional NICE (${c.classes} classes; ` : 'NICE ('}${summarizeFlow(c)}, ` +
       `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
       `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
@@ -183,8 +195,9 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
           validation.bar = null;
           writeGrid(join(out, 'samples', `epoch-${String(e.epoch).padStart(4, '0')}.png`), e.samples, e.sampleCount, imageShape(model.config.shape, D), 8, model.range);
           const average = e.liveValidLogLikelihood !== undefined ? ` (weight average; live weights ${e.liveValidLogLikelihood.toFixed(2)})` : '';
+          const classes = e.validAccuracy !== undefined ? `; given the label ${e.validConditionalLogLikelihood!.toFixed(2)}, accuracy ${(100 * e.validAccuracy).toFixed(2)}%` : '';
           say(`epoch ${e.epoch}: train LL ${e.trainLogLikelihood.toFixed(2)}, valid LL ${e.validLogLikelihood.toFixed(2)} nats ` +
-            `(${e.validBitsPerDim.toFixed(3)} bits/dim)${average}${e.improved ? ', best so far: saved model.safetensors' : ''}`);
+            `(${e.validBitsPerDim.toFixed(3)} bits/dim)${classes}${average}${e.improved ? ', best so far: saved model.safetensors' : ''}`);
           lastStepAt = performance.now();
         },
         onWarning: (msg) => {
@@ -279,6 +292,7 @@ function checkResumeFlags(
   for (const k of ['couplings', 'hidden', 'depth', 'prior', 'partition', 'coupling'] as const) check(k, k, flags[k], config[k]);
   check('network', 'network', flags.network, config.network ?? 'mlp');
   if (explicit('flow')) differs.push('--flow (the run has its own flow)');
+  if (explicit('conditional') && flags.conditional !== (config.classes !== undefined)) differs.push(`--conditional (the run's model is ${config.classes ? '' : 'not '}class-conditional)`);
   check('whiten', 'whiten', flags.whiten, config.whiten ?? 'none');
   if (flags.range !== undefined) {
     const r = parseDataRange(flags.range);

@@ -7,6 +7,7 @@ import { Rng } from '../src/core/Rng.js';
 import { AdditiveCoupling } from '../src/flows/AdditiveCoupling.js';
 import type { Bijection } from '../src/flows/Bijection.js';
 import { Chain } from '../src/flows/Chain.js';
+import { ContextAffine } from '../src/flows/ContextAffine.js';
 import { Coupling } from '../src/flows/Coupling.js';
 import { COUPLING_LAWS, type CouplingLaw, lawOutputGroups } from '../src/flows/couplingLaw.js';
 import { DiagonalScaling } from '../src/flows/DiagonalScaling.js';
@@ -16,7 +17,7 @@ import { NiceModel } from '../src/model/NiceModel.js';
 import { ConvNet } from '../src/nn/ConvNet.js';
 import type { CouplingNet } from '../src/nn/CouplingNet.js';
 import { Mlp } from '../src/nn/Mlp.js';
-import { logAbsDet, randn } from './helpers.js';
+import { CONTEXT_ROWS, contextRows, logAbsDet, randn } from './helpers.js';
 import { stepBijectionCases } from './stepCases.js';
 
 /** The image shape of every case: C×H×W, so checkerboard and channel partitions apply. */
@@ -29,6 +30,17 @@ export interface BijectionCase {
   name: string;
   make: (backend: Backend) => Bijection;
   partition?: Partition;
+  /** For a conditional bijection: the context size C and contexts for CONTEXT_ROWS rows (row r's is rows[r·C…]). */
+  context?: { size: number; rows: Float64Array };
+}
+
+/** Context rows m rows from row `from` of a case, in the dtype's array (undefined for an unconditional case). */
+export function caseContext(c: BijectionCase, from: number, m: number, dtype: 'float64' | 'float32' = 'float64'): Float64Array | Float32Array | undefined {
+  if (!c.context) return undefined;
+  const { size, rows } = c.context;
+  if (from + m > CONTEXT_ROWS) throw new Error(`caseContext: rows ${from}…${from + m - 1} of ${CONTEXT_ROWS}`);
+  const part = rows.subarray(from * size, (from + m) * size);
+  return dtype === 'float64' ? Float64Array.from(part) : Float32Array.from(part);
 }
 
 /** The coupling networks of the cases. */
@@ -142,3 +154,19 @@ cases.push({
 
 // Every registered flow step (src/flows/steps), one case or more each, and a whole multi-scale flow.
 cases.push(...stepBijectionCases());
+
+/** A ContextAffine layer with random W and b (far from the identity). */
+function contextAffine(b: Backend, C: number, seed: number): ContextAffine {
+  const layer = new ContextAffine(b, D, C);
+  layer.weight.data.set(randn(2 * D * C, seed, 0.8));
+  layer.bias.data.set(randn(2 * D, seed + 1, 0.5));
+  return layer;
+}
+for (const [C, hot] of [[3, false], [4, true]] as const) {
+  cases.push({ name: `context-affine layer, ${hot ? `one-hot labels of ${C} classes` : `continuous context of ${C} values`}`, make: (b) => contextAffine(b, C, 70 + C), context: { size: C, rows: contextRows(C, hot) } });
+}
+cases.push({
+  name: 'chain of 2 affine mlp couplings, a scaling and a context-affine layer (a class-conditional NICE)',
+  make: (b) => new Chain(b, [0, 1].map((k) => coupling(b, 'affine', 'mlp', partitionFor('alternate', k, D), 80 + k) as Bijection).concat(scaling(b), contextAffine(b, 4, 90))),
+  context: { size: 4, rows: contextRows(4, true) },
+});

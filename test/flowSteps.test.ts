@@ -15,7 +15,7 @@ import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';
 import { TrainingRun } from '../src/train/TrainingRun.js';
 import { assertAllClose, randn } from './helpers.js';
 import { MemoryStorage, squares } from './runFixtures.js';
-import { MULTI_SCALE_CASE, STEP_CASES, stepCaseModel } from './stepCases.js';
+import { MULTI_SCALE_CASE, STEP_CASES, stepCaseConfig, stepCaseModel } from './stepCases.js';
 
 const multiScaleConfig = (): NiceConfig => ({ dim: 24, prior: 'logistic', shape: MULTI_SCALE_CASE.shape, range: MULTI_SCALE_CASE.range, flow: MULTI_SCALE_CASE.flow });
 
@@ -28,7 +28,7 @@ describe('flow step registry', () => {
   it('countParams counts, without building, exactly the parameters the model builds, with the names the kinds list', () => {
     const b = createRefBackend();
     for (const c of [...Object.values(STEP_CASES).flat(), MULTI_SCALE_CASE]) {
-      const config: NiceConfig = { dim: c.shape[0] * c.shape[1] * c.shape[2], prior: 'gaussian', shape: c.shape, flow: c.flow };
+      const config = stepCaseConfig(c, 'gaussian');
       const model = new NiceModel(b, config);
       assert.equal(countParams(config), model.params.reduce((a, p) => a + p.data.length, 0), c.name);
       assert.ok(model.params.every((p) => /^flow\.\d+\./.test(p.name)), `${c.name}: names ${model.params.map((p) => p.name).join(', ')}`);

@@ -76,3 +76,17 @@ export function randn(n: number, seed: number, scale = 1): Float64Array {
   for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   return out;
 }
+
+/** Rows of context a conditional test case provides: the most rows any bijection check runs at once. */
+export const CONTEXT_ROWS = 8;
+
+/**
+ * Contexts of `size` values for CONTEXT_ROWS rows: one-hot labels (row r has class r mod size) or, with
+ * `oneHot` false, N(0, 1) vectors (a continuous context).
+ */
+export function contextRows(size: number, oneHot: boolean, seed = 61): Float64Array {
+  if (!oneHot) return randn(CONTEXT_ROWS * size, seed);
+  const rows = new Float64Array(CONTEXT_ROWS * size);
+  for (let r = 0; r < CONTEXT_ROWS; r++) rows[r * size + (r % size)] = 1;
+  return rows;
+}

@@ -10,13 +10,14 @@ import { createRefBackend } from '../src/core/createRefBackend.js';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import type { StepSpec } from '../src/flows/steps/StepKind.js';
+import { COUPLING_LAWS } from '../src/flows/laws/lawRegistry.js';
 import type { NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
 import { jacobian, logAbsDet, randn } from './helpers.js';
 
 const RUNS = 60;
 
-const law = fc.constantFrom('additive', 'multiplicative', 'affine');
+const law = fc.constantFrom(...COUPLING_LAWS);
 const coupling = fc.record({
   type: fc.constant('coupling'),
   law,

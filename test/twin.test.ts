@@ -31,8 +31,9 @@ import { learningRateAt, type LrSchedule } from '../src/train/learningRate.js';
 import { Trainer } from '../src/train/Trainer.js';
 import { loadSplit } from '../cli/data.js';
 import { cli, root } from './cliRun.js';
-import { MULTI_SCALE_CASE, STEP_CASES, type StepCase, stepCaseModel } from './stepCases.js';
+import { MULTI_SCALE_CASE, STEP_CASES, type StepCase, stepCaseConfig, stepCaseModel } from './stepCases.js';
 import { findTorchPython, skipWithout } from './systemPackages.js';
+import { contextRows } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-twin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -140,6 +141,10 @@ for (const coupling of COUPLING_LAWS as readonly CouplingLaw[]) {
     }
   }
 }
+// Class-conditional flat models (a context-affine step after the scaling): one-hot labels of 3 classes.
+for (const coupling of ['additive', 'affine'] as CouplingLaw[]) {
+  variants.push({ name: `${coupling}-mlp-alternate-logistic-classes3`, config: { dim: D, couplings: 4, hidden: 10, depth: 2, prior: 'logistic', partition: 'alternate', coupling, shape: [...SHAPE], classes: 3 } });
+}
 // Without an image shape (a flat vector, as a library user may build): an odd D, and checkerboard on a square D.
 for (const partition of ['alternate', 'halves', 'checkerboard'] as PartitionName[]) {
   variants.push({ name: `affine-mlp-${partition}-logistic-flat49`, config: { dim: 49, couplings: 3, hidden: 8, depth: 1, prior: 'logistic', partition, coupling: 'affine' } });
@@ -189,20 +194,23 @@ interface Figures { name: string; logp: number; logp32: number; plain32: number;
  * mean log-likelihood for every parameter, encode, decode, and the twin's re-save of the file (same config,
  * bit-identical tensors, loads in nice-flow).
  */
-function compareWithTwin(name: string, bytes: Uint8Array, out: string, inputs: { x32: Float32Array; x64: Float64Array; codes: Float32Array }, N: number): Figures {
+function compareWithTwin(name: string, bytes: Uint8Array, out: string, inputs: { x32: Float32Array; x64: Float64Array; codes: Float32Array; context?: Float64Array }, N: number): Figures {
   const { x32, x64, codes } = inputs;
+  // A conditional model's context for the N rows (the twin read the same values from its .npy).
+  const c64 = inputs.context;
+  const c32 = c64 && Float32Array.from(c64);
   const b32 = ref32;
   const b64 = ref64;
   // nice-flow in float64 on the float32 weights of the file; the twin ran in float64 on the same file.
   const model = deserializeModel(bytes, b64);
   const D = model.dim;
-  const lp = model.logProb(x64, N);
+  const lp = model.logProb(x64, N, c64);
   const twinLp = readNpy64(join(out, 'logp.npy')).data;
   const logpRel = relDiff(twinLp, lp);
   assert.ok(logpRel < 1e-9, `${name}: log p differs by ${logpRel.toExponential(2)} (relative): twin ${twinLp[0]}, nice-flow ${lp[0]}`);
   assert.ok(lp.every(Number.isFinite) && maxAbs(lp) > 1, `${name}: log p ${lp[0]} is degenerate`);
 
-  model.paramGradLogProb(x64, N, 1 / N);
+  model.paramGradLogProb(x64, N, 1 / N, c64);
   const grads = readSafetensors64(join(out, 'grads.safetensors'));
   assert.deepEqual(Object.keys(grads).sort(), model.params.map((p) => p.name).sort(), `${name}: parameter names`);
   let gradRel = 0;
@@ -220,19 +228,19 @@ function compareWithTwin(name: string, bytes: Uint8Array, out: string, inputs: {
     gradRel = Math.max(gradRel, maxAbsDiff(g.data, p.grad) / scale);
   }
 
-  const h = Float64Array.from(model.flow.forward(x64, N).y.subarray(0, N * D));
+  const h = Float64Array.from(model.flow.forward(x64, N, c64).y.subarray(0, N * D));
   const encode = maxAbsDiff(readNpy64(join(out, 'encoded.npy')).data, h);
   assert.ok(encode < 1e-9 * Math.max(1, maxAbs(h)), `${name}: encode differs by ${encode}`);
-  const xs = Float64Array.from(model.flow.inverse(Float64Array.from(codes), N).subarray(0, N * D));
+  const xs = Float64Array.from(model.flow.inverse(Float64Array.from(codes), N, c64).subarray(0, N * D));
   const decode = maxAbsDiff(readNpy64(join(out, 'decoded.npy')).data, xs);
   assert.ok(decode < 1e-9 * Math.max(1, maxAbs(xs)), `${name}: decode differs by ${decode}`);
 
   // Both in float32, as they run in practice: nice-flow's reference float32 backend and the twin's float32 model.
   // log p is a sum of D prior terms and log-determinants that can cancel (with whitening, log|det W| alone is
   // ~+170 nats here while log p is ~±10), so float32 rounding is relative to the terms' magnitudes, not to log p.
-  const lp32 = deserializeModel(bytes, b32).logProb(x32, N);
+  const lp32 = deserializeModel(bytes, b32).logProb(x32, N, c32);
   const twin32 = readNpy64(join(out, 'logp32.npy')).data;
-  const fwd = model.flow.forward(x64, N);
+  const fwd = model.flow.forward(x64, N, c64);
   let logp32 = 0;
   for (let i = 0; i < N; i++) {
     let terms = Math.abs(fwd.logDet[i]) + Math.abs(model.whitening?.logDet ?? 0);
@@ -272,6 +280,13 @@ describe('the PyTorch twin computes what nice-flow computes', { skip }, () => {
     writeFileSync(h, writeNpyF32(codes, [N, dim]));
     inputs.set(dim, { x32, x64: Float64Array.from(x32), codes, x, h });
   }
+  // The labels of the conditional variants' N rows (one-hot, 3 classes).
+  const contexts = (() => {
+    const c64 = contextRows(3, true).subarray(0, N * 3);
+    const path = join(files, 'labels3.npy');
+    writeFileSync(path, writeNpyF32(Float32Array.from(c64), [N, 3]));
+    return { c64: Float64Array.from(c64), c32: Float32Array.from(c64), path };
+  })();
   const zcaPixels = imagePixels(300, new Rng(16));
   const zca = fitZca(centred(zcaPixels), 300, D);
   const figures: Figures[] = [];
@@ -280,18 +295,29 @@ describe('the PyTorch twin computes what nice-flow computes', { skip }, () => {
     // Each variant: PyTorch-style random init, a non-trivial scale, (whitening), saved as nice-flow saves it.
     variants.forEach((v, i) => {
       const m = new NiceModel(b32, v.config);
-      m.init(new Rng(100 + i));
-      const s = m.scaling!.scale.data;
-      for (let d = 0; d < s.length; d++) s[d] = 0.3 * rng.normal() + 0.5;
-      // Larger output layers than the default init, so multiplicative and affine scales are far from 1.
-      for (const c of m.couplings) for (const p of c.net.params.slice(-2)) for (let k = 0; k < p.data.length; k++) p.data[k] *= 3;
-      if (v.config.whiten) m.setWhitening(new Whitening(b32, D, zca.mean, zca.matrix, zca.inverse, zca.logDet));
+      // A network of 4 channels can start with every ReLU dead on these inputs: its gradients are all zero and the
+      // comparison would check nothing, so such a start is drawn again (seed + 1000).
+      for (let seed = 100 + i; ; seed += 1000) {
+        m.init(new Rng(seed));
+        const s = m.scaling!.scale.data;
+        for (let d = 0; d < s.length; d++) s[d] = 0.3 * rng.normal() + 0.5;
+        // Larger output layers than the default init, so multiplicative and affine scales are far from 1 (the
+        // bounded-affine law's sigmoid and tanh would saturate there: its gradients would vanish).
+        const boost = v.config.coupling === 'bounded-affine' ? 1 : 3;
+        for (const c of m.couplings) for (const p of c.net.params.slice(-2)) for (let k = 0; k < p.data.length; k++) p.data[k] *= boost;
+        if (v.config.whiten) m.setWhitening(new Whitening(b32, D, zca.mean, zca.matrix, zca.inverse, zca.logDet));
+        // A conditional model: its context-affine step starts as the identity; move it so the labels matter.
+        for (const p of m.params) if (p.name.startsWith('conditional.')) for (let k = 0; k < p.data.length; k++) p.data[k] = 0.5 * rng.normal();
+        m.paramGradLogProb(inputs.get(v.config.dim)!.x32, N, 1 / N, v.config.classes ? contexts.c32 : undefined);
+        if (m.params.every((p) => maxAbs(p.grad) > 0)) break;
+      }
       writeFileSync(join(files, `${v.name}.safetensors`), serializeModel(m));
     });
     const manifest = {
       dtype: 'float64',
       cases: variants.map((v) => ({
         model: join(files, `${v.name}.safetensors`), x: inputs.get(v.config.dim)!.x, codes: inputs.get(v.config.dim)!.h, out: join(files, v.name),
+        ...(v.config.classes ? { context: contexts.path } : {}),
       })),
     };
     writeFileSync(join(files, 'manifest.json'), JSON.stringify(manifest));
@@ -302,7 +328,7 @@ describe('the PyTorch twin computes what nice-flow computes', { skip }, () => {
     for (const v of variants) {
       const { x32, x64, codes } = inputs.get(v.config.dim)!;
       const bytes = new Uint8Array(readFileSync(join(files, `${v.name}.safetensors`)));
-      figures.push(compareWithTwin(v.name, bytes, join(files, v.name), { x32, x64, codes }, N));
+      figures.push(compareWithTwin(v.name, bytes, join(files, v.name), { x32, x64, codes, ...(v.config.classes ? { context: contexts.c64 } : {}) }, N));
     }
     const worst = (k: 'logp' | 'logp32' | 'plain32' | 'grad' | 'encode' | 'decode'): string => {
       const w = figures.reduce((a, b) => (b[k] > a[k] ? b : a));
@@ -327,12 +353,10 @@ describe('the twin builds described flows (every step kind, the multi-scale flow
   // squeeze, split), and the multi-scale flow that has them all: logit, squeeze, two levels around a split.
   const cases = [...Object.values(STEP_CASES).flat(), MULTI_SCALE_CASE];
   const jitter = (c: StepCase): number => (c === MULTI_SCALE_CASE ? 0.1 : 0.3);
-  const configOf = (c: StepCase): NiceConfig => ({
-    dim: c.shape[0] * c.shape[1] * c.shape[2], prior: 'logistic', shape: [...c.shape], flow: c.flow, ...(c.range ? { range: c.range } : {}),
-  });
+  const configOf = (c: StepCase): NiceConfig => stepCaseConfig(c);
 
   /** `rows` inputs inside the case's data range (spread over its middle, as stepCaseModel's start) and latent codes. */
-  function caseInputs(c: StepCase, name: string, rng: Rng): { x32: Float32Array; x64: Float64Array; codes: Float32Array; x: string; h: string } {
+  function caseInputs(c: StepCase, name: string, rng: Rng): { x32: Float32Array; x64: Float64Array; codes: Float32Array; x: string; h: string; context?: Float64Array; c?: string } {
     const dim = c.shape[0] * c.shape[1] * c.shape[2];
     const [lo, hi] = c.range ?? [0, 1];
     const margin = 0.01 * (hi - lo);
@@ -341,18 +365,23 @@ describe('the twin builds described flows (every step kind, the multi-scale flow
     const x = join(files, `${name}-x.npy`), h = join(files, `${name}-codes.npy`);
     writeFileSync(x, writeNpyF32(x32, [rows, dim]));
     writeFileSync(h, writeNpyF32(codes, [rows, dim]));
-    return { x32, x64: Float64Array.from(x32), codes, x, h };
+    if (!c.context) return { x32, x64: Float64Array.from(x32), codes, x, h };
+    // A conditional case: the first `rows` of its context rows (float32-exact: one-hot, or N(0, 1) rounded).
+    const context = Float64Array.from(Float32Array.from(contextRows(c.context.size, c.context.labels).subarray(0, rows * c.context.size)));
+    const cPath = join(files, `${name}-context.npy`);
+    writeFileSync(cPath, writeNpyF32(Float32Array.from(context), [rows, c.context.size]));
+    return { x32, x64: Float64Array.from(x32), codes, x, h, context, c: cPath };
   }
 
   it(`agrees on log p(x), the gradients, encode and decode of ${cases.length} described flows, the multi-scale one included`, (t: TestContext) => {
     const rng = new Rng(21);
-    const manifest: { dtype: string; cases: Array<{ model: string; x: string; codes: string; out: string }> } = { dtype: 'float64', cases: [] };
+    const manifest: { dtype: string; cases: Array<{ model: string; x: string; codes: string; out: string; context?: string }> } = { dtype: 'float64', cases: [] };
     const inputs = cases.map((c, i) => {
       // nice-flow's model of the case: initialised, started from data (ActNorm and the scaling), every parameter moved.
       const file = join(files, `case${i}.safetensors`);
       writeFileSync(file, serializeModel(stepCaseModel(b32, c, 3, jitter(c))));
       const inp = caseInputs(c, `case${i}`, rng);
-      manifest.cases.push({ model: file, x: inp.x, codes: inp.h, out: join(files, `case${i}`) });
+      manifest.cases.push({ model: file, x: inp.x, codes: inp.h, out: join(files, `case${i}`), ...(inp.c ? { context: inp.c } : {}) });
       return inp;
     });
     writeFileSync(join(files, 'manifest.json'), JSON.stringify(manifest));

@@ -1,7 +1,7 @@
 """python -m nice_flow_torch.check: what the twin computes on given inputs, for comparison with nice-flow.
 
     python -m nice_flow_torch.check --model M.safetensors --x X.npy [--codes H.npy] --out DIR [--dtype float64]
-    python -m nice_flow_torch.check --manifest cases.json        # {"dtype": …, "cases": [{"model", "x", "codes", "out"}]}
+    python -m nice_flow_torch.check --manifest cases.json        # {"dtype": …, "cases": [{"model", "x", "codes", "out", "context"?}]}
     python -m nice_flow_torch.check --new CONFIG.json --x X.npy [--codes H.npy] --out DIR [--seed N]
 
 For each case writes to its `out` folder (float64 unless said otherwise):
@@ -11,7 +11,8 @@ For each case writes to its `out` folder (float64 unless said otherwise):
   encoded.npy       h = f(x)
   decoded.npy       x = f⁻¹(h) for the codes H (when given)
   resaved.safetensors  the model as the twin saves it (nice-flow must read it back unchanged)
-Runs many cases in one process (one PyTorch start-up) with --manifest.
+Runs many cases in one process (one PyTorch start-up) with --manifest. A conditional model's case gives its inputs'
+context (an .npy of [n, C], `context` in the manifest or --context): every row of X and of the codes uses its row.
 
 With --new (a model config as JSON, either form) the twin makes the model itself, then checks it as above: its own
 initialisation from --seed (torch's generator), the data-dependent start on X (ActNorm, and the scaling), every
@@ -35,27 +36,31 @@ from . import safetensors_io
 from .model import NiceConfig, NiceFlow
 
 
-def run_case(model_path: str, x_path: str, codes_path: str | None, out: str, dtype: torch.dtype) -> None:
+def run_case(model_path: str, x_path: str, codes_path: str | None, out: str, dtype: torch.dtype,
+             context_path: str | None = None) -> None:
     os.makedirs(out, exist_ok=True)
     base = NiceFlow.load(model_path)
     x_np = np.load(x_path)
     model = base.to(dtype)
     x = torch.from_numpy(x_np).to(dtype)
+    c_np = np.load(context_path) if context_path else None
+    c = torch.from_numpy(c_np).to(dtype) if c_np is not None else None
+    c32 = torch.from_numpy(c_np).float() if c_np is not None else None
     model.zero_grad(set_to_none=True)
-    logp = model.log_prob(x)
+    logp = model.log_prob(x, c)
     if logp.requires_grad:  # a flow of steps without parameters (logit, squeeze) has no gradient
         logp.mean().backward()
     grads = {name: p.grad.detach().to(torch.float64).numpy() for name, p in model.named_parameters()}
     safetensors_io.write(os.path.join(out, "grads.safetensors"), grads)
     np.save(os.path.join(out, "logp.npy"), logp.detach().to(torch.float64).numpy())
     with torch.no_grad():
-        h, _ = model.encode(x)
+        h, _ = model.encode(x, c)
         np.save(os.path.join(out, "encoded.npy"), h.to(torch.float64).numpy())
         if codes_path:
             codes = torch.from_numpy(np.load(codes_path)).to(dtype)
-            np.save(os.path.join(out, "decoded.npy"), model.decode(codes).to(torch.float64).numpy())
+            np.save(os.path.join(out, "decoded.npy"), model.decode(codes, c).to(torch.float64).numpy())
         m32 = NiceFlow.load(model_path)
-        np.save(os.path.join(out, "logp32.npy"), m32.log_prob(torch.from_numpy(x_np).float()).double().numpy())
+        np.save(os.path.join(out, "logp32.npy"), m32.log_prob(torch.from_numpy(x_np).float(), c32).double().numpy())
         m32.save(os.path.join(out, "resaved.safetensors"))
 
 
@@ -87,6 +92,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model")
     ap.add_argument("--x")
     ap.add_argument("--codes")
+    ap.add_argument("--context", help="a conditional model's context for the rows of --x and --codes (.npy [n, C])")
     ap.add_argument("--out")
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     ap.add_argument("--new", metavar="CONFIG", help="make the model of this config (JSON) with the twin, then check it")
@@ -102,9 +108,9 @@ def main(argv=None) -> int:
             ap.error("give --manifest, or --model (or --new), --x and --out")
         dtype = torch.float64 if a.dtype == "float64" else torch.float32
         model = new_model(a.new, a.x, a.out, a.seed) if a.new else a.model
-        cases = [{"model": model, "x": a.x, "codes": a.codes, "out": a.out}]
+        cases = [{"model": model, "x": a.x, "codes": a.codes, "out": a.out, "context": a.context}]
     for c in cases:
-        run_case(c["model"], c["x"], c.get("codes"), c["out"], dtype)
+        run_case(c["model"], c["x"], c.get("codes"), c["out"], dtype, c.get("context"))
     print(f"checked {len(cases)} model{'s' if len(cases) != 1 else ''} ({'float64' if dtype == torch.float64 else 'float32'})")
     return 0
 

@@ -21,6 +21,10 @@ from .errors import StepError
 
 PARTITIONS = ("alternate", "halves", "checkerboard", "channels")
 LOG_SCALE_BOUND = 2.0
+SHIFT_BOUND = 4.0  # the bounded-affine law's shift C·tanh(t/C) (nice-flow's src/flows/laws/boundedAffineLaw.ts)
+# The coupling laws and their network outputs per updated coordinate (nice-flow's src/flows/laws/lawRegistry.ts).
+LAW_GROUPS = {"additive": 1, "multiplicative": 1, "affine": 2, "bounded-affine": 2}
+COUPLING_LAWS = tuple(LAW_GROUPS)
 
 Shape3 = Tuple[int, int, int]
 
@@ -78,7 +82,7 @@ class Coupling(nn.Module):
         super().__init__()
         self.law = law
         self.network = network
-        self.groups = 2 if law == "affine" else 1
+        self.groups = LAW_GROUPS[law]
         self.zero_init = zero_init
         self.register_buffer("kept", torch.as_tensor(kept, dtype=torch.long), persistent=False)
         self.register_buffer("updated", torch.as_tensor(updated, dtype=torch.long), persistent=False)
@@ -108,7 +112,7 @@ class Coupling(nn.Module):
                 self.layers[-1].bias.zero_()
 
     def net(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """m(x_I1) as (a, t), each [n, |I2|] in the order of `updated`; t is None except for the affine law."""
+        """m(x_I1) as (a, t), each [n, |I2|] in the order of `updated`; t is None for laws without a shift."""
         n = x.shape[0]
         du = self.updated.numel()
         if self.network == "mlp":
@@ -129,6 +133,9 @@ class Coupling(nn.Module):
         x2 = x[:, self.updated]
         if self.law == "additive":
             y2, log_det = x2 + a, x.new_zeros(x.shape[0])
+        elif self.law == "bounded-affine":  # y2 = x2·σ(a + 2) + C·tanh(t/C), log|det| = Σ log σ(a + 2)
+            y2 = x2 * torch.sigmoid(a + 2) + SHIFT_BOUND * torch.tanh(t / SHIFT_BOUND)
+            log_det = F.logsigmoid(a + 2).sum(dim=1)
         else:
             ell = bounded_log_scale(a)
             y2 = x2 * torch.exp(ell)
@@ -142,9 +149,42 @@ class Coupling(nn.Module):
         y2 = y[:, self.updated]
         if self.law == "additive":
             x2 = y2 - a
+        elif self.law == "bounded-affine":
+            x2 = (y2 - SHIFT_BOUND * torch.tanh(t / SHIFT_BOUND)) / torch.sigmoid(a + 2)
         else:
             x2 = (y2 - t if t is not None else y2) * torch.exp(-bounded_log_scale(a))
         return y.index_copy(1, self.updated, x2)
+
+
+class ContextAffine(nn.Module):
+    """y = x · exp(ℓ(a)) + t with [a | t] = W c + b linear in the example's context c [n, C] (nice-flow's
+    src/flows/ContextAffine.ts); log|det| = Σ ℓ(a). As the last step with one-hot labels: a per-class prior location
+    and scale. Parameters `weight` [2D, C] (rows 0…D−1 give a, D…2D−1 give t) and `bias` [2D], both 0 at init."""
+
+    def __init__(self, dim: int, context: int):
+        super().__init__()
+        self.dim, self.context = dim, context
+        self.weight = nn.Parameter(torch.zeros(2 * dim, context))
+        self.bias = nn.Parameter(torch.zeros(2 * dim))
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.weight.zero_()
+            self.bias.zero_()
+
+    def _affine(self, context: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        if context is None:
+            raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
+        at = context.to(self.weight.dtype) @ self.weight.T + self.bias
+        return bounded_log_scale(at[:, : self.dim]), at[:, self.dim:]
+
+    def forward(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        ell, t = self._affine(context)
+        return x * torch.exp(ell) + t, ell.sum(dim=1)
+
+    def inverse(self, y: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
+        ell, t = self._affine(context)
+        return (y - t) * torch.exp(-ell)
 
 
 class DiagonalScaling(nn.Module):

@@ -9,6 +9,7 @@ partition's "second" set from its "first", layer k odd the reverse) and applies 
     additive        y2 = x2 + m(x1)                       log|det| = 0
     multiplicative  y2 = x2 · exp(ℓ(a)),  a = m(x1)        log|det| = Σ ℓ(a)
     affine          y2 = x2 · exp(ℓ(a)) + t,  [a, t] = m(x1)
+    bounded-affine  y2 = x2 · σ(a + 2) + 4·tanh(t/4),  [a, t] = m(x1)     log|det| = Σ log σ(a + 2)
 
 with the bounded log-scale ℓ(a) = 2·tanh(a/2). The coupling network m is an MLP on x1 (ReLU hidden layers, linear
 output), or a convolutional net on the image with the updated coordinates zeroed (3×3 convolutions with ReLU, then
@@ -35,9 +36,9 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, StepError
-from .layers import (LOG_SCALE_BOUND, PARTITIONS, ActNorm, Coupling, DiagonalScaling, InvConv1x1, Split,
+from .layers import (LAW_GROUPS, LOG_SCALE_BOUND, PARTITIONS, ActNorm, ContextAffine, Coupling, DiagonalScaling, InvConv1x1, Split,
                      bounded_log_scale, coupling_sets, partition_sets)
-from .steps import COUPLING_LAWS, count_planned_params, plan_flow, validate_flow
+from .steps import COUPLING_LAWS, MAX_CONTEXT, count_planned_params, plan_flow, validate_flow
 
 PRIORS = ("logistic", "gaussian")
 NETWORKS = ("mlp", "conv")
@@ -82,9 +83,43 @@ class NiceConfig:
     range: Tuple[float, float] = (0.0, 1.0)
     whiten: Optional[str] = None
     flow: Optional[List[dict]] = None
+    classes: Optional[int] = None
+    class_prior: Optional[List[float]] = None  # "classPrior" in files
+    context: Optional[int] = None
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def context_size(self) -> int:
+        """Context values per example: K for a class-conditional model (one-hot labels), `context`, or 0."""
+        return self.classes or self.context or 0
+
+    def _validate_context(self) -> None:
+        for name, lo in (("classes", 2), ("context", 1)):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= MAX_CONTEXT):
+                raise ConfigError(f'model config: "{name}" must be an integer from {lo} to {MAX_CONTEXT}, got {v!r}')
+        if self.classes is not None and self.context is not None and self.context != self.classes:
+            raise ConfigError(f'model config: "context" ({self.context}) must equal "classes" ({self.classes}): a label\'s context is its one-hot code')
+        if self.class_prior is not None:
+            p = self.class_prior
+            if self.classes is None:
+                raise ConfigError('model config: "classPrior" needs "classes"')
+            if not isinstance(p, (list, tuple)) or len(p) != self.classes or not all(isinstance(v, (int, float)) and 0 < v <= 1 for v in p):
+                raise ConfigError(f'model config: "classPrior" must be {self.classes} probabilities in (0, 1]')
+            if abs(sum(p) - 1) > 1e-6:
+                raise ConfigError(f'model config: "classPrior" must sum to 1, got {sum(p)}')
+            self.class_prior = [float(v) for v in p]
+        if self.flow is not None:
+            c = self.context_size
+            steps = [s for s in self.flow if s["type"] == "context-affine"]
+            for s in steps:
+                if s["context"] != c:
+                    raise ConfigError('model config: the flow has a context-affine step but the model has no context ("classes" or "context")' if c == 0
+                                      else f"model config: a context-affine step takes {s['context']} context values, the model's context has {c}")
+            if c > 0 and not steps:
+                raise ConfigError('model config: a conditional model ("classes" or "context") needs a step that reads the context (context-affine)')
 
     @property
     def described(self) -> bool:
@@ -120,7 +155,9 @@ class NiceConfig:
                 self.flow = validate_flow(self.flow, image_shape(self.shape, self.dim))
             except StepError as e:
                 raise ConfigError(f"model config: {e}") from None
+            self._validate_context()
             return
+        self._validate_context()
         pos_int("couplings", 1)
         pos_int("hidden", 1)
         pos_int("depth", 0)
@@ -140,7 +177,7 @@ class NiceConfig:
     @property
     def groups(self) -> int:
         """Coupling-network outputs per updated coordinate (flat form): 2 for affine (a and t), else 1."""
-        return 2 if self.coupling == "affine" else 1
+        return LAW_GROUPS[self.coupling]
 
     @classmethod
     def from_dict(cls, raw: dict) -> "NiceConfig":
@@ -148,7 +185,7 @@ class NiceConfig:
             raise ConfigError("model config is not a JSON object")
         if "dim" not in raw:
             raise ConfigError('model config: "dim" is missing')
-        common = {"dim", "prior", "shape", "range", "whiten"}
+        common = {"dim", "prior", "shape", "range", "whiten", "classes", "context"}
         if raw.get("flow") is not None:
             flat = [k for k in FLAT_KEYS if k in raw]
             if flat:
@@ -166,6 +203,8 @@ class NiceConfig:
                 kw.pop("coupling", None)
             if kw.get("network") is None:
                 kw.pop("network", None)
+        if "classPrior" in raw:
+            kw["class_prior"] = raw["classPrior"]
         if kw.get("shape") is not None:
             kw["shape"] = tuple(kw["shape"])
         if kw.get("range") is not None:
@@ -192,6 +231,12 @@ class NiceConfig:
             out["range"] = [_num(v) for v in self.range]
         if self.whiten:
             out["whiten"] = self.whiten
+        if self.classes is not None:
+            out["classes"] = self.classes
+        if self.class_prior is not None:
+            out["classPrior"] = [_num(v) for v in self.class_prior]
+        if self.context is not None:
+            out["context"] = self.context
         return out
 
     def to_json(self) -> str:
@@ -291,6 +336,8 @@ class NiceFlow(nn.Module):
                 for k in range(config.couplings)
             )
             self.scaling = DiagonalScaling(config.dim)
+            # A conditional flat model: the class (or context) moves and scales the prior, as a last step.
+            self.conditional = ContextAffine(config.dim, config.context_size) if config.context_size else None
         else:
             self.plan = plan_flow(config.flow, image_shape(config.shape, config.dim))
             self.flow = nn.ModuleList(p.kind.build(p.spec, p.shape, p.parity, config.range) for p in self.plan)
@@ -298,6 +345,8 @@ class NiceFlow(nn.Module):
             last = self.flow[-1]
             top_level = not any(isinstance(m, Split) for m in self.flow)
             object.__setattr__(self, "couplings", [m for m in self.flow if isinstance(m, Coupling)])
+            tail = [m for m in self.flow if not isinstance(m, ContextAffine)]
+            last = tail[-1] if tail else last
             object.__setattr__(self, "scaling", last if top_level and isinstance(last, DiagonalScaling) and last.scale.numel() == config.dim else None)
 
     @property
@@ -311,7 +360,9 @@ class NiceFlow(nn.Module):
     @property
     def steps(self) -> List[nn.Module]:
         """The flow's step modules, data side first (without the whitening; a split is a step)."""
-        return list(self.flow) if self.plan is not None else [*self.couplings, self.scaling]
+        if self.plan is not None:
+            return list(self.flow)
+        return [*self.couplings, self.scaling] + ([self.conditional] if self.conditional is not None else [])
 
     @property
     def starts_from_data(self) -> bool:
@@ -320,43 +371,60 @@ class NiceFlow(nn.Module):
 
     # -- the bijection -------------------------------------------------------------------------------------------
 
-    def _forward_from(self, steps: List[nn.Module], start: int, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _check_context(self, context: Optional[torch.Tensor], n: int) -> None:
+        c = self.config.context_size
+        if c == 0:
+            if context is not None:
+                raise ConfigError("this model is not conditional: it takes no context (label)")
+            return
+        if context is None:
+            raise ConfigError(f"this model is class-conditional: give a label (0 to {self.config.classes - 1}) for each example"
+                              if self.config.classes else f"this model is conditional: give a context of {c} values for each example")
+        if tuple(context.shape) != (n, c):
+            raise ConfigError(f"context: expected {n} × {c} values, got shape {list(context.shape)}")
+
+    def _forward_from(self, steps: List[nn.Module], start: int, x: torch.Tensor,
+                      context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         log_det = x.new_zeros(x.shape[0])
         for i in range(start, len(steps)):
             m = steps[i]
             if isinstance(m, Split):
                 # The steps after a split act on the first half of each row; the rest goes to the prior as it is.
                 k = m.inner_dim
-                head, ld = self._forward_from(steps, i + 1, x[:, :k])
+                head, ld = self._forward_from(steps, i + 1, x[:, :k], context)
                 return torch.cat([head, x[:, k:]], dim=1), log_det + ld
-            x, ld = m(x)
+            x, ld = m(x, context) if isinstance(m, ContextAffine) else m(x)
             log_det = log_det + ld
         return x, log_det
 
-    def _inverse_from(self, steps: List[nn.Module], start: int, h: torch.Tensor) -> torch.Tensor:
+    def _inverse_from(self, steps: List[nn.Module], start: int, h: torch.Tensor,
+                      context: Optional[torch.Tensor] = None) -> torch.Tensor:
         end = len(steps)
         for i in range(start, len(steps)):
             if isinstance(steps[i], Split):
                 k = steps[i].inner_dim
-                h = torch.cat([self._inverse_from(steps, i + 1, h[:, :k]), h[:, k:]], dim=1)
+                h = torch.cat([self._inverse_from(steps, i + 1, h[:, :k], context), h[:, k:]], dim=1)
                 end = i
                 break
         for i in reversed(range(start, end)):
-            h = steps[i].inverse(h)
+            m = steps[i]
+            h = m.inverse(h, context) if isinstance(m, ContextAffine) else m.inverse(h)
         return h
 
-    def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """h = f(x) and log|det ∂f/∂x| per example."""
+    def encode(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """h = f(x) (f(x; c) for a conditional model, context [n, C]) and log|det ∂f/∂x| per example."""
+        self._check_context(context, x.shape[0])
         log_det = x.new_zeros(x.shape[0])
         if self.whitening is not None:
             x, ld = self.whitening(x)
             log_det = log_det + ld
-        h, ld = self._forward_from(self.steps, 0, x)
+        h, ld = self._forward_from(self.steps, 0, x, context)
         return h, log_det + ld
 
-    def decode(self, h: torch.Tensor) -> torch.Tensor:
+    def decode(self, h: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x = f⁻¹(h): the steps undone in reverse order (the inner levels of a split first), then the whitening."""
-        x = self._inverse_from(self.steps, 0, h)
+        self._check_context(context, h.shape[0])
+        x = self._inverse_from(self.steps, 0, h, context)
         if self.whitening is not None:
             x = self.whitening.invert(x)
         return x
@@ -365,9 +433,9 @@ class NiceFlow(nn.Module):
         density = logistic_log_density if self.config.prior == "logistic" else gaussian_log_density
         return density(h).sum(dim=1)
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(x) in nats, one per row."""
-        h, log_det = self.encode(x)
+    def log_prob(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """log p(x) in nats, one per row (log p(x | c) for a conditional model, context c [n, C])."""
+        h, log_det = self.encode(x, context)
         return self.prior_log_prob(h) + log_det
 
     forward = log_prob
@@ -390,9 +458,10 @@ class NiceFlow(nn.Module):
         return h * temperature
 
     @torch.no_grad()
-    def sample(self, n: int, temperature: float = 1.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def sample(self, n: int, temperature: float = 1.0, generator: Optional[torch.Generator] = None,
+               context: Optional[torch.Tensor] = None) -> torch.Tensor:
         """n samples x = f⁻¹(T·h), h ~ prior; T = 0 decodes the prior's mode."""
-        return self.decode(self.sample_prior(n, temperature, generator))
+        return self.decode(self.sample_prior(n, temperature, generator), context)
 
     # -- initialisation ------------------------------------------------------------------------------------------
 
@@ -405,7 +474,7 @@ class NiceFlow(nn.Module):
                 m.reset_parameters()
 
     @torch.no_grad()
-    def init_from_data(self, x: torch.Tensor, scaling: bool = False) -> None:
+    def init_from_data(self, x: torch.Tensor, scaling: bool = False, context: Optional[torch.Tensor] = None) -> None:
         """The data-dependent start on a batch x [n, dim] (dequantized data), in order, each layer on what the layers
         before it make of x: ActNorm layers that have not started yet (their `started` buffer is 0) set their outputs'
         mean to 0 and spread to the prior's; with `scaling` the diagonal scaling sets s_d = log(σ_prior / σ_d)."""
@@ -421,7 +490,14 @@ class NiceFlow(nn.Module):
             else:
                 if hasattr(m, "init_from_data"):
                     m.init_from_data(x, prior_std, scaling)
-                x, _ = m(x)
+                if isinstance(m, ContextAffine):
+                    if context is None:
+                        if any(hasattr(later, "init_from_data") for later in steps[i + 1:]):
+                            raise ConfigError("this model is conditional: its data-dependent start needs the batch's context")
+                        break
+                    x, _ = m(x, context)
+                else:
+                    x, _ = m(x)
             i += 1
 
     @torch.no_grad()

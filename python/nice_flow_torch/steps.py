@@ -25,10 +25,9 @@ import numpy as np
 from torch import nn
 
 from .errors import StepError
-from .layers import (PARTITIONS, ActNorm, Coupling, DiagonalScaling, InvConv1x1, Logit, Shape3, Split, Squeeze,
+from .layers import (COUPLING_LAWS, LAW_GROUPS, PARTITIONS, ActNorm, ContextAffine, Coupling, DiagonalScaling, InvConv1x1, Logit, Shape3, Split, Squeeze,
                      coupling_sets, partition_sets)
 
-COUPLING_LAWS = ("additive", "multiplicative", "affine")
 COUPLING_NETWORKS = ("mlp", "conv")
 LOGIT_DEFAULT_ALPHA = 0.05
 MAX_FLOW_STEPS = 4096
@@ -135,7 +134,7 @@ class CouplingStep(StepKind):
         return spec
 
     def param_shapes(self, spec, shape):
-        groups = 2 if spec["law"] == "affine" else 1
+        groups = LAW_GROUPS[spec["law"]]
         out = []
         if spec["network"] == "conv":
             c = shape[0]
@@ -249,9 +248,29 @@ class SplitStep(StepKind):
         return Split(shape)
 
 
+MAX_CONTEXT = 2 ** 16
+
+
+class ContextAffineStep(StepKind):
+    type = "context-affine"
+
+    def validate(self, raw, shape):
+        r = SpecReader(raw, "context-affine step")
+        spec = {"type": "context-affine", "context": r.int("context", 1, MAX_CONTEXT)}
+        r.done()
+        return spec
+
+    def param_shapes(self, spec, shape):
+        d = shape[0] * shape[1] * shape[2]
+        return [("weight", [2 * d, spec["context"]]), ("bias", [2 * d])]
+
+    def build(self, spec, shape, parity, data_range):
+        return ContextAffine(shape[0] * shape[1] * shape[2], spec["context"])
+
+
 # The registered kinds, in nice-flow's registry order (src/flows/steps/stepRegistry.ts).
 STEP_KINDS: Dict[str, StepKind] = {k.type: k for k in (CouplingStep(), ScalingStep(), LogitStep(), ActNormStep(),
-                                                        InvConvStep(), SqueezeStep(), SplitStep())}
+                                                        InvConvStep(), SqueezeStep(), SplitStep(), ContextAffineStep())}
 STEP_TYPES = tuple(STEP_KINDS)
 
 

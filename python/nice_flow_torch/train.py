@@ -37,7 +37,7 @@ from . import distributed, safetensors_io
 from .average import WeightAverage
 from .data import DataError, bits_per_dim, load_split, resolve
 from .evaluation import evaluate
-from .model import ConfigError, NiceConfig, NiceFlow, describe, fit_zca
+from .model import COUPLING_LAWS, ConfigError, NiceConfig, NiceFlow, describe, fit_zca
 from .presets import PRESETS
 from .schedule import LR_SCHEDULES, learning_rate_at, make_schedule
 
@@ -85,7 +85,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--couplings", type=int)
     ap.add_argument("--hidden", type=int, help="hidden units per MLP layer (channels for --network conv); default 1000")
     ap.add_argument("--depth", type=int, help="hidden layers per coupling MLP (3×3 conv layers for conv); default 5")
-    ap.add_argument("--coupling", choices=["additive", "multiplicative", "affine"])
+    ap.add_argument("--coupling", choices=list(COUPLING_LAWS))
     ap.add_argument("--network", choices=["mlp", "conv"])
     ap.add_argument("--prior", choices=["logistic", "gaussian"])
     ap.add_argument("--partition", choices=["alternate", "halves", "checkerboard", "channels"])

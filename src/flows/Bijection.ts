@@ -19,6 +19,8 @@ export interface DataInitOptions {
   priorStd: number;
   /** Also start the layers that only start from data when asked (the diagonal scaling: `--scale-init data`). */
   scaling: boolean;
+  /** The batch's context [n, C] for a conditional flow (see `Bijection.forward`). */
+  context?: FloatArray;
 }
 
 /**
@@ -36,15 +38,20 @@ export interface DataInitOptions {
  *   whatever `forward` and `backward` calls come in between. Its buffers are allocated on the first `inverse`.
  * - `backward`'s result is `dy` itself (overwritten) or a view of the layer's own buffer, valid until the layer's
  *   next `forward` or `backward`.
+ *
+ * Context (conditional flows, zuko/nflows style): `forward` and `inverse` take an optional per-example context
+ * [n, C] (a class label one-hot encoded, or any vector). Composite layers pass it to their parts; a layer that uses
+ * it (`ContextAffine`; a coupling with a conditional network) requires it and saves what `backward` needs, the others
+ * ignore it. For each fixed context the layer is a bijection of x. No gradient flows into the context.
  */
 export interface Bijection {
   readonly dim: number;
   /** Trainable parameters, weight-file names included. */
   readonly params: Param[];
   /** x [n, dim] → y [n, dim] and logDet [n]. Saves what `backward` needs (and only `forward` writes that). */
-  forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray };
+  forward(x: FloatArray, n: number, context?: FloatArray): { y: FloatArray; logDet: FloatArray };
   /** y [n, dim] → x [n, dim]. Leaves `forward`'s outputs and saved state as they were. */
-  inverse(y: FloatArray, n: number): FloatArray;
+  inverse(y: FloatArray, n: number, context?: FloatArray): FloatArray;
   /**
    * Backward through the last `forward` (not disturbed by `inverse` calls since), for a loss L that depends on its
    * outputs through dL/dy = `dy` and on its log-determinants as `L = … + logDetWeight · Σ_i logDet_i`. Returns

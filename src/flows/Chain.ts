@@ -37,25 +37,25 @@ export class Chain implements Bijection {
     let cur = x;
     for (const layer of this.layers) {
       layer.initFromData?.(cur, n, options);
-      cur = layer.forward(cur, n).y;
+      cur = layer.forward(cur, n, options.context).y;
     }
   }
 
-  forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray } {
+  forward(x: FloatArray, n: number, context?: FloatArray): { y: FloatArray; logDet: FloatArray } {
     const total = this.logDet.get(n);
     total.fill(0);
     let cur = x;
     for (const layer of this.layers) {
-      const { y, logDet } = layer.forward(cur, n);
+      const { y, logDet } = layer.forward(cur, n, context);
       for (let i = 0; i < n; i++) total[i] += logDet[i];
       cur = y;
     }
     return { y: cur, logDet: total };
   }
 
-  inverse(y: FloatArray, n: number): FloatArray {
+  inverse(y: FloatArray, n: number, context?: FloatArray): FloatArray {
     let cur = y;
-    for (let k = this.layers.length - 1; k >= 0; k--) cur = this.layers[k].inverse(cur, n);
+    for (let k = this.layers.length - 1; k >= 0; k--) cur = this.layers[k].inverse(cur, n, context);
     return cur;
   }
 

@@ -13,7 +13,7 @@ import type { Partition } from './Partition.js';
 /**
  * A coupling layer with a pluggable coupling law (NICE §3.2): `y_I1 = x_I1`, `y_I2 = g(x_I2; m(x_I1))`, with `m`
  * the coupling network (`net`, a dense Mlp or a ConvNet) and g the law object (see laws/CouplingLawImpl.ts; the
- * registered ones are additive, multiplicative and affine, laws/lawRegistry.ts). The Jacobian is triangular with
+ * registered ones are additive, multiplicative, affine and bounded-affine, laws/lawRegistry.ts). The Jacobian is triangular with
  * diagonal [1 on I1, ∂g/∂x2 on I2], so log|det| is the law's. Inverse: m is computed from y1 = x1, then
  * x2 = g⁻¹(y2; m(y1)).
  *

@@ -87,20 +87,20 @@ export class Prefix implements Bijection {
     }
   }
 
-  forward(x: FloatArray, n: number): { y: FloatArray; logDet: FloatArray } {
+  forward(x: FloatArray, n: number, context?: FloatArray): { y: FloatArray; logDet: FloatArray } {
     this.n = n;
     const xs = this.fwdIn.get(n);
     this.compact(x, n, xs);
-    const { y: ys, logDet } = this.inner.forward(xs, n);
+    const { y: ys, logDet } = this.inner.forward(xs, n, context);
     const y = this.out.get(n);
     this.join(ys, x, n, y);
     return { y, logDet };
   }
 
-  inverse(y: FloatArray, n: number): FloatArray {
+  inverse(y: FloatArray, n: number, context?: FloatArray): FloatArray {
     const ys = this.invIn.get(n);
     this.compact(y, n, ys);
-    const xs = this.inner.inverse(ys, n);
+    const xs = this.inner.inverse(ys, n, context);
     const x = this.outInv.get(n);
     this.join(xs, y, n, x);
     return x;

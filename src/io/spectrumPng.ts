@@ -1,14 +1,6 @@
 import { encode } from 'fast-png';
+import { CHAR_H, CHAR_W, drawText } from './pixelFont.js';
 
-// A 3×5 pixel font for tick labels, so the chart needs no font or plotting library: five rows of three bits each,
-// most significant bit on the left.
-const GLYPHS: Record<string, number[]> = {
-  '0': [7, 5, 5, 5, 7], '1': [2, 6, 2, 2, 7], '2': [7, 1, 7, 4, 7], '3': [7, 1, 7, 1, 7], '4': [5, 5, 7, 1, 1],
-  '5': [7, 4, 7, 1, 7], '6': [7, 4, 7, 5, 7], '7': [7, 1, 1, 1, 1], '8': [7, 5, 7, 5, 7], '9': [7, 5, 7, 1, 7],
-  e: [0, 7, 7, 4, 7], '-': [0, 0, 7, 0, 0],
-};
-const FONT_SCALE = 2;
-const CHAR_W = 4 * FONT_SCALE;
 
 /**
  * A line chart PNG (8-bit gray) of positive values in the given order, on a log10 y axis: white background, gray
@@ -27,28 +19,18 @@ export function spectrumPng(values: ArrayLike<number>, width = 640, height = 320
     const xi = Math.round(x), yi = Math.round(y);
     if (xi >= 0 && xi < width && yi >= 0 && yi < height) img[yi * width + xi] = v;
   };
-  const text = (s: string, x: number, y: number): void => {
-    [...s].forEach((ch, k) => {
-      const rows = GLYPHS[ch];
-      if (!rows) return;
-      for (let r = 0; r < 5 * FONT_SCALE; r++) {
-        for (let c = 0; c < 3 * FONT_SCALE; c++) {
-          if ((rows[Math.floor(r / FONT_SCALE)] >> (2 - Math.floor(c / FONT_SCALE))) & 1) set(x + k * CHAR_W + c, y + r, 0);
-        }
-      }
-    });
-  };
+  const text = (label: string, x: number, y: number): void => drawText(img, width, height, label, x, y);
   const yOf = (l: number): number => top + plotH - ((l - lo) / (hi - lo)) * plotH;
   const xOf = (i: number): number => left + (logs.length === 1 ? 0 : (i / (logs.length - 1)) * plotW);
   for (let y = top; y <= top + plotH; y++) set(left, y, 128);
   for (let x = left; x <= left + plotW; x++) set(x, top + plotH, 128);
   // One labelled tick per decade; with many decades, every k-th so labels never overlap.
-  const every = Math.max(1, Math.ceil((hi - lo) / Math.max(1, Math.floor(plotH / (8 * FONT_SCALE)))));
+  const every = Math.max(1, Math.ceil((hi - lo) / Math.max(1, Math.floor(plotH / (CHAR_H + 6)))));
   for (let d = lo; d <= hi; d++) {
     for (let x = left - 4; x < left; x++) set(x, yOf(d), 128);
     if ((d - lo) % every === 0) {
       const label = `1e${d}`;
-      text(label, left - 6 - label.length * CHAR_W, yOf(d) - (5 * FONT_SCALE) / 2);
+      text(label, left - 6 - label.length * CHAR_W, yOf(d) - CHAR_H / 2);
     }
   }
   const last = String(logs.length);

@@ -1,8 +1,10 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { COUPLING_LAWS, type CouplingLaw } from '../flows/couplingLaw.js';
 import { PARTITION_NAMES, partitionFor, type PartitionName } from '../flows/Partition.js';
+import { MAX_CONTEXT } from '../flows/steps/contextAffineStep.js';
 import type { StepSpec } from '../flows/steps/StepKind.js';
 import { PRIOR_NAMES, type PriorName } from '../priors/priorRegistry.js';
+import { contextSize } from './contextSize.js';
 import { flowInputShape, validateFlow } from './planFlow.js';
 
 /**
@@ -47,6 +49,15 @@ export interface NiceConfig {
    * runs before the couplings, and its log-determinant is part of log p(x) (the paper, SVHN and CIFAR-10).
    */
   whiten?: 'zca';
+  /**
+   * A class-conditional model over this many classes (K ≥ 2): the context of an example is its label, one-hot
+   * encoded (K values). `logProb`, `sample`, encode and decode then take labels; `classify` applies Bayes' rule.
+   */
+  classes?: number;
+  /** The class prior p(y) for Bayes' rule and the marginal likelihood (K probabilities; uniform when absent). */
+  classPrior?: number[];
+  /** A model conditioned on a context vector of this many values per example (any numbers; `classes` sets it to K). */
+  context?: number;
 }
 
 /** Kinds of coupling network. */
@@ -137,6 +148,7 @@ function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceC
   } catch (e) {
     throw new NiceFlowError(`model config: ${(e as Error).message}`);
   }
+  checkContextSteps(config);
   return config;
 }
 
@@ -160,4 +172,51 @@ function readCommon(c: Record<string, unknown>, dim: number, config: NiceConfig)
     if (c.whiten !== 'zca') throw new NiceFlowError(`model config: "whiten" must be zca or none, got ${JSON.stringify(c.whiten)}`);
     config.whiten = 'zca';
   }
+  readContext(c, config);
+}
+
+/** `classes`, `classPrior` and `context`: checked, and set on `config` when given. */
+function readContext(c: Record<string, unknown>, config: NiceConfig): void {
+  const int = (key: string, min: number): number => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_CONTEXT) {
+      throw new NiceFlowError(`model config: "${key}" must be an integer from ${min} to ${MAX_CONTEXT}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  if (c.classes !== undefined) config.classes = int('classes', 2);
+  if (c.context !== undefined) {
+    config.context = int('context', 1);
+    if (config.classes !== undefined && config.context !== config.classes) {
+      throw new NiceFlowError(`model config: "context" (${config.context}) must equal "classes" (${config.classes}): a label's context is its one-hot code`);
+    }
+  }
+  if (c.classPrior !== undefined) {
+    const p = c.classPrior;
+    const K = config.classes;
+    if (K === undefined) throw new NiceFlowError('model config: "classPrior" needs "classes"');
+    if (!Array.isArray(p) || p.length !== K || !p.every((v) => typeof v === 'number' && v > 0 && v <= 1)) {
+      throw new NiceFlowError(`model config: "classPrior" must be ${K} probabilities in (0, 1], got ${JSON.stringify(p)?.slice(0, 80)}`);
+    }
+    const sum = (p as number[]).reduce((a, b) => a + b, 0);
+    if (Math.abs(sum - 1) > 1e-6) throw new NiceFlowError(`model config: "classPrior" must sum to 1, got ${sum}`);
+    config.classPrior = [...(p as number[])];
+  }
+}
+
+/**
+ * The context a flow's steps take must be the model's: every `context-affine` step's `context` equals the config's
+ * context size, and a conditional model has at least one step that reads the context.
+ */
+function checkContextSteps(config: NiceConfig): void {
+  const C = contextSize(config);
+  const steps = (config.flow ?? []).filter((s) => s.type === 'context-affine');
+  for (const s of steps) {
+    if (s.context !== C) {
+      throw new NiceFlowError(C === 0
+        ? 'model config: the flow has a context-affine step but the model has no context ("classes" or "context")'
+        : `model config: a context-affine step takes ${String(s.context)} context values, the model's context has ${C}`);
+    }
+  }
+  if (C > 0 && steps.length === 0) throw new NiceFlowError('model config: a conditional model ("classes" or "context") needs a step that reads the context (context-affine)');
 }

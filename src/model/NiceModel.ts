@@ -6,6 +6,7 @@ import type { Rng } from '../core/Rng.js';
 import { UNIT_RANGE, type DataRange } from '../data/dequantize.js';
 import type { Bijection, LayerBuffer } from '../flows/Bijection.js';
 import { Chain } from '../flows/Chain.js';
+import { ContextAffine } from '../flows/ContextAffine.js';
 import { Coupling } from '../flows/Coupling.js';
 import { DiagonalScaling } from '../flows/DiagonalScaling.js';
 import { Prefix } from '../flows/Prefix.js';
@@ -14,6 +15,7 @@ import type { Param } from '../nn/Param.js';
 import { Workspace } from '../nn/Workspace.js';
 import { getPrior } from '../priors/getPrior.js';
 import { priorLogProb, type Prior } from '../priors/Prior.js';
+import { contextSize } from './contextSize.js';
 import { type NiceConfig, validateConfig } from './NiceConfig.js';
 import { buildPlannedFlow, countPlannedParams, planFlow } from './planFlow.js';
 
@@ -94,7 +96,9 @@ export class NiceModel {
     this.body = buildPlannedFlow(backend, planFlow(this.config), [range[0], range[1]]);
     this.layers = leafLayers(this.body);
     this.couplings = this.layers.filter((l): l is Coupling => l instanceof Coupling);
-    const last = this.body.layers[this.body.layers.length - 1];
+    // The scaling is the last layer but for a conditional flat model's context-affine step after it.
+    const tail = this.body.layers.filter((l) => !(l instanceof ContextAffine));
+    const last = tail[tail.length - 1];
     this.scaling = last instanceof DiagonalScaling && last.dim === dim ? last : null;
     this.startsFromData = this.layers.some((l) => l.initFromData && !(l instanceof DiagonalScaling));
     // With whiten: 'zca' the whitening layer comes later (fitted, or loaded from the file) through setWhitening;
@@ -109,6 +113,28 @@ export class NiceModel {
 
   get dim(): number {
     return this.config.dim;
+  }
+
+  /**
+   * Context values per example (0: an unconditional model). A conditional model's methods that run the flow take
+   * a context [n, contextSize] (for a class-conditional model, one-hot labels: see `oneHot`) and refuse to run
+   * without one.
+   */
+  get contextSize(): number {
+    return contextSize(this.config);
+  }
+
+  /** Checks that a context is given exactly when the model is conditional (one-line NiceFlowErrors). */
+  checkContext(context: FloatArray | undefined, n: number): void {
+    const C = this.contextSize;
+    if (C === 0) {
+      if (context !== undefined) throw new NiceFlowError('this model is not conditional: it takes no context (label)');
+      return;
+    }
+    if (context === undefined) {
+      throw new NiceFlowError(this.config.classes ? `this model is class-conditional: give a label (0 to ${this.config.classes - 1}) for each example` : `this model is conditional: give a context of ${C} values for each example`);
+    }
+    if (context.length < n * C) throw new NiceFlowError(`context: expected ${n} × ${C} values, got ${context.length}`);
   }
 
   /** The whole bijection f: [whitening], couplings, scaling. */
@@ -157,9 +183,10 @@ export class NiceModel {
     return this.lp.buf.subarray(0, n);
   }
 
-  /** log p_X(x_i) in nats for each row of x [n, dim]. */
-  logProb(x: FloatArray, n: number): Float64Array {
-    const { y, logDet } = this.flow.forward(x, n);
+  /** log p_X(x_i) in nats for each row of x [n, dim] (log p(x_i | c_i) for a conditional model, context c [n, C]). */
+  logProb(x: FloatArray, n: number, context?: FloatArray): Float64Array {
+    this.checkContext(context, n);
+    const { y, logDet } = this.flow.forward(x, n, context);
     const out = new Float64Array(n);
     this.priorTerms(y, n, 0, out);
     for (let i = 0; i < n; i++) out[i] += logDet[i];
@@ -189,8 +216,8 @@ export class NiceModel {
    * Training uses weight = −1/n (the loss is the mean negative log-likelihood); inpainting uses weight = 1 and
    * gets ∂ log p(x_i)/∂x_i for every example.
    */
-  gradLogProb(x: FloatArray, n: number, weight: number, paramGrads: boolean): { dx: FloatArray; logProb: Float64Array } {
-    const { dx, logProb } = this.backprop(x, n, weight, paramGrads, true);
+  gradLogProb(x: FloatArray, n: number, weight: number, paramGrads: boolean, context?: FloatArray): { dx: FloatArray; logProb: Float64Array } {
+    const { dx, logProb } = this.backprop(x, n, weight, paramGrads, true, context);
     return { dx: dx!, logProb };
   }
 
@@ -198,12 +225,13 @@ export class NiceModel {
    * Parameter gradients of `weight · Σ_i log p(x_i)` into each param's `grad`, without the input gradient (the
    * training step: it saves the first layer's input-gradient product). Returns the log-likelihoods (a view).
    */
-  paramGradLogProb(x: FloatArray, n: number, weight: number): Float64Array {
-    return this.backprop(x, n, weight, true, false).logProb;
+  paramGradLogProb(x: FloatArray, n: number, weight: number, context?: FloatArray): Float64Array {
+    return this.backprop(x, n, weight, true, false, context).logProb;
   }
 
-  private backprop(x: FloatArray, n: number, weight: number, paramGrads: boolean, inputGrad: boolean): { dx: FloatArray | null; logProb: Float64Array } {
-    const { y: h, logDet } = this.flow.forward(x, n);
+  private backprop(x: FloatArray, n: number, weight: number, paramGrads: boolean, inputGrad: boolean, context?: FloatArray): { dx: FloatArray | null; logProb: Float64Array } {
+    this.checkContext(context, n);
+    const { y: h, logDet } = this.flow.forward(x, n, context);
     const logProb = this.logProbBuffer(n);
     const dh = this.priorTerms(h, n, weight, logProb);
     for (let i = 0; i < n; i++) logProb[i] += logDet[i];
@@ -211,24 +239,27 @@ export class NiceModel {
     return { dx, logProb };
   }
 
-  /** Encode: h = f(x) and log|det ∂f/∂x| per example. */
-  encode(x: FloatArray, n: number): { h: Float32Array; logDet: Float64Array } {
-    const { y, logDet } = this.flow.forward(x, n);
+  /** Encode: h = f(x) (f(x; c) for a conditional model) and log|det ∂f/∂x| per example. */
+  encode(x: FloatArray, n: number, context?: FloatArray): { h: Float32Array; logDet: Float64Array } {
+    this.checkContext(context, n);
+    const { y, logDet } = this.flow.forward(x, n, context);
     return { h: Float32Array.from(y.subarray(0, n * this.dim)), logDet: Float64Array.from(logDet.subarray(0, n)) };
   }
 
-  /** Decode: x = f⁻¹(h). */
-  decode(h: FloatArray, n: number): Float32Array {
-    return Float32Array.from(this.flow.inverse(h, n).subarray(0, n * this.dim));
+  /** Decode: x = f⁻¹(h) (f⁻¹(h; c) for a conditional model). */
+  decode(h: FloatArray, n: number, context?: FloatArray): Float32Array {
+    this.checkContext(context, n);
+    return Float32Array.from(this.flow.inverse(h, n, context).subarray(0, n * this.dim));
   }
 
   /**
    * n samples x = f⁻¹(T·h), h ~ p_H (§3.4). Temperature T scales the prior draw; T = 0 decodes the prior's mode (h = 0).
    */
-  sample(n: number, rng: Rng, temperature = 1): Float32Array {
+  sample(n: number, rng: Rng, temperature = 1, context?: FloatArray): Float32Array {
+    this.checkContext(context, n);
     const h = this.draws.get(n);
     for (let i = 0; i < h.length; i++) h[i] = temperature === 0 ? 0 : temperature * this.prior.sample(rng);
-    return this.decode(h, n);
+    return this.decode(h, n, context);
   }
 
   /**
@@ -239,13 +270,14 @@ export class NiceModel {
    * starts with the prior's spread (see docs/conventions.md, "Reference learning curve (MNIST)"); without it s must
    * travel to about ln 256 at Adam's pace.
    */
-  initFromData(x: FloatArray, n: number, options: { scaling: boolean }): void {
-    this.flow.initFromData(x, n, { priorStd: this.prior.std, scaling: options.scaling });
+  initFromData(x: FloatArray, n: number, options: { scaling: boolean; context?: FloatArray }): void {
+    this.checkContext(options.context, n);
+    this.flow.initFromData(x, n, { priorStd: this.prior.std, scaling: options.scaling, context: options.context });
   }
 
   /** `initFromData` with the scaling started too (`--scale-init data`). */
-  initScaleFromData(x: FloatArray, n: number): void {
-    this.initFromData(x, n, { scaling: true });
+  initScaleFromData(x: FloatArray, n: number, context?: FloatArray): void {
+    this.initFromData(x, n, { scaling: true, context });
   }
 
   /** Parameters by weight-file name. */

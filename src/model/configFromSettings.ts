@@ -21,6 +21,13 @@ export interface ModelSettings {
   range?: DataRange;
   /** A flow description (a list of steps) in place of the flat settings couplings…network (`--flow FILE`). */
   flow?: StepSpec[];
+  /**
+   * A class-conditional model over this many classes (`--conditional`): the flat form gets a context-affine step
+   * after its scaling; a description without a context-affine step gets one at its end.
+   */
+  classes?: number;
+  /** With `classes`: p(y) for Bayes' rule (from the training labels: classPriorFromLabels). */
+  classPrior?: number[];
 }
 
 const FLAT_SETTINGS = ['couplings', 'hidden', 'depth', 'partition', 'coupling', 'network'] as const;
@@ -53,7 +60,11 @@ export function configFromSettings(
     (explicit[key] ?? p[key] ?? DEFAULT_MODEL_SETTINGS[key]) as ModelSettings[K];
   const range = explicit.range ?? p.range ?? dataRange;
   const whiten = explicit.whiten ?? p.whiten ?? DEFAULT_MODEL_SETTINGS.whiten;
-  const flow = explicit.flow ?? p.flow;
+  const described = explicit.flow ?? p.flow;
+  const K = explicit.classes;
+  const conditional = K ? { classes: K, ...(explicit.classPrior ? { classPrior: explicit.classPrior } : {}) } : {};
+  // A conditional description needs a step that reads the label: the per-class prior location and scale, last.
+  const flow = described && K && !described.some((s) => s.type === 'context-affine') ? [...described, { type: 'context-affine', context: K }] : described;
   if (flow) {
     // A description fixes the whole flow: a flat setting beside it would be silently ignored, so it is refused.
     const flat = FLAT_SETTINGS.filter((k) => explicit[k] !== undefined);
@@ -67,6 +78,7 @@ export function configFromSettings(
       range: [range[0], range[1]],
       flow,
       ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
+      ...conditional,
     };
   }
   return {
@@ -81,5 +93,6 @@ export function configFromSettings(
     shape: [...data.shape],
     range: [range[0], range[1]],
     ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
+    ...conditional,
   };
 }

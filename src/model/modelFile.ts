@@ -36,16 +36,19 @@ export function serializeModel(model: NiceModel, metadata: Record<string, string
 }
 
 /**
- * The config as stored: `shape`, `range` and `whiten` only when set, `network` only when it is not the default `mlp`;
+ * The config as stored: `shape`, `range`, `whiten`, `classes`, `classPrior` and `context` only when set, `network` only when it is not the default `mlp`;
  * a described flow as its `flow` list (complete specs) in place of the flat keys.
  */
 function configForFile(config: NiceConfig): NiceConfig {
-  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow } = config;
+  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow, classes, classPrior, context } = config;
   const out: NiceConfig = flow ? { dim, prior, flow } : { dim, couplings, hidden, depth, prior, partition, coupling };
   if (shape) out.shape = shape;
   if (network && network !== 'mlp') out.network = network;
   if (range) out.range = range;
   if (whiten) out.whiten = whiten;
+  if (classes !== undefined) out.classes = classes;
+  if (classPrior) out.classPrior = classPrior;
+  if (context !== undefined) out.context = context;
   return out;
 }
 

@@ -5,6 +5,7 @@ import { Chain } from '../flows/Chain.js';
 import { getStepKind } from '../flows/steps/stepRegistry.js';
 import type { Shape3, StepKind, StepSpec } from '../flows/steps/StepKind.js';
 import { imageShape } from './imageShape.js';
+import { contextSize } from './contextSize.js';
 import type { NiceConfig } from './NiceConfig.js';
 
 /** The shape a config's flow starts from: its `shape`, or the square (or row) `imageShape` guesses from `dim`. */
@@ -64,6 +65,9 @@ function paperSteps(config: NiceConfig): StepSpec[] {
   const steps: StepSpec[] = [];
   for (let k = 0; k < couplings; k++) steps.push({ type: 'coupling', law: coupling, partition, network, hidden, depth });
   steps.push({ type: 'scaling' });
+  // A conditional flat model: the class (or context) moves and scales the prior, as a last step.
+  const C = contextSize(config);
+  if (C > 0) steps.push({ type: 'context-affine', context: C });
   return steps;
 }
 
@@ -81,7 +85,7 @@ export function planFlow(config: NiceConfig): PlannedStep[] {
   for (const [i, raw] of specs.entries()) {
     const kind = getStepKind(raw.type);
     const spec = kind.validate(raw, shape);
-    const prefix = described ? `flow.${i}.` : raw.type === 'coupling' ? `couplings.${couplings}.` : 'scaling.';
+    const prefix = described ? `flow.${i}.` : raw.type === 'coupling' ? `couplings.${couplings}.` : raw.type === 'scaling' ? 'scaling.' : 'conditional.';
     planned.push({ kind, spec, shape, prefix, parity: raw.type === 'coupling' ? couplings++ % 2 : 0 });
     shape = kind.outShape(spec, shape);
   }

@@ -26,6 +26,9 @@ export interface EpochLogEntry {
   trainBitsPerDim: number;
   validLogLikelihood: number;
   validBitsPerDim: number;
+  /** A class-conditional model: the validation log p(x | y) under the true labels (`valid…` is the marginal) and the likelihood classifier's accuracy. */
+  validConditionalLogLikelihood?: number;
+  validAccuracy?: number;
   /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
   liveValidLogLikelihood?: number;
   liveValidBitsPerDim?: number;

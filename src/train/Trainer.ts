@@ -84,6 +84,8 @@ export class Trainer {
   readonly ema: Float32Array[] | null;
   private live: Float32Array[] | null = null;
   private readonly x: FloatArray;
+  /** A class-conditional model's batch context: the batch's labels one-hot [batch, K]; null otherwise. */
+  private readonly context: FloatArray | null;
 
   constructor(
     readonly model: NiceModel,
@@ -106,6 +108,13 @@ export class Trainer {
     this.rng = new Rng(this.options.seed);
     this.order = new Int32Array(data.count);
     this.x = model.backend.alloc(this.options.batchSize * data.dim);
+    this.context = null;
+    if (model.contextSize > 0) {
+      const K = model.config.classes;
+      if (!K) throw new NiceFlowError('this model takes a context vector per example: training it needs those vectors, which image data sets do not carry (train a class-conditional model, `classes`, on labelled images)');
+      if (!data.labels) throw new NiceFlowError('this model is class-conditional: the training images need their labels');
+      this.context = model.backend.alloc(this.options.batchSize * K);
+    }
     this.shuffle();
   }
 
@@ -127,7 +136,7 @@ export class Trainer {
     if (this.live) throw new Error('trainStep: the weight average is installed; call useLive() first');
     const n = this.options.batchSize;
     dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
-    const logProb = this.model.paramGradLogProb(this.x, n, -1 / n);
+    const logProb = this.model.paramGradLogProb(this.x, n, -1 / n, this.batchContext(n));
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logProb[i];
     mean /= n;
@@ -153,6 +162,21 @@ export class Trainer {
       this.shuffle();
     }
     return mean;
+  }
+
+  /** The current batch's labels one-hot in `context` (undefined for an unconditional model). */
+  private batchContext(n: number): FloatArray | undefined {
+    if (!this.context) return undefined;
+    const K = this.model.config.classes!;
+    const labels = this.data.labels!;
+    const start = this.batchInEpoch * n;
+    this.context.fill(0, 0, n * K);
+    for (let i = 0; i < n; i++) {
+      const y = labels[this.order[start + i]];
+      if (y >= K) throw new NiceFlowError(`label ${y} of training image ${this.order[start + i]} is not one of the model's ${K} classes`);
+      this.context[i * K + y] = 1;
+    }
+    return this.context;
   }
 
   /** With `clipGradNorm`: the gradient's global norm at the last step, before clipping. */
@@ -228,7 +252,7 @@ export class Trainer {
   checkLoss(): number {
     const n = this.options.batchSize;
     dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, 'center', this.rng, this.x, this.model.range);
-    const logProb = this.model.logProb(this.x, n);
+    const logProb = this.model.logProb(this.x, n, this.batchContext(n));
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logProb[i];
     return mean / n;

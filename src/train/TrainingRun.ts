@@ -7,6 +7,7 @@ import type { ImageDataset } from '../data/ImageDataset.js';
 import { Whitening } from '../flows/Whitening.js';
 import { configFromSettings } from '../model/configFromSettings.js';
 import { serializeModel } from '../model/modelFile.js';
+import { oneHot } from '../model/oneHot.js';
 import type { NiceConfig } from '../model/NiceConfig.js';
 import { modelMemory, NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
@@ -77,7 +78,10 @@ export class TrainingRun {
       const x = backend.alloc(n * train.dim);
       try {
         dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
-        model.initFromData(x, n, { scaling: options.scaleInit === 'data' });
+        const K = model.config.classes;
+        if (K && !train.labels) throw new NiceFlowError('this model is class-conditional: the training images need their labels');
+        const context = K ? oneHot(train.labels!, K, undefined, n) : undefined;
+        model.initFromData(x, n, { scaling: options.scaleInit === 'data', context });
       } finally {
         backend.free(x);
       }
@@ -240,13 +244,14 @@ export class TrainingRun {
       const entry: EpochLogEntry = {
         step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
         validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim,
+        ...(result.accuracy !== undefined ? { validConditionalLogLikelihood: result.conditionalLogLikelihood, validAccuracy: result.accuracy } : {}),
         ...(live ? { liveValidLogLikelihood: live.logLikelihood, liveValidBitsPerDim: live.bitsPerDim } : {}),
         ...(test ? { testLogLikelihood: test.logLikelihood, testBitsPerDim: test.bitsPerDim } : {}),
         ...(liveTest ? { liveTestLogLikelihood: liveTest.logLikelihood, liveTestBitsPerDim: liveTest.bitsPerDim } : {}),
         seconds: Math.round(record.seconds * 10) / 10,
       };
       await driver.storage.appendLog(entry);
-      const samples = model.sample(64, new Rng(record.seed + 2), 1);
+      const { samples, count: sampleCount } = epochSamples(model, record.seed + 2);
       // A run that ends mid-epoch (--max-steps, a stop) is validated there too, but its epoch goes on when resumed:
       // the running sum is kept so the epoch's train log-likelihood covers all its steps.
       if (trainer.batchInEpoch === 0) {
@@ -256,7 +261,7 @@ export class TrainingRun {
       keepEpochSum();
       trainer.useLive(); // the checkpoint holds the live weights (and the average beside them)
       await save();
-      await events.onEpoch?.({ ...entry, improved, samples, sampleCount: 64 });
+      await events.onEpoch?.({ ...entry, improved, samples, sampleCount });
       // Validation time does not count as training time.
       t0 = now();
       secondsBefore = record.seconds;
@@ -302,4 +307,16 @@ export class TrainingRun {
 
 function fmt(v: number): string {
   return Math.abs(v) >= 1e6 ? v.toExponential(2) : v.toFixed(2);
+}
+
+/**
+ * The sample grid of an epoch: 64 samples at temperature 1, or for a class-conditional model 8 per class in class
+ * order (rows of 8: one row per class).
+ */
+function epochSamples(model: NiceModel, seed: number): { samples: Float32Array; count: number } {
+  const K = model.config.classes;
+  if (!K) return { samples: model.sample(64, new Rng(seed), 1), count: 64 };
+  const count = 8 * K;
+  const labels = Int32Array.from({ length: count }, (_, i) => Math.floor(i / 8));
+  return { samples: model.sample(count, new Rng(seed), 1, oneHot(labels, K)), count };
 }

@@ -37,7 +37,7 @@ function partitionOf(spec: CouplingSpec, shape: Shape3, parity: number) {
 /** A coupling layer (NICE §3.2) with a registered law and a dense or convolutional network. */
 export const couplingStep: StepKind<CouplingSpec> = {
   type: 'coupling',
-  summary: 'coupling layer: y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)) with a law (additive, multiplicative, affine) and a network (mlp, conv)',
+  summary: 'coupling layer: y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)) with a law (additive, multiplicative, affine, bounded-affine) and a network (mlp, conv)',
   validate(raw, shape) {
     const r = new SpecReader(raw, 'coupling step');
     const spec: CouplingSpec = {

@@ -1,5 +1,6 @@
 import { NiceFlowError } from '../../core/NiceFlowError.js';
 import { actnormStep } from './actnormStep.js';
+import { contextAffineStep } from './contextAffineStep.js';
 import { couplingStep } from './couplingStep.js';
 import { invconvStep } from './invconvStep.js';
 import { logitStep } from './logitStep.js';
@@ -11,7 +12,7 @@ import type { StepKind } from './StepKind.js';
 // The registered kinds of flow step, in the order help texts and docs list them. A new kind: its file here in
 // src/flows/steps and one entry in this list; config checking, parameter counts, building, weight files and the
 // bijection property suite (test/bijectionCases.ts) follow from it.
-const REGISTERED = [couplingStep, scalingStep, logitStep, actnormStep, invconvStep, squeezeStep, splitStep] as const;
+const REGISTERED = [couplingStep, scalingStep, logitStep, actnormStep, invconvStep, squeezeStep, splitStep, contextAffineStep] as const;
 
 /** The registered step kinds by `type`. */
 export const STEP_KINDS: Readonly<Record<string, StepKind>> = Object.freeze(

@@ -1,0 +1,233 @@
+// Class-conditional flows: the config and its checks, the context through the model's methods, Bayes' rule over the
+// classes (marginal, posterior, accuracy), training on labelled images, weight files, and the CLI commands
+// (train --conditional, eval, classify, sample --label). The property suites (bijections.test.ts,
+// bijectionContract.test.ts) check the context-affine layer and conditional flows per context; twin.test.ts checks
+// them against PyTorch.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createRefBackend } from '../src/core/createRefBackend.js';
+import { NiceFlowError } from '../src/core/NiceFlowError.js';
+import { Rng } from '../src/core/Rng.js';
+import { classPriorFromLabels } from '../src/data/classPriorFromLabels.js';
+import type { ImageDataset } from '../src/data/ImageDataset.js';
+import { readPngHeader } from '../src/io/readPngHeader.js';
+import { classLogLikelihoods, classLogPrior, classPosterior } from '../src/model/classLikelihoods.js';
+import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
+import { countParams, NiceModel } from '../src/model/NiceModel.js';
+import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
+import { oneHot } from '../src/model/oneHot.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { Trainer } from '../src/train/Trainer.js';
+import { assertUserError, cli } from './cliRun.js';
+import { assertAllClose, randn } from './helpers.js';
+
+const throwsUser = (f: () => unknown, pattern: RegExp): void => {
+  assert.throws(f, (e: unknown) => e instanceof NiceFlowError && pattern.test(e.message) && !e.message.includes('\n'), `expected a one-line NiceFlowError matching ${pattern}`);
+};
+
+/** A small class-conditional flat model on 4×4 images: 2 affine couplings, the scaling, the per-class prior. */
+const FLAT: NiceConfig = { dim: 16, couplings: 2, hidden: 12, depth: 1, prior: 'logistic', partition: 'alternate', coupling: 'affine', shape: [1, 4, 4], classes: 3 };
+
+/** A model of `config` with every parameter moved off its start (so each class has its own prior). */
+function movedModel(config: NiceConfig, seed = 1): NiceModel {
+  const model = new NiceModel(createRefBackend({ dtype: 'float64' }), config);
+  model.init(new Rng(seed));
+  for (const [k, p] of model.params.entries()) {
+    const r = randn(p.data.length, seed + 10 + k, 0.3);
+    for (let i = 0; i < p.data.length; i++) p.data[i] += r[i];
+  }
+  return model;
+}
+
+describe('class-conditional configs', () => {
+  it('the flat form gets a context-affine step after the scaling, its tensors named conditional.*', () => {
+    const model = new NiceModel(createRefBackend(), FLAT);
+    const names = model.params.map((p) => p.name);
+    assert.deepEqual(names.slice(-3), ['scaling.scale', 'conditional.weight', 'conditional.bias']);
+    assert.deepEqual(model.params.at(-2)!.shape, [32, 3]);
+    assert.equal(countParams(FLAT), model.params.reduce((a, p) => a + p.data.length, 0));
+    assert.ok(model.scaling, 'the scaling is still found (the spectrum and --scale-init data need it)');
+    assert.equal(model.contextSize, 3);
+  });
+
+  it('refuses bad context settings in one line naming the field', () => {
+    const bad = (raw: object, pattern: RegExp): void => throwsUser(() => validateConfig({ ...FLAT, ...raw }), pattern);
+    bad({ classes: 1 }, /"classes" must be an integer from 2/);
+    bad({ classes: 2.5 }, /"classes" must be an integer/);
+    bad({ context: 4 }, /"context" \(4\) must equal "classes" \(3\)/);
+    bad({ classPrior: [0.5, 0.5] }, /"classPrior" must be 3 probabilities/);
+    bad({ classPrior: [0.5, 0.4, 0.4] }, /"classPrior" must sum to 1/);
+    bad({ classes: undefined, classPrior: [0.5, 0.5] }, /"classPrior" needs "classes"/);
+    const described = { dim: 16, prior: 'logistic', shape: [1, 4, 4], flow: [{ type: 'scaling' }] };
+    throwsUser(() => validateConfig({ ...described, classes: 3 }), /a conditional model .* needs a step that reads the context/);
+    throwsUser(() => validateConfig({ ...described, flow: [{ type: 'context-affine', context: 3 }] }), /has a context-affine step but the model has no context/);
+    throwsUser(() => validateConfig({ ...described, classes: 4, flow: [{ type: 'context-affine', context: 3 }] }), /takes 3 context values, the model's context has 4/);
+    throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'context-affine', context: 0 }] }), /"context" must be an integer from 1/);
+  });
+
+  it('a conditional model asks for its labels, and an unconditional one refuses them, in one line', () => {
+    const model = movedModel(FLAT);
+    const x = Float64Array.from(randn(2 * 16, 3, 0.2), (v) => 0.5 + v);
+    throwsUser(() => model.logProb(x, 2), /class-conditional: give a label \(0 to 2\) for each example/);
+    throwsUser(() => model.sample(2, new Rng(0)), /class-conditional: give a label/);
+    throwsUser(() => model.logProb(x, 2, new Float64Array(3)), /context: expected 2 × 3 values, got 3/);
+    const plain = new NiceModel(createRefBackend(), { ...FLAT, classes: undefined });
+    throwsUser(() => plain.logProb(Float32Array.from(x), 2, new Float32Array(6)), /not conditional: it takes no context/);
+    throwsUser(() => oneHot([0, 3], 3), /label 3 is not a class of this model \(0 to 2\)/);
+    throwsUser(() => oneHot([0.5], 3), /label 0\.5 is not a class/);
+  });
+});
+
+describe("Bayes' rule over the classes", () => {
+  // The flat model's label is read by its last layer only (one pass, then that layer per class); the described one's
+  // in the middle of the flow (a pass per class).
+  const middle: NiceConfig = { dim: 16, prior: 'logistic', shape: [1, 4, 4], classes: 3, flow: [
+    { type: 'coupling', law: 'affine', hidden: 12, depth: 1 }, { type: 'context-affine', context: 3 }, { type: 'coupling', law: 'affine', hidden: 12, depth: 1 }, { type: 'scaling' }] };
+  for (const config of [FLAT, middle]) it(`log p(x | k) for every k is the model under that label, and the marginal is log Σ_k p(x | k) p(k) (${config.flow ? 'label read mid-flow' : 'label read last'})`, () => {
+    const model = movedModel({ ...config, classPrior: [0.2, 0.3, 0.5] });
+    const n = 4;
+    const x = Float64Array.from(randn(n * 16, 5, 0.2), (v) => 0.5 + v);
+    const ll = classLogLikelihoods(model, x, n);
+    for (let k = 0; k < 3; k++) {
+      const direct = model.logProb(x, n, oneHot(new Array(n).fill(k), 3));
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(ll[i * 3 + k] - direct[i]) < 1e-9, `row ${i}, class ${k}`);
+    }
+    const logPrior = classLogPrior(model);
+    assertAllClose(logPrior, [Math.log(0.2), Math.log(0.3), Math.log(0.5)], 1e-12, 1e-12, 'log p(k)');
+    const { marginal, posterior, predicted } = classPosterior(ll, n, logPrior);
+    for (let i = 0; i < n; i++) {
+      const brute = Math.log([0, 1, 2].reduce((s, k) => s + Math.exp(ll[i * 3 + k]) * Math.exp(logPrior[k]), 0));
+      assert.ok(Math.abs(marginal[i] - brute) < 1e-9 * Math.abs(brute), `row ${i}: marginal ${marginal[i]}, brute force ${brute}`);
+      const post = [0, 1, 2].map((k) => posterior[i * 3 + k]);
+      assert.ok(Math.abs(post.reduce((a, b) => a + b, 0) - 1) < 1e-12, 'posterior sums to 1');
+      assert.equal(predicted[i], post.indexOf(Math.max(...post)));
+    }
+    // The classes really differ (the labels matter), so this checked something.
+    assert.ok(Math.abs(ll[0] - ll[1]) > 1e-3);
+  });
+
+  it('stays finite far out: log-likelihoods of −1e5 give a finite marginal and a proper posterior', () => {
+    const ll = Float64Array.from([-1e5, -1e5 - 3, -1e5 - 700]);
+    const { marginal, posterior } = classPosterior(ll, 1, Float64Array.from([Math.log(1 / 3), Math.log(1 / 3), Math.log(1 / 3)]));
+    assert.ok(Number.isFinite(marginal[0]) && marginal[0] > -1e5 - 2 && marginal[0] < -1e5);
+    assert.ok(posterior[0] > 0.9 && posterior[2] < 1e-300);
+  });
+
+  it('the class prior is the smoothed share of each label', () => {
+    assertAllClose(classPriorFromLabels([0, 0, 1, 0], 3), [4 / 7, 2 / 7, 1 / 7], 1e-12, 1e-12, 'p(y)');
+    throwsUser(() => classPriorFromLabels([0, 5], 3), /label 5 of image 1 is not one of the 3 classes/);
+  });
+});
+
+/**
+ * Labelled 4×4 images of 3 classes that differ in where the light is: class 0 bright on the left, class 1 on the
+ * right, class 2 at the top; pixel noise on top.
+ */
+function threeClasses(count: number, seed: number): ImageDataset {
+  const rng = new Rng(seed);
+  const pixels = new Uint8Array(count * 16);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const y = i % 3;
+    labels[i] = y;
+    for (let r = 0; r < 4; r++) {
+      for (let c = 0; c < 4; c++) {
+        const lit = y === 0 ? c < 2 : y === 1 ? c >= 2 : r < 2;
+        pixels[i * 16 + r * 4 + c] = Math.max(0, Math.min(255, Math.round((lit ? 190 : 60) + 30 * rng.normal())));
+      }
+    }
+  }
+  return { pixels, count, dim: 16, shape: [1, 4, 4], labels };
+}
+
+describe('training a class-conditional model', () => {
+  it('learns the classes from labelled images: the likelihood classifier beats chance by far, and a reload keeps it', async () => {
+    const train = threeClasses(600, 1);
+    const test = threeClasses(150, 2);
+    const model = new NiceModel(createRefBackend(), { ...FLAT, classPrior: classPriorFromLabels(train.labels!, 3) });
+    model.init(new Rng(0));
+    const trainer = new Trainer(model, train, { batchSize: 50, seed: 0 });
+    const before = await evaluate(model, test, { rng: new Rng(0) });
+    assert.ok(before.accuracy! < 0.5, `an untrained model (all classes alike) guesses: ${before.accuracy}`);
+    for (let s = 0; s < 240; s++) trainer.trainStep();
+    const r = await evaluate(model, test, { rng: new Rng(0) });
+    assert.ok(r.accuracy! >= 0.95, `accuracy ${r.accuracy} after training`);
+    assert.ok(r.conditionalLogLikelihood! > r.logLikelihood, 'the true label explains an image better than the mixture over labels');
+    assert.ok(r.conditionalLogLikelihood! - r.logLikelihood < Math.log(3) + 1e-9, 'but never by more than log(1/p(y))');
+    assert.ok(r.logLikelihood > before.logLikelihood + 5, `the marginal improved: ${before.logLikelihood} → ${r.logLikelihood}`);
+    assert.equal(r.confusion!.flat().reduce((a, b) => a + b, 0), 150);
+    const loaded = deserializeModel(serializeModel(model), createRefBackend());
+    assert.deepEqual(loaded.config.classes, 3);
+    assert.deepEqual(loaded.config.classPrior, model.config.classPrior);
+    const again = await evaluate(loaded, test, { rng: new Rng(0) });
+    assert.equal(again.accuracy, r.accuracy);
+    assert.ok(Math.abs(again.logLikelihood - r.logLikelihood) < 1e-6 * Math.abs(r.logLikelihood));
+  });
+
+  it('refuses unlabelled training images and a context the data cannot give, in one line', () => {
+    const model = new NiceModel(createRefBackend(), FLAT);
+    const { labels: _, ...unlabelled } = threeClasses(30, 3);
+    throwsUser(() => new Trainer(model, unlabelled, { batchSize: 10 }), /class-conditional: the training images need their labels/);
+    const vector = new NiceModel(createRefBackend(), { dim: 16, prior: 'logistic', shape: [1, 4, 4], context: 2, flow: [{ type: 'context-affine', context: 2 }] });
+    throwsUser(() => new Trainer(vector, threeClasses(30, 3), { batchSize: 10 }), /takes a context vector per example/);
+  });
+});
+
+describe('the CLI with a class-conditional model', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nice-flow-cond-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'run');
+  const model = join(out, 'model.safetensors');
+
+  it('train --conditional, eval (marginal, conditional, accuracy), classify (confusion PNG, JSON), sample --label', () => {
+    const t = cli('train', '--data', 'mnist', '--conditional', '--couplings', '2', '--hidden', '40', '--depth', '1', '--epochs', '1', '--limit', '1200',
+      '--valid-size', '1000', '--valid-limit', '200', '--batch-size', '100', '--scale-init', 'data', '--out', out, '--quiet');
+    assert.equal(t.code, 0, t.stderr);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(log[0].validAccuracy > 0.3 && log[0].validAccuracy <= 1, `validation accuracy ${log[0].validAccuracy}`);
+
+    const e = cli('eval', '--model', model, '--limit', '300', '--json', '--quiet');
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stdout, /marginal log-likelihood log Σ_y p\(x\|y\)p\(y\)/);
+    const ev = JSON.parse(e.stdout.trim().split('\n').at(-1)!);
+    assert.ok(ev.conditionalLogLikelihood > ev.logLikelihood, 'conditional above marginal');
+    assert.ok(ev.accuracy > 0.3, `accuracy ${ev.accuracy}`);
+
+    const png = join(dir, 'confusion.png');
+    const c = cli('classify', '--model', model, '--limit', '300', '--json', '--quiet', '--out', png);
+    assert.equal(c.code, 0, c.stderr);
+    const cj = JSON.parse(c.stdout.trim().split('\n').at(-1)!);
+    assert.equal(cj.n, 300);
+    assert.equal(cj.accuracy, ev.accuracy);
+    assert.equal(cj.bitsPerDim, ev.bitsPerDim);
+    assert.equal(cj.confusion.flat().reduce((a: number, b: number) => a + b, 0), 300);
+    assert.match(c.stdout, /per class: 0: /);
+    assert.ok(readPngHeader(new Uint8Array(readFileSync(png))).width > 400);
+
+    const grid = join(dir, 'classes.png');
+    const s = cli('sample', '--model', model, '--out', grid, '--temperature', '0.7');
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /wrote 80 samples \(temperature 0\.7, one row of 8 per class\)/);
+    const h = readPngHeader(new Uint8Array(readFileSync(grid)));
+    assert.ok(h.height > h.width, `10 rows of 8: ${h.width}×${h.height}`);
+    const one = cli('sample', '--model', model, '--out', join(dir, 'sevens.png'), '--label', '7', '--n', '4');
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /wrote 4 samples \(temperature 1, class 7\)/);
+  });
+
+  it('says in one line what is wrong: a label out of range, --label or classify on an unconditional model', () => {
+    assertUserError(cli('sample', '--model', model, '--out', join(dir, 'x.png'), '--label', '10'), /--label 10: the model's classes are 0 to 9/);
+    const plain = join(dir, 'plain');
+    const t = cli('train', '--data', 'mnist', '--couplings', '1', '--hidden', '8', '--depth', '1', '--epochs', '1', '--limit', '200', '--valid-size', '1000',
+      '--valid-limit', '50', '--batch-size', '100', '--out', plain, '--quiet');
+    assert.equal(t.code, 0, t.stderr);
+    const plainModel = join(plain, 'model.safetensors');
+    assert.ok(existsSync(plainModel));
+    assertUserError(cli('sample', '--model', plainModel, '--out', join(dir, 'y.png'), '--label', '3'), /--label: the model .* is not class-conditional \(train one with --conditional\)/);
+    assertUserError(cli('classify', '--model', plainModel, '--limit', '10'), /classify: the model .* is not class-conditional/);
+    assertUserError(cli('train', '--data', join(dir, 'nowhere.npy'), '--conditional', '--out', join(dir, 'r3')), /./);
+  });
+});
