@@ -69,7 +69,8 @@ program
   .option('--checkpoint-every <steps>', 'also write the checkpoint every N steps (always: every epoch and on Ctrl-C)', int(1))
   .option('--resume', 'continue the run in --out exactly where its checkpoint left it', false)
   .option('--log-test', 'also evaluate the test split after each epoch and log it (for learning curves; never used to choose the model)', false)
-  .option('--conditional', 'a class-conditional model: each image\'s label moves and scales the prior (sample --label, classify, restyle)', false)
+  .option('--conditional', 'a class-conditional model: each image\'s label moves and scales the prior (sample --label, classify)', false)
+  .option('--class-weight <λ>', 'with --conditional: add λ·(−log p(y|x)) to each image\'s loss, a sharper likelihood classifier (0: plain likelihood)', num(false), 0)
   .addOption(backendOption())
   .option('--quiet', 'no progress output', false)
   .action((flags, cmd) => trainCommand(flags, cmd));
@@ -209,6 +210,12 @@ program
   .option('--port <n>', 'port (0 picks a free one)', int(0), 8080)
   .option('--host <address>', 'address to listen on; 127.0.0.1 keeps the studio on this machine', '127.0.0.1')
   .action(async (flags) => (await import('./studio.js')).studioCommand(flags));
+
+// Output piped into a reader that stops early (`nice-flow eval … | head -1`): stop quietly, as other tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 try {
   await program.parseAsync(process.argv);

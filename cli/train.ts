@@ -64,6 +64,8 @@ export interface TrainFlags {
   quiet: boolean;
   /** A class-conditional model (the data's labels as its context). */
   conditional: boolean;
+  /** With --conditional: the weight λ of the classification term −λ·log p(y | x). */
+  classWeight: number;
 }
 
 export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<void> {
@@ -112,6 +114,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const labels = flags.conditional;
     const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit, labels });
     const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit, labels });
+    if (flags.classWeight > 0 && !flags.conditional) throw new NiceFlowError('--class-weight: only a class-conditional model (--conditional) has a classification term');
     const settings = explicitSettings(flags, explicit);
     if (flags.conditional) {
       // The labels are the context: K = 10 classes (MNIST, Fashion-MNIST, CIFAR-10), p(y) from the training labels.
@@ -125,6 +128,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
       batchSize: flags.batchSize, lr: flags.lr, seed: flags.seed, dequantize: flags.dequantize,
       ema: flags.ema, lrSchedule: flags.lrSchedule, warmup: flags.warmup, lrStepEpochs: flags.lrStepEpochs,
       ...(flags.clipGrad > 0 ? { clipGradNorm: flags.clipGrad } : {}),
+      ...(flags.classWeight > 0 ? { classWeight: flags.classWeight } : {}),
     }, { onNote: say });
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
@@ -285,6 +289,7 @@ function checkResumeFlags(
   check('dequantize', 'dequantize', flags.dequantize, record.trainerOptions.dequantize);
   check('ema', 'ema', flags.ema, record.trainerOptions.ema ?? 0);
   check('clip-grad', 'clipGrad', flags.clipGrad, record.trainerOptions.clipGradNorm ?? 0);
+  check('class-weight', 'classWeight', flags.classWeight, record.trainerOptions.classWeight ?? 0);
   const schedule = record.trainerOptions.lrSchedule;
   check('lr-schedule', 'lrSchedule', flags.lrSchedule, schedule?.kind ?? 'constant');
   check('warmup', 'warmup', flags.warmup, schedule?.warmup ?? 0);

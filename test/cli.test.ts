@@ -1,6 +1,6 @@
 // The command line end to end on a tiny subset of MNIST: train, resume, eval, sample, and bad input.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,12 @@ describe('nice-flow CLI', () => {
     const a = cli('eval', '--model', join(run, 'model.safetensors'), '--limit', '20', '--dequantize', 'center', '--json', '--quiet');
     const b = cli('eval', '--model', join(run, 'model.safetensors'), '--limit', '20', '--dequantize', 'center', '--json', '--quiet', '--seed', '5');
     assert.equal(JSON.parse(a.stdout.trim().split('\n').at(-1)!).logLikelihood, JSON.parse(b.stdout.trim().split('\n').at(-1)!).logLikelihood);
+  });
+
+  it('stops quietly when its reader has closed the pipe (`| head -1`, `| true`): no stack trace, exit 0', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" --import tsx cli/main.ts spectrum --model "${join(run, 'model.safetensors')}" --json | true`], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
   });
 
   it('reads gzipped IDX files (as Debian ships Fashion-MNIST) and gives the same result as the raw file', () => {

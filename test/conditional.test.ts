@@ -20,9 +20,10 @@ import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
 import { oneHot } from '../src/model/oneHot.js';
 import { evaluate } from '../src/train/evaluate.js';
+import { hybridGradient, hybridScratch } from '../src/train/hybridGradient.js';
 import { Trainer } from '../src/train/Trainer.js';
 import { assertUserError, cli } from './cliRun.js';
-import { assertAllClose, randn } from './helpers.js';
+import { assertAllClose, numericGrad, randn } from './helpers.js';
 
 const throwsUser = (f: () => unknown, pattern: RegExp): void => {
   assert.throws(f, (e: unknown) => e instanceof NiceFlowError && pattern.test(e.message) && !e.message.includes('\n'), `expected a one-line NiceFlowError matching ${pattern}`);
@@ -142,6 +143,52 @@ function threeClasses(count: number, seed: number): ImageDataset {
   }
   return { pixels, count, dim: 16, shape: [1, 4, 4], labels };
 }
+
+describe('the classification term', () => {
+  it('hybridGradient is the gradient of −(1/n) Σ [log p(x|y) + λ log p(y|x)] (float64 finite differences, every parameter tensor)', () => {
+    const model = movedModel({ ...FLAT, classPrior: [0.2, 0.3, 0.5] }, 4);
+    const n = 5;
+    const x = Float64Array.from(randn(n * 16, 8, 0.2), (v) => 0.5 + v);
+    const labels = [0, 2, 1, 1, 2];
+    const lambda = 0.7;
+    // The loss through the independent path: every class's log-likelihood, Bayes' rule.
+    const loss = (): number => {
+      const ll = classLogLikelihoods(model, x, n);
+      const { marginal } = classPosterior(ll, n, classLogPrior(model));
+      const logPrior = classLogPrior(model);
+      let s = 0;
+      for (let i = 0; i < n; i++) s += ll[i * 3 + labels[i]] + lambda * (ll[i * 3 + labels[i]] + logPrior[labels[i]] - marginal[i]);
+      return -s / n;
+    };
+    const r = hybridGradient(model, x, n, labels, lambda, hybridScratch(model));
+    const ll = classLogLikelihoods(model, x, n);
+    const cond = labels.reduce((a, y, i) => a + ll[i * 3 + y], 0) / n;
+    assert.ok(Math.abs(r.conditional - cond) < 1e-9 * Math.abs(cond), `mean log p(x|y) ${r.conditional} vs ${cond}`);
+    assert.ok(r.classLogProb < 0);
+    const grads = model.params.map((p) => Float64Array.from(p.grad));
+    for (const [k, p] of model.params.entries()) {
+      const step = Math.max(1, Math.floor(p.data.length / 12));
+      let checked = 0;
+      for (let i = 0; i < p.data.length; i += step) {
+        const num = numericGrad(p.data, i, loss);
+        assert.ok(Math.abs(grads[k][i] - num) <= 1e-6 + 1e-5 * Math.abs(num), `${p.name}[${i}]: ${grads[k][i]} vs ${num}`);
+        if (num !== 0) checked++;
+      }
+      assert.ok(checked > 0, `${p.name}: some gradient is non-zero`);
+    }
+  });
+
+  it('with λ = 0 it is the plain likelihood gradient', () => {
+    const model = movedModel(FLAT, 5);
+    const n = 4;
+    const x = Float64Array.from(randn(n * 16, 9, 0.2), (v) => 0.5 + v);
+    const labels = [2, 0, 1, 0];
+    hybridGradient(model, x, n, labels, 0, hybridScratch(model));
+    const hybrid = model.params.map((p) => Float64Array.from(p.grad));
+    model.paramGradLogProb(x, n, -1 / n, oneHot(labels, 3));
+    model.params.forEach((p, k) => assertAllClose(p.grad, hybrid[k], 1e-9, 1e-12, p.name));
+  });
+});
 
 describe('training a class-conditional model', () => {
   it('learns the classes from labelled images: the likelihood classifier beats chance by far, and a reload keeps it', async () => {

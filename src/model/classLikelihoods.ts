@@ -100,7 +100,7 @@ function chainLayers(b: Bijection): Bijection[] {
  * When the model's only context-reading layer is its last (a ContextAffine: the label moves and scales the prior,
  * as `train --conditional` builds it), the layers before it and that layer; else null.
  */
-function priorCondition(model: NiceModel): { head: Bijection[]; last: ContextAffine } | null {
+export function priorCondition(model: NiceModel): { head: Bijection[]; last: ContextAffine } | null {
   const layers = chainLayers(model.flow);
   const last = layers[layers.length - 1];
   if (!(last instanceof ContextAffine)) return null;

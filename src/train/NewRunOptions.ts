@@ -38,6 +38,8 @@ export interface NewRunOptions {
   lrSchedule?: LrScheduleName;
   /** Clip the gradient's global norm to this before each update (Trainer's `clipGradNorm`); absent: none. */
   clipGradNorm?: number;
+  /** A class-conditional model: the weight of the classification term (Trainer's `classWeight`); absent: none. */
+  classWeight?: number;
   warmup?: number;
   /** `step` schedule: halve the rate every this many epochs (default: a third of the run). */
   lrStepEpochs?: number;

@@ -89,6 +89,8 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
   const lrSchedule = t.lrSchedule === undefined ? undefined : checkLrSchedule(t.lrSchedule, `${what}: run record`);
   const clip = t.clipGradNorm;
   if (clip !== undefined && (typeof clip !== 'number' || !(clip > 0 && clip < Infinity))) fail(`run record: trainer "clipGradNorm" must be a positive number, got ${JSON.stringify(clip)}`);
+  const classWeight = t.classWeight;
+  if (classWeight !== undefined && (typeof classWeight !== 'number' || !(classWeight > 0 && classWeight < Infinity))) fail(`run record: trainer "classWeight" must be a positive number, got ${JSON.stringify(classWeight)}`);
   const sum = raw.epochLogLikelihoodSum;
   if (sum !== undefined && (typeof sum !== 'number' || !Number.isFinite(sum))) fail(`run record: "epochLogLikelihoodSum" must be a finite number, got ${JSON.stringify(sum)}`);
   const record: RunRecord = {
@@ -110,6 +112,7 @@ export function parseRunRecord(raw: unknown, what: string): RunRecord {
       ...(ema !== undefined ? { ema: ema as number } : {}),
       ...(lrSchedule ? { lrSchedule } : {}),
       ...(clip !== undefined ? { clipGradNorm: clip as number } : {}),
+      ...(classWeight !== undefined ? { classWeight: classWeight as number } : {}),
     },
   };
   if (raw.logTest !== undefined) {

@@ -7,6 +7,7 @@ import { modelMemory, type NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
 import { Adam, PAPER_ADAM, type AdamOptions } from '../nn/Adam.js';
 import type { Param } from '../nn/Param.js';
+import { hybridGradient, type HybridScratch, hybridScratch } from './hybridGradient.js';
 import { learningRateAt, type LrSchedule } from './learningRate.js';
 
 /** Training settings (defaults: the paper's, NICE §5.1; batch 200 as in its code). */
@@ -29,6 +30,11 @@ export interface TrainerOptions {
    * model breaks (docs/architectures.md, "Training deep flows").
    */
   clipGradNorm?: number;
+  /**
+   * A class-conditional model: the weight λ of a classification term, L = −log p(x | y) − λ·log p(y | x) per image
+   * (src/train/hybridGradient.ts); absent or 0: plain maximum likelihood.
+   */
+  classWeight?: number;
 }
 
 /** Everything besides the weights and Adam's moments that a resumed run needs to continue exactly. */
@@ -86,6 +92,8 @@ export class Trainer {
   private readonly x: FloatArray;
   /** A class-conditional model's batch context: the batch's labels one-hot [batch, K]; null otherwise. */
   private readonly context: FloatArray | null;
+  /** With `classWeight`: the batch's labels and the objective's scratch. */
+  private readonly hybrid: { labels: Int32Array; scratch: HybridScratch } | null = null;
 
   constructor(
     readonly model: NiceModel,
@@ -115,6 +123,12 @@ export class Trainer {
       if (!data.labels) throw new NiceFlowError('this model is class-conditional: the training images need their labels');
       this.context = model.backend.alloc(this.options.batchSize * K);
     }
+    const weight = this.options.classWeight ?? 0;
+    if (!(weight >= 0 && weight < Infinity)) throw new NiceFlowError(`the classification weight must be a number ≥ 0, got ${weight}`);
+    if (weight > 0) {
+      if (!this.context) throw new NiceFlowError('a classification weight needs a class-conditional model (train --conditional)');
+      this.hybrid = { labels: new Int32Array(this.options.batchSize), scratch: hybridScratch(model) };
+    }
     this.shuffle();
   }
 
@@ -136,10 +150,18 @@ export class Trainer {
     if (this.live) throw new Error('trainStep: the weight average is installed; call useLive() first');
     const n = this.options.batchSize;
     dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
-    const logProb = this.model.paramGradLogProb(this.x, n, -1 / n, this.batchContext(n));
     let mean = 0;
-    for (let i = 0; i < n; i++) mean += logProb[i];
-    mean /= n;
+    const context = this.batchContext(n);
+    if (this.hybrid) {
+      // log p(x | y) and the classification term (its gradient only: the reported mean is the conditional).
+      const labels = this.hybrid.labels;
+      for (let i = 0; i < n; i++) labels[i] = this.data.labels![this.order[this.batchInEpoch * n + i]];
+      mean = hybridGradient(this.model, this.x, n, labels, this.options.classWeight!, this.hybrid.scratch).conditional;
+    } else {
+      const logProb = this.model.paramGradLogProb(this.x, n, -1 / n, context);
+      for (let i = 0; i < n; i++) mean += logProb[i];
+      mean /= n;
+    }
     if (!Number.isFinite(mean)) throw new NonFiniteLossError(`training stopped at step ${this.step + 1}: the log-likelihood is ${mean}`);
     // Biases and the scale see every back-propagated value (their gradients are column sums), so a NaN or Inf
     // anywhere in backprop shows in them; checking these ~0.1% of the gradients keeps the check cheap.

@@ -102,6 +102,7 @@ export class TrainingRun {
       ...(options.ema ? { ema: options.ema } : {}),
       ...(lrSchedule ? { lrSchedule } : {}),
       ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
+      ...(options.classWeight ? { classWeight: options.classWeight } : {}),
     });
     const record: RunRecord = {
       data: options.data, limit: options.limit, validSize: options.validSize, validLimit: options.validLimit, epochs: options.epochs,

@@ -1,0 +1,136 @@
+import type { FloatArray } from '../core/FloatArray.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
+import { LOG_SCALE_BOUND } from '../flows/laws/boundedLogScale.js';
+import { classLogPrior, priorCondition } from '../model/classLikelihoods.js';
+import type { NiceModel } from '../model/NiceModel.js';
+import { Workspace } from '../nn/Workspace.js';
+
+/** Scratch of {@link hybridGradient}, reused across steps (grown to the largest batch). */
+export interface HybridScratch {
+  ll: Float64Array;
+  headLogDet: Float64Array;
+  dh: Float64Array;
+  /** dL/dh on the backend, for the backward through the flow before the last layer. */
+  dhBackend: Workspace;
+  /** Per class: ℓ_k, exp(ℓ_k) and t_k [K, D] each. */
+  ell: Float64Array;
+  scale: Float64Array;
+  shift: Float64Array;
+  w: Float64Array;
+  gradW: Float64Array;
+  gradB: Float64Array;
+}
+
+/**
+ * Parameter gradients of the hybrid objective of a class-conditional model whose label is read by its last layer only
+ * (the per-class prior of `train --conditional`; see `priorCondition`), for a batch x [n, dim] with labels y:
+ *
+ *   L = −(1/n) Σ_i [ log p(x_i | y_i) + λ · log p(y_i | x_i) ],   p(y | x) = p(x | y) p(y) / Σ_k p(x | k) p(k),
+ *
+ * λ = `classWeight` (0: plain maximum likelihood; Glow's class-conditional model and IB-INN add such a term to make
+ * the likelihood classifier sharper). Since d log p(y|x) = d log p(x|y) − Σ_k p(k|x) d log p(x|k), the gradient is
+ * that of −Σ_i Σ_k w_ik log p(x_i | k) with w_ik = ((1 + λ)[k = y_i] − λ p(k | x_i)) / n. The flow before the last
+ * layer runs forward and backward once (its log-det weight is Σ_k w_ik = 1/n per row); the last layer and the prior
+ * are evaluated for every class here, in float64.
+ *
+ * Writes every parameter's `grad`; returns the batch's mean log p(x_i | y_i) and mean log p(y_i | x_i).
+ */
+export function hybridGradient(model: NiceModel, x: FloatArray, n: number, labels: ArrayLike<number>, classWeight: number, scratch: HybridScratch): { conditional: number; classLogProb: number } {
+  const split = priorCondition(model);
+  const K = model.config.classes;
+  if (!split || !K) throw new NiceFlowError('the classification term needs a class-conditional model whose label only its last layer reads (train --conditional)');
+  const D = model.dim;
+  const S = LOG_SCALE_BOUND;
+  const prior = model.prior;
+  const last = split.last;
+  const W = last.weight.data;
+  const b = last.bias.data;
+  if (scratch.ll.length < n * K) scratch.ll = new Float64Array(n * K);
+  if (scratch.headLogDet.length < n) scratch.headLogDet = new Float64Array(n);
+  if (scratch.dh.length < n * D) scratch.dh = new Float64Array(n * D);
+  const { ll, headLogDet, dh, gradW, gradB, ell, scale, shift, w } = scratch;
+
+  // The flow before the last layer, once.
+  let h: FloatArray = x;
+  headLogDet.fill(0, 0, n);
+  for (const layer of split.head) {
+    const r = layer.forward(h, n);
+    for (let i = 0; i < n; i++) headLogDet[i] += r.logDet[i];
+    h = r.y;
+  }
+  // log p(x_i | k) for every class: y = h ⊙ exp(ℓ_k) + t_k with [a_k | t_k] = W[:, k] + b (one-hot context).
+  for (let k = 0; k < K; k++) {
+    let logDetK = 0;
+    for (let d = 0; d < D; d++) {
+      const l = S * Math.tanh((W[d * K + k] + b[d]) / S);
+      ell[k * D + d] = l;
+      scale[k * D + d] = Math.exp(l);
+      shift[k * D + d] = W[(D + d) * K + k] + b[D + d];
+      logDetK += l;
+    }
+    for (let i = 0; i < n; i++) {
+      let s = headLogDet[i] + logDetK;
+      for (let d = 0; d < D; d++) s += prior.logDensity(h[i * D + d] * scale[k * D + d] + shift[k * D + d]);
+      ll[i * K + k] = s;
+    }
+  }
+  // Weights w_ik from the posterior; the means reported.
+  const logPrior = classLogPrior(model);
+  let conditional = 0;
+  let classLogProb = 0;
+  dh.fill(0, 0, n * D);
+  gradW.fill(0);
+  gradB.fill(0);
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    let best = -Infinity;
+    for (let k = 0; k < K; k++) best = Math.max(best, ll[i * K + k] + logPrior[k]);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(ll[i * K + k] + logPrior[k] - best);
+    const lse = best + Math.log(sum);
+    conditional += ll[i * K + y];
+    classLogProb += ll[i * K + y] + logPrior[y] - lse;
+    for (let k = 0; k < K; k++) w[k] = ((k === y ? 1 + classWeight : 0) - classWeight * Math.exp(ll[i * K + k] + logPrior[k] - lse)) / n;
+    // L = −Σ_k w_k log p(x_i | k): its gradients through the last layer and the prior.
+    for (let k = 0; k < K; k++) {
+      const wk = w[k];
+      if (wk === 0) continue;
+      for (let d = 0; d < D; d++) {
+        const e = scale[k * D + d];
+        const hv = h[i * D + d];
+        const g = prior.score(hv * e + shift[k * D + d]); // d log p / dy
+        dh[i * D + d] -= wk * g * e;
+        const th = ell[k * D + d] / S;
+        const da = -wk * (g * hv * e + 1) * (1 - th * th);
+        const dt = -wk * g;
+        gradW[d * K + k] += da;
+        gradW[(D + d) * K + k] += dt;
+        gradB[d] += da;
+        gradB[D + d] += dt;
+      }
+    }
+  }
+  last.weight.grad.set(gradW);
+  last.bias.grad.set(gradB);
+  // Back through the flow before the last layer, its log-determinants weighted −1/n (Σ_k w_ik = 1/n).
+  let cur: FloatArray = scratch.dhBackend.get(n);
+  for (let i = 0; i < n * D; i++) cur[i] = dh[i];
+  for (let j = split.head.length - 1; j >= 0; j--) {
+    const r = split.head[j].backward(cur, -1 / n, true, j > 0);
+    if (j > 0) cur = r!;
+  }
+  return { conditional: conditional / n, classLogProb: classLogProb / n };
+}
+
+/** Empty scratch for {@link hybridGradient} on a model (its last layer's weight and bias sizes). */
+export function hybridScratch(model: NiceModel): HybridScratch {
+  const split = priorCondition(model);
+  if (!split) throw new NiceFlowError('the classification term needs a class-conditional model whose label only its last layer reads (train --conditional)');
+  const K = split.last.contextSize;
+  const D = model.dim;
+  return {
+    ll: new Float64Array(0), headLogDet: new Float64Array(0), dh: new Float64Array(0), dhBackend: new Workspace(model.backend, D),
+    ell: new Float64Array(K * D), scale: new Float64Array(K * D), shift: new Float64Array(K * D), w: new Float64Array(K),
+    gradW: new Float64Array(split.last.weight.data.length), gradB: new Float64Array(split.last.bias.data.length),
+  };
+}
