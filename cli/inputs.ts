@@ -41,6 +41,8 @@ export interface LoadedImages {
   /** One row's name ("row", "image") and each row's number when it is not its position (indices in a split). */
   noun: string;
   ids?: number[];
+  /** The images' class labels, when a class-conditional model reads them from a data set. */
+  labels?: number[];
 }
 
 /**
@@ -55,7 +57,7 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
   if (flags.image?.length) return { ...loadPngs(flags.image, model), source: `images ${flags.image.join(', ')}`, noun: 'image' };
   if (flags.npy) return { ...readImageRows(flags.npy, model, flags.dequantize, flags.seed), source: `images ${flags.npy}`, noun: 'row' };
   const data = flags.data ?? 'mnist';
-  const ds = loadSplit(data, flags.split, { validSize: flags.validSize });
+  const ds = loadSplit(data, flags.split, { validSize: flags.validSize, labels: model.config.classes !== undefined });
   if (ds.dim !== D) throw new NiceFlowError(`${data} has ${ds.dim} values per image, the model expects ${D}`);
   const order = flags.index ?? Array.from({ length: Math.min(flags.limit ?? defaultLimit, ds.count) }, (_, i) => i);
   order.forEach((i, k) => {
@@ -63,7 +65,7 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
   });
   const images = new Float32Array(order.length * D);
   dequantizeBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images, model.range);
-  return { images, n: order.length, source: `the ${flags.split} split of ${data}`, noun: 'image', ids: order };
+  return { images, n: order.length, source: `the ${flags.split} split of ${data}`, noun: 'image', ids: order, ...(ds.labels ? { labels: order.map((i) => ds.labels![i]) } : {}) };
 }
 
 /**

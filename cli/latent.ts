@@ -2,6 +2,8 @@
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { spectrumPng } from '../src/io/spectrumPng.js';
 import { codesFarOutside } from '../src/model/checkFinite.js';
+import type { NiceModel } from '../src/model/NiceModel.js';
+import { oneHot } from '../src/model/oneHot.js';
 import { interpolate } from '../src/model/interpolate.js';
 import { scaleSpectrum } from '../src/model/scaleSpectrum.js';
 import { loadModel } from './evalSample.js';
@@ -9,22 +11,38 @@ import { writeAtomic } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
 import { checkRows, farImages, loadImages, readRows, type InputFlags } from './inputs.js';
 
-export async function encodeCommand(flags: InputFlags & { model: string; out: string; backend: string }): Promise<void> {
+/**
+ * The context of n rows for a class-conditional model: --label for every row, else the rows' own labels (images
+ * from a data set); undefined for an unconditional model. A NiceFlowError when neither is there, or --label is given
+ * to an unconditional model.
+ */
+function labelContext(model: NiceModel, n: number, label: number | undefined, own: number[] | undefined, what: string): Float32Array | undefined {
+  const K = model.config.classes;
+  if (!K) {
+    if (label !== undefined) throw new NiceFlowError('--label: the model is not class-conditional (train one with --conditional)');
+    return undefined;
+  }
+  if (label !== undefined) return oneHot(new Array<number>(n).fill(label), K) as Float32Array;
+  if (own) return oneHot(own, K) as Float32Array;
+  throw new NiceFlowError(`the model is class-conditional: give the class of the ${what} with --label (0 to ${K - 1})`);
+}
+
+export async function encodeCommand(flags: InputFlags & { model: string; out: string; backend: string; label?: number }): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
   const loaded = loadImages(flags, model, Number.MAX_SAFE_INTEGER);
   const { images, n } = loaded;
-  const { h } = model.encode(images, n);
+  const { h } = model.encode(images, n, labelContext(model, n, flags.label, loaded.labels, 'images'));
   checkRows(h, n, model.dim, { source: loaded.source, noun: loaded.noun, ids: loaded.ids, verb: 'encoded', far: farImages(loaded, model) });
   writeNpy(flags.out, h, n);
   console.log(`encoded ${n} images to ${flags.out} (float32 [${n}, ${model.dim}])`);
 }
 
-export async function decodeCommand(flags: { model: string; codes: string; out?: string; npy?: string; backend: string }): Promise<void> {
+export async function decodeCommand(flags: { model: string; codes: string; out?: string; npy?: string; backend: string; label?: number }): Promise<void> {
   if (!flags.out && !flags.npy) throw new NiceFlowError('decode: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
   const D = model.dim;
   const { data, n } = readRows(flags.codes, D, 'codes');
-  const x = model.decode(data, n);
+  const x = model.decode(data, n, labelContext(model, n, flags.label, undefined, 'codes'));
   checkRows(x, n, D, { source: `codes ${flags.codes}`, verb: 'decoded', far: codesFarOutside(data, n, D, model.prior) });
   if (flags.npy) writeNpy(flags.npy, x, n);
   if (flags.out) writeGrid(flags.out, x, n, imageShape(model.config.shape, D), undefined, model.range);

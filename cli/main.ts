@@ -160,6 +160,20 @@ dataInputOptions(
 
 dataInputOptions(
   program
+    .command('restyle')
+    .description('a class-conditional model writes each image as every class: encode under its own label, decode under each other (one row per image: the image, then it as 0 … 9)')
+    .requiredOption('--model <file>', 'model.safetensors of a class-conditional model (train --conditional)')
+    .option('--limit <n>', 'first N images of the split (default 10)', int(1))
+    .option('--index <i,j,...>', 'these images of the split', parseIndexList)
+    .option('--image <files...>', 'your own PNG images instead of a data set')
+    .option('--label <class>', 'the class of your images (default: the model\'s classification); data sets use their labels', int(0))
+    .option('--out <file.png>', 'PNG grid')
+    .option('--npy <file.npy>', 'the grid\'s images, float32 [n·(K + 1), D]'),
+  'center',
+).action(async (flags) => (await import('./restyle.js')).restyleCommand({ ...flags, npyOut: flags.npy, npy: undefined }));
+
+dataInputOptions(
+  program
     .command('encode')
     .description('latent codes h = f(x) of images, as float32 [n, D] .npy')
     .requiredOption('--model <file>', 'model.safetensors')
@@ -167,7 +181,8 @@ dataInputOptions(
     .option('--limit <n>', 'first N images of the split', int(1))
     .option('--index <i,j,...>', 'these images of the split', parseIndexList)
     .option('--image <files...>', 'PNG images instead of a data set')
-    .option('--npy <file.npy>', 'images as a .npy instead of a data set: uint8 holds pixels 0–255, dequantized as --data does (--dequantize, --seed); float32 or float64 [n, D] holds values already in the model\'s data range'),
+    .option('--npy <file.npy>', 'images as a .npy instead of a data set: uint8 holds pixels 0–255, dequantized as --data does (--dequantize, --seed); float32 or float64 [n, D] holds values already in the model\'s data range')
+    .option('--label <class>', 'a class-conditional model: encode under this class (data sets: default each image\'s own label)', int(0)),
   'center',
 ).action((flags) => encodeCommand(flags));
 
@@ -178,6 +193,7 @@ program
   .requiredOption('--codes <codes.npy>', 'float32 [n, D] latent codes, as encode writes them')
   .option('--out <file.png>', 'PNG grid (clipped to [0,1])')
   .option('--npy <file.npy>', 'decoded images, float32 [n, D]')
+  .option('--label <class>', 'a class-conditional model: decode under this class', int(0))
   .addOption(backendOption())
   .action((flags) => decodeCommand(flags));
 

@@ -49,6 +49,7 @@ export { NETWORK_NAMES, PAPER_MNIST_CONFIG, validateConfig, type NetworkName, ty
 export { countParams, modelMemory, NiceModel } from './model/NiceModel.js';
 export { contextSize } from './model/contextSize.js';
 export { oneHot } from './model/oneHot.js';
+export { restyle } from './model/restyle.js';
 export { classLogLikelihoods, classLogPrior, classPosterior } from './model/classLikelihoods.js';
 export { getPreset, MNIST_CONV_FLOW, PRESET_NAMES, PRESETS, type PresetConfig, type PresetName } from './model/presets.js';
 export { symEigen, type SymEigen } from './core/symEigen.js';

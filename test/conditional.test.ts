@@ -19,6 +19,7 @@ import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
 import { oneHot } from '../src/model/oneHot.js';
+import { restyle } from '../src/model/restyle.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { hybridGradient, hybridScratch } from '../src/train/hybridGradient.js';
 import { Trainer } from '../src/train/Trainer.js';
@@ -144,6 +145,25 @@ function threeClasses(count: number, seed: number): ImageDataset {
   return { pixels, count, dim: 16, shape: [1, 4, 4], labels };
 }
 
+describe('restyle', () => {
+  it('decodes each image\'s code under every class: its own class gives it back, the others change it', () => {
+    const model = movedModel(FLAT, 6);
+    const n = 3;
+    const x = Float64Array.from(randn(n * 16, 12, 0.2), (v) => 0.5 + v);
+    const labels = [2, 0, 1];
+    const rows = restyle(model, x, n, labels);
+    assert.equal(rows.length, n * 4 * 16);
+    for (let i = 0; i < n; i++) {
+      assertAllClose(rows.subarray(i * 4 * 16, (i * 4 + 1) * 16), x.subarray(i * 16, (i + 1) * 16), 1e-6, 1e-6, `image ${i} first`);
+      assertAllClose(rows.subarray((i * 4 + 1 + labels[i]) * 16, (i * 4 + 2 + labels[i]) * 16), x.subarray(i * 16, (i + 1) * 16), 1e-5, 1e-5, `image ${i} as its own class`);
+      const other = (labels[i] + 1) % 3;
+      const moved = rows.subarray((i * 4 + 1 + other) * 16, (i * 4 + 2 + other) * 16);
+      assert.ok(moved.some((v, d) => Math.abs(v - x[i * 16 + d]) > 1e-3), `image ${i} as class ${other} is unchanged`);
+    }
+    throwsUser(() => restyle(new NiceModel(createRefBackend(), { ...FLAT, classes: undefined }), Float32Array.from(x), n, labels), /not class-conditional/);
+  });
+});
+
 describe('the classification term', () => {
   it('hybridGradient is the gradient of −(1/n) Σ [log p(x|y) + λ log p(y|x)] (float64 finite differences, every parameter tensor)', () => {
     const model = movedModel({ ...FLAT, classPrior: [0.2, 0.3, 0.5] }, 4);
@@ -263,6 +283,23 @@ describe('the CLI with a class-conditional model', () => {
     const one = cli('sample', '--model', model, '--out', join(dir, 'sevens.png'), '--label', '7', '--n', '4');
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /wrote 4 samples \(temperature 1, class 7\)/);
+
+    const restyled = join(dir, 'restyle.png');
+    const rs = cli('restyle', '--model', model, '--limit', '3', '--out', restyled, '--npy', join(dir, 'restyle.npy'));
+    assert.equal(rs.code, 0, rs.stderr);
+    assert.match(rs.stdout, /restyled 3 images of the test split of mnist, encoded under their labels/);
+    const rh = readPngHeader(new Uint8Array(readFileSync(restyled)));
+    assert.ok(rh.width > 3 * rh.height, `3 rows of 11: ${rh.width}×${rh.height}`);
+    // encode under the images' own labels, decode under the same: the images come back.
+    const codes = join(dir, 'codes.npy');
+    const en = cli('encode', '--model', model, '--limit', '3', '--out', codes);
+    assert.equal(en.code, 0, en.stderr);
+    assertUserError(cli('decode', '--model', model, '--codes', codes, '--npy', join(dir, 'back.npy')), /class-conditional: give the class of the codes with --label \(0 to 9\)/);
+    const de = cli('decode', '--model', model, '--codes', codes, '--npy', join(dir, 'back.npy'), '--label', '2');
+    assert.equal(de.code, 0, de.stderr);
+    const mine = cli('restyle', '--model', model, '--image', grid, '--out', join(dir, 'mine.png'));
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.match(mine.stdout, /under the classes the model gives them \(\d; --label sets one\)/);
   });
 
   it('says in one line what is wrong: a label out of range, --label or classify on an unconditional model', () => {
@@ -275,6 +312,8 @@ describe('the CLI with a class-conditional model', () => {
     assert.ok(existsSync(plainModel));
     assertUserError(cli('sample', '--model', plainModel, '--out', join(dir, 'y.png'), '--label', '3'), /--label: the model .* is not class-conditional \(train one with --conditional\)/);
     assertUserError(cli('classify', '--model', plainModel, '--limit', '10'), /classify: the model .* is not class-conditional/);
+    assertUserError(cli('restyle', '--model', plainModel, '--out', join(dir, 'z.png')), /restyle: the model .* is not class-conditional/);
+    assertUserError(cli('restyle', '--model', model, '--out', join(dir, 'z.png'), '--label', '11'), /--label 11: the model's classes are 0 to 9/);
     assertUserError(cli('train', '--data', join(dir, 'nowhere.npy'), '--conditional', '--out', join(dir, 'r3')), /./);
   });
 });

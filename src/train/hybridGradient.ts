@@ -31,7 +31,8 @@ export interface HybridScratch {
  * the likelihood classifier sharper). Since d log p(y|x) = d log p(x|y) − Σ_k p(k|x) d log p(x|k), the gradient is
  * that of −Σ_i Σ_k w_ik log p(x_i | k) with w_ik = ((1 + λ)[k = y_i] − λ p(k | x_i)) / n. The flow before the last
  * layer runs forward and backward once (its log-det weight is Σ_k w_ik = 1/n per row); the last layer and the prior
- * are evaluated for every class here, in float64.
+ * are evaluated for every class here, in float64; the gradient skips classes whose weight is below 1e-9/n (a posterior
+ * that rules them out).
  *
  * Writes every parameter's `grad`; returns the batch's mean log p(x_i | y_i) and mean log p(y_i | x_i).
  */
@@ -94,7 +95,8 @@ export function hybridGradient(model: NiceModel, x: FloatArray, n: number, label
     // L = −Σ_k w_k log p(x_i | k): its gradients through the last layer and the prior.
     for (let k = 0; k < K; k++) {
       const wk = w[k];
-      if (wk === 0) continue;
+      // A class the posterior rules out (weight below 1e-9 of a label's) adds nothing measurable: skipped.
+      if (Math.abs(wk) * n < 1e-9) continue;
       for (let d = 0; d < D; d++) {
         const e = scale[k * D + d];
         const hv = h[i * D + d];
