@@ -10,7 +10,7 @@ import { DEFAULT_CLASSES } from '../src/data/parseIdxLabels.js';
 import type { CouplingLaw } from '../src/flows/couplingLaw.js';
 import type { PartitionName } from '../src/flows/Partition.js';
 import type { ModelSettings } from '../src/model/configFromSettings.js';
-import type { NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
+import type { Conditioning, NetworkName, NiceConfig } from '../src/model/NiceConfig.js';
 import { summarizeFlow } from '../src/model/summarizeFlow.js';
 import { flowInputShape, validateFlow } from '../src/model/planFlow.js';
 import { getPreset } from '../src/model/presets.js';
@@ -66,6 +66,8 @@ export interface TrainFlags {
   conditional: boolean;
   /** With --conditional: the weight λ of the classification term −λ·log p(y | x). */
   classWeight: number;
+  /** With --conditional: where the label enters (prior, couplings, both). */
+  conditioning: Conditioning;
 }
 
 export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<void> {
@@ -115,11 +117,13 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit, labels });
     const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit, labels });
     if (flags.classWeight > 0 && !flags.conditional) throw new NiceFlowError('--class-weight: only a class-conditional model (--conditional) has a classification term');
+    if (explicit('conditioning') && !flags.conditional) throw new NiceFlowError('--conditioning: only for a class-conditional model (--conditional)');
     const settings = explicitSettings(flags, explicit);
     if (flags.conditional) {
       // The labels are the context: K = 10 classes (MNIST, Fashion-MNIST, CIFAR-10), p(y) from the training labels.
       settings.classes = DEFAULT_CLASSES;
       settings.classPrior = classPriorFromLabels(train.labels!, DEFAULT_CLASSES);
+      settings.conditioning = flags.conditioning;
     }
     run = await TrainingRun.create(backend, train, valid, {
       data: flags.data, limit: flags.limit, validSize: flags.validSize, validLimit: flags.validLimit,

@@ -165,6 +165,24 @@ function contextAffine(b: Backend, C: number, seed: number): ContextAffine {
 for (const [C, hot] of [[3, false], [4, true]] as const) {
   cases.push({ name: `context-affine layer, ${hot ? `one-hot labels of ${C} classes` : `continuous context of ${C} values`}`, make: (b) => contextAffine(b, C, 70 + C), context: { size: C, rows: contextRows(C, hot) } });
 }
+// Conditional couplings: the dense network reads [x_I1 | c] (every law, both partition halves).
+for (const law of COUPLING_LAWS) {
+  for (const k of [0, 1]) {
+    const p = partitionFor('alternate', k, D);
+    const C = 3;
+    cases.push({
+      name: `${law} coupling with a conditional mlp net (continuous context of ${C}), layer ${k}`,
+      make: (b) => {
+        const net = new Mlp(b, p.kept.length + C, lawOutputGroups(law) * p.updated.length, 8, 2);
+        net.init(new Rng(50 + k));
+        for (const q of net.params) for (let i = 0; i < q.data.length; i++) q.data[i] *= 2;
+        return new Coupling(b, D, p, net, law, C);
+      },
+      partition: p,
+      context: { size: C, rows: contextRows(C, false) },
+    });
+  }
+}
 cases.push({
   name: 'chain of 2 affine mlp couplings, a scaling and a context-affine layer (a class-conditional NICE)',
   make: (b) => new Chain(b, [0, 1].map((k) => coupling(b, 'affine', 'mlp', partitionFor('alternate', k, D), 80 + k) as Bijection).concat(scaling(b), contextAffine(b, 4, 90))),

@@ -65,9 +65,25 @@ describe('class-conditional configs', () => {
     bad({ classes: undefined, classPrior: [0.5, 0.5] }, /"classPrior" needs "classes"/);
     const described = { dim: 16, prior: 'logistic', shape: [1, 4, 4], flow: [{ type: 'scaling' }] };
     throwsUser(() => validateConfig({ ...described, classes: 3 }), /a conditional model .* needs a step that reads the context/);
-    throwsUser(() => validateConfig({ ...described, flow: [{ type: 'context-affine', context: 3 }] }), /has a context-affine step but the model has no context/);
-    throwsUser(() => validateConfig({ ...described, classes: 4, flow: [{ type: 'context-affine', context: 3 }] }), /takes 3 context values, the model's context has 4/);
+    throwsUser(() => validateConfig({ ...described, flow: [{ type: 'context-affine', context: 3 }] }), /has a context-affine step that reads a context but the model has no context/);
+    throwsUser(() => validateConfig({ ...described, classes: 4, flow: [{ type: 'context-affine', context: 3 }] }), /a context-affine step takes 3 context values, the model.s context has 4/);
     throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'context-affine', context: 0 }] }), /"context" must be an integer from 1/);
+    throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'coupling', hidden: 4, depth: 1, context: 2 }] }), /a coupling step takes 2 context values, the model's context has 3/);
+    throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'coupling', network: 'conv', hidden: 4, depth: 1, context: 3 }] }), /mlp networks only so far/);
+    bad({ conditioning: 'everywhere' }, /"conditioning" must be one of prior, couplings, both/);
+    bad({ classes: undefined, conditioning: 'both' }, /"conditioning" needs "classes" or "context"/);
+    bad({ network: 'conv', conditioning: 'couplings' }, /dense \(mlp\) coupling networks only/);
+  });
+
+  it('conditioning couplings: every coupling network reads the label, no prior step; both: the two', () => {
+    for (const conditioning of ['couplings', 'both'] as const) {
+      const config = { ...FLAT, conditioning };
+      const model = new NiceModel(createRefBackend(), config);
+      assert.deepEqual(model.params.find((p) => p.name === 'couplings.0.layers.0.weight')!.shape, [12, 8 + 3]);
+      assert.equal(model.params.some((p) => p.name.startsWith('conditional.')), conditioning === 'both');
+      assert.equal(countParams(config), model.params.reduce((a, p) => a + p.data.length, 0));
+      assert.deepEqual(deserializeModel(serializeModel(model), createRefBackend()).config.conditioning, conditioning);
+    }
   });
 
   it('a conditional model asks for its labels, and an unconditional one refuses them, in one line', () => {
@@ -88,7 +104,7 @@ describe("Bayes' rule over the classes", () => {
   // in the middle of the flow (a pass per class).
   const middle: NiceConfig = { dim: 16, prior: 'logistic', shape: [1, 4, 4], classes: 3, flow: [
     { type: 'coupling', law: 'affine', hidden: 12, depth: 1 }, { type: 'context-affine', context: 3 }, { type: 'coupling', law: 'affine', hidden: 12, depth: 1 }, { type: 'scaling' }] };
-  for (const config of [FLAT, middle]) it(`log p(x | k) for every k is the model under that label, and the marginal is log Σ_k p(x | k) p(k) (${config.flow ? 'label read mid-flow' : 'label read last'})`, () => {
+  for (const config of [FLAT, middle, { ...FLAT, conditioning: 'couplings' as const }]) it(`log p(x | k) for every k is the model under that label, and the marginal is log Σ_k p(x | k) p(k) (${config.flow ? 'label read mid-flow' : `label read by the ${config.conditioning ?? 'prior'}`})`, () => {
     const model = movedModel({ ...config, classPrior: [0.2, 0.3, 0.5] });
     const n = 4;
     const x = Float64Array.from(randn(n * 16, 5, 0.2), (v) => 0.5 + v);

@@ -27,6 +27,7 @@ export const STEP_CASES: Record<string, StepCase[]> = {
   coupling: [
     { name: 'affine conv coupling (channels, zero-init start perturbed)', shape: [6, 2, 2], flow: [{ type: 'coupling', law: 'affine', partition: 'channels', ...conv, zeroInit: true }] },
     { name: 'bounded-affine conv coupling (channels, parity 0)', shape: [4, 2, 3], flow: [{ type: 'coupling', law: 'bounded-affine', partition: 'channels', ...conv, parity: 0 }] },
+    { name: 'affine mlp coupling whose network reads one-hot labels of 3 classes', shape: [2, 3, 4], flow: [{ type: 'coupling', law: 'affine', partition: 'alternate', hidden: 5, depth: 1, context: 3 }], context: { size: 3, labels: true } },
     { name: 'additive mlp coupling (alternate, parity 1)', shape: [2, 3, 4], flow: [{ type: 'coupling', law: 'additive', partition: 'alternate', hidden: 5, depth: 1, parity: 1 }] },
   ],
   scaling: [{ name: 'diagonal scaling', shape: [2, 3, 4], flow: [{ type: 'scaling' }] }],

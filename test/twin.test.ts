@@ -143,7 +143,9 @@ for (const coupling of COUPLING_LAWS as readonly CouplingLaw[]) {
 }
 // Class-conditional flat models (a context-affine step after the scaling): one-hot labels of 3 classes.
 for (const coupling of ['additive', 'affine'] as CouplingLaw[]) {
-  variants.push({ name: `${coupling}-mlp-alternate-logistic-classes3`, config: { dim: D, couplings: 4, hidden: 10, depth: 2, prior: 'logistic', partition: 'alternate', coupling, shape: [...SHAPE], classes: 3 } });
+  for (const conditioning of ['prior', 'couplings', 'both'] as const) {
+    variants.push({ name: `${coupling}-mlp-alternate-logistic-classes3-${conditioning}`, config: { dim: D, couplings: 4, hidden: 10, depth: 2, prior: 'logistic', partition: 'alternate', coupling, shape: [...SHAPE], classes: 3, ...(conditioning !== 'prior' ? { conditioning } : {}) } });
+  }
 }
 // Without an image shape (a flat vector, as a library user may build): an odd D, and checkerboard on a square D.
 for (const partition of ['alternate', 'halves', 'checkerboard'] as PartitionName[]) {

@@ -78,9 +78,10 @@ class Coupling(nn.Module):
     the last layer at zero (the coupling then starts as the identity)."""
 
     def __init__(self, law: str, network: str, hidden: int, depth: int, dim: int, shape: Optional[Sequence[int]],
-                 kept: np.ndarray, updated: np.ndarray, zero_init: bool = False):
+                 kept: np.ndarray, updated: np.ndarray, zero_init: bool = False, context: int = 0):
         super().__init__()
         self.law = law
+        self.context = context  # a conditional (mlp) network reads [x_I1 | c]
         self.network = network
         self.groups = LAW_GROUPS[law]
         self.zero_init = zero_init
@@ -88,7 +89,7 @@ class Coupling(nn.Module):
         self.register_buffer("updated", torch.as_tensor(updated, dtype=torch.long), persistent=False)
         du = len(updated)
         if network == "mlp":
-            widths = [len(kept)] + [hidden] * depth + [self.groups * du]
+            widths = [len(kept) + context] + [hidden] * depth + [self.groups * du]
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         else:
             c = shape[0]
@@ -111,12 +112,16 @@ class Coupling(nn.Module):
                 self.layers[-1].weight.zero_()
                 self.layers[-1].bias.zero_()
 
-    def net(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def net(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """m(x_I1) as (a, t), each [n, |I2|] in the order of `updated`; t is None for laws without a shift."""
         n = x.shape[0]
         du = self.updated.numel()
         if self.network == "mlp":
             h = x[:, self.kept]
+            if self.context:
+                if context is None:
+                    raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
+                h = torch.cat([h, context.to(h.dtype)], dim=1)
             for layer in self.layers[:-1]:
                 h = F.relu(layer(h))
             out = self.layers[-1](h).view(n, self.groups, du)
@@ -128,8 +133,8 @@ class Coupling(nn.Module):
             out = self.layers[-1](h).reshape(n, self.groups, -1)[:, :, self.updated]
         return out[:, 0], (out[:, 1] if self.groups == 2 else None)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        a, t = self.net(x)
+    def forward(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        a, t = self.net(x, context)
         x2 = x[:, self.updated]
         if self.law == "additive":
             y2, log_det = x2 + a, x.new_zeros(x.shape[0])
@@ -144,8 +149,8 @@ class Coupling(nn.Module):
             log_det = ell.sum(dim=1)
         return x.index_copy(1, self.updated, y2), log_det
 
-    def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        a, t = self.net(y)  # y_I1 = x_I1
+    def inverse(self, y: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
+        a, t = self.net(y, context)  # y_I1 = x_I1
         y2 = y[:, self.updated]
         if self.law == "additive":
             x2 = y2 - a

@@ -86,6 +86,7 @@ class NiceConfig:
     classes: Optional[int] = None
     class_prior: Optional[List[float]] = None  # "classPrior" in files
     context: Optional[int] = None
+    conditioning: Optional[str] = None  # flat form: "prior" (None), "couplings" or "both"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -102,6 +103,15 @@ class NiceConfig:
                 raise ConfigError(f'model config: "{name}" must be an integer from {lo} to {MAX_CONTEXT}, got {v!r}')
         if self.classes is not None and self.context is not None and self.context != self.classes:
             raise ConfigError(f'model config: "context" ({self.context}) must equal "classes" ({self.classes}): a label\'s context is its one-hot code')
+        if self.conditioning is not None:
+            if not self.context_size:
+                raise ConfigError('model config: "conditioning" needs "classes" or "context"')
+            if self.conditioning not in ("prior", "couplings", "both"):
+                raise ConfigError(f'model config: "conditioning" must be one of prior, couplings, both, got {self.conditioning!r}')
+            if self.flow is not None:
+                raise ConfigError('model config: "conditioning" is for the flat form; a flow description says which steps read the context')
+            if self.conditioning == "prior":
+                self.conditioning = None
         if self.class_prior is not None:
             p = self.class_prior
             if self.classes is None:
@@ -113,13 +123,13 @@ class NiceConfig:
             self.class_prior = [float(v) for v in p]
         if self.flow is not None:
             c = self.context_size
-            steps = [s for s in self.flow if s["type"] == "context-affine"]
+            steps = [s for s in self.flow if s["type"] == "context-affine" or (s["type"] == "coupling" and "context" in s)]
             for s in steps:
                 if s["context"] != c:
-                    raise ConfigError('model config: the flow has a context-affine step but the model has no context ("classes" or "context")' if c == 0
-                                      else f"model config: a context-affine step takes {s['context']} context values, the model's context has {c}")
+                    raise ConfigError(f'model config: the flow has a {s["type"]} step that reads a context but the model has no context ("classes" or "context")' if c == 0
+                                      else f"model config: a {s['type']} step takes {s['context']} context values, the model's context has {c}")
             if c > 0 and not steps:
-                raise ConfigError('model config: a conditional model ("classes" or "context") needs a step that reads the context (context-affine)')
+                raise ConfigError('model config: a conditional model ("classes" or "context") needs a step that reads the context (context-affine, or a coupling with "context")')
 
     @property
     def described(self) -> bool:
@@ -185,7 +195,7 @@ class NiceConfig:
             raise ConfigError("model config is not a JSON object")
         if "dim" not in raw:
             raise ConfigError('model config: "dim" is missing')
-        common = {"dim", "prior", "shape", "range", "whiten", "classes", "context"}
+        common = {"dim", "prior", "shape", "range", "whiten", "classes", "context", "conditioning"}
         if raw.get("flow") is not None:
             flat = [k for k in FLAT_KEYS if k in raw]
             if flat:
@@ -237,6 +247,8 @@ class NiceConfig:
             out["classPrior"] = [_num(v) for v in self.class_prior]
         if self.context is not None:
             out["context"] = self.context
+        if self.conditioning is not None:
+            out["conditioning"] = self.conditioning
         return out
 
     def to_json(self) -> str:
@@ -330,14 +342,18 @@ class NiceFlow(nn.Module):
         self.whitening = Whitening(config.dim) if config.whiten == "zca" else None
         if config.flow is None:
             self.plan = None
+            # A conditional flat model reads its class (or context) in the prior (a last step that moves and scales it),
+            # in every coupling network, or both (config.conditioning).
+            c = config.context_size
+            where = config.conditioning or "prior"
             self.couplings = nn.ModuleList(
                 Coupling(config.coupling, config.network, config.hidden, config.depth, config.dim, config.shape,
-                         *coupling_sets(config.partition, k, config.dim, config.shape))
+                         *coupling_sets(config.partition, k, config.dim, config.shape),
+                         context=c if where != "prior" else 0)
                 for k in range(config.couplings)
             )
             self.scaling = DiagonalScaling(config.dim)
-            # A conditional flat model: the class (or context) moves and scales the prior, as a last step.
-            self.conditional = ContextAffine(config.dim, config.context_size) if config.context_size else None
+            self.conditional = ContextAffine(config.dim, c) if c and where != "couplings" else None
         else:
             self.plan = plan_flow(config.flow, image_shape(config.shape, config.dim))
             self.flow = nn.ModuleList(p.kind.build(p.spec, p.shape, p.parity, config.range) for p in self.plan)
@@ -393,7 +409,7 @@ class NiceFlow(nn.Module):
                 k = m.inner_dim
                 head, ld = self._forward_from(steps, i + 1, x[:, :k], context)
                 return torch.cat([head, x[:, k:]], dim=1), log_det + ld
-            x, ld = m(x, context) if isinstance(m, ContextAffine) else m(x)
+            x, ld = m(x, context) if isinstance(m, (ContextAffine, Coupling)) else m(x)
             log_det = log_det + ld
         return x, log_det
 
@@ -408,7 +424,7 @@ class NiceFlow(nn.Module):
                 break
         for i in reversed(range(start, end)):
             m = steps[i]
-            h = m.inverse(h, context) if isinstance(m, ContextAffine) else m.inverse(h)
+            h = m.inverse(h, context) if isinstance(m, (ContextAffine, Coupling)) else m.inverse(h)
         return h
 
     def encode(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -490,7 +506,7 @@ class NiceFlow(nn.Module):
             else:
                 if hasattr(m, "init_from_data"):
                     m.init_from_data(x, prior_std, scaling)
-                if isinstance(m, ContextAffine):
+                if isinstance(m, (ContextAffine, Coupling)) and getattr(m, "context", 0):
                     if context is None:
                         if any(hasattr(later, "init_from_data") for later in steps[i + 1:]):
                             raise ConfigError("this model is conditional: its data-dependent start needs the batch's context")

@@ -129,6 +129,10 @@ class CouplingStep(StepKind):
             spec["parity"] = r.int("parity", 0, 1)
         if r.bool("zeroInit", False):
             spec["zeroInit"] = True
+        if "context" in raw:
+            spec["context"] = r.int("context", 1, MAX_CONTEXT)
+            if spec["network"] == "conv":
+                raise StepError('coupling step: "context" (a conditional network) is built for mlp networks only so far')
         r.done()
         partition_sets(spec["partition"], shape[0] * shape[1] * shape[2], shape)  # the partition must fit the shape
         return spec
@@ -144,7 +148,7 @@ class CouplingStep(StepKind):
                 out += [(f"layers.{j}.weight", [out_c, c if j == 0 else spec["hidden"], k, k]), (f"layers.{j}.bias", [out_c])]
         else:
             kept, updated = partition_sets(spec["partition"], shape[0] * shape[1] * shape[2], shape)
-            widths = [len(kept)] + [spec["hidden"]] * spec["depth"] + [groups * len(updated)]
+            widths = [len(kept) + spec.get("context", 0)] + [spec["hidden"]] * spec["depth"] + [groups * len(updated)]
             for j in range(len(widths) - 1):
                 out += [(f"layers.{j}.weight", [widths[j + 1], widths[j]]), (f"layers.{j}.bias", [widths[j + 1]])]
         return out
@@ -153,7 +157,7 @@ class CouplingStep(StepKind):
         dim = shape[0] * shape[1] * shape[2]
         kept, updated = coupling_sets(spec["partition"], spec.get("parity", parity), dim, shape)
         return Coupling(spec["law"], spec["network"], spec["hidden"], spec["depth"], dim, shape, kept, updated,
-                        spec.get("zeroInit", False))
+                        spec.get("zeroInit", False), spec.get("context", 0))
 
 
 class ScalingStep(StepKind):

@@ -58,7 +58,18 @@ export interface NiceConfig {
   classPrior?: number[];
   /** A model conditioned on a context vector of this many values per example (any numbers; `classes` sets it to K). */
   context?: number;
+  /**
+   * Flat form, conditional model: where the context enters. `prior` (the default): a context-affine step after the
+   * scaling moves and scales the prior per context; `couplings`: every coupling network reads the context beside
+   * x_I1; `both`.
+   */
+  conditioning?: Conditioning;
 }
+
+/** Where a flat conditional model reads its context (NiceConfig.conditioning). */
+export type Conditioning = 'prior' | 'couplings' | 'both';
+/** The names accepted for `Conditioning`. */
+export const CONDITIONINGS: readonly Conditioning[] = ['prior', 'couplings', 'both'];
 
 /** Kinds of coupling network. */
 export type NetworkName = 'mlp' | 'conv';
@@ -123,6 +134,9 @@ export function validateConfig(raw: unknown): NiceConfig {
     if (!config.shape) throw new NiceFlowError('model config: "network" conv needs "shape" [C, H, W]');
     if (depth < 1) throw new NiceFlowError(`model config: "depth" must be an integer ≥ 1 for network conv (the number of 3×3 conv layers), got ${depth}`);
     config.network = 'conv';
+    if (config.conditioning === 'couplings' || config.conditioning === 'both') {
+      throw new NiceFlowError(`model config: "conditioning" ${config.conditioning} is built for dense (mlp) coupling networks only so far`);
+    }
   }
   try {
     partitionFor(partition, 0, dim, config.shape);
@@ -191,6 +205,12 @@ function readContext(c: Record<string, unknown>, config: NiceConfig): void {
       throw new NiceFlowError(`model config: "context" (${config.context}) must equal "classes" (${config.classes}): a label's context is its one-hot code`);
     }
   }
+  if (c.conditioning !== undefined) {
+    if (config.classes === undefined && config.context === undefined) throw new NiceFlowError('model config: "conditioning" needs "classes" or "context"');
+    if (!CONDITIONINGS.includes(c.conditioning as Conditioning)) throw new NiceFlowError(`model config: "conditioning" must be one of ${CONDITIONINGS.join(', ')}, got ${JSON.stringify(c.conditioning)}`);
+    if (c.flow !== undefined) throw new NiceFlowError('model config: "conditioning" is for the flat form; a flow description says which steps read the context');
+    if (c.conditioning !== 'prior') config.conditioning = c.conditioning as Conditioning;
+  }
   if (c.classPrior !== undefined) {
     const p = c.classPrior;
     const K = config.classes;
@@ -210,13 +230,13 @@ function readContext(c: Record<string, unknown>, config: NiceConfig): void {
  */
 function checkContextSteps(config: NiceConfig): void {
   const C = contextSize(config);
-  const steps = (config.flow ?? []).filter((s) => s.type === 'context-affine');
+  const steps = (config.flow ?? []).filter((s) => s.type === 'context-affine' || (s.type === 'coupling' && s.context !== undefined));
   for (const s of steps) {
     if (s.context !== C) {
       throw new NiceFlowError(C === 0
-        ? 'model config: the flow has a context-affine step but the model has no context ("classes" or "context")'
-        : `model config: a context-affine step takes ${String(s.context)} context values, the model's context has ${C}`);
+        ? `model config: the flow has a ${s.type} step that reads a context but the model has no context ("classes" or "context")`
+        : `model config: a ${s.type} step takes ${String(s.context)} context values, the model's context has ${C}`);
     }
   }
-  if (C > 0 && steps.length === 0) throw new NiceFlowError('model config: a conditional model ("classes" or "context") needs a step that reads the context (context-affine)');
+  if (C > 0 && steps.length === 0) throw new NiceFlowError('model config: a conditional model ("classes" or "context") needs a step that reads the context (context-affine, or a coupling with "context")');
 }

@@ -3,6 +3,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Bijection } from '../flows/Bijection.js';
 import { Chain } from '../flows/Chain.js';
 import { ContextAffine } from '../flows/ContextAffine.js';
+import { Coupling } from '../flows/Coupling.js';
 import { priorLogProb } from '../priors/Prior.js';
 import type { NiceModel } from './NiceModel.js';
 
@@ -104,6 +105,6 @@ export function priorCondition(model: NiceModel): { head: Bijection[]; last: Con
   const layers = chainLayers(model.flow);
   const last = layers[layers.length - 1];
   if (!(last instanceof ContextAffine)) return null;
-  if (model.layers.filter((l) => l instanceof ContextAffine).length !== 1) return null;
+  if (model.layers.filter((l) => l instanceof ContextAffine || (l instanceof Coupling && l.contextSize > 0)).length !== 1) return null;
   return { head: layers.slice(0, -1), last };
 }

@@ -4,7 +4,7 @@ import type { StepSpec } from '../flows/steps/StepKind.js';
 import type { CouplingLaw } from '../flows/couplingLaw.js';
 import type { PartitionName } from '../flows/Partition.js';
 import type { PriorName } from '../priors/priorRegistry.js';
-import type { NetworkName, NiceConfig } from './NiceConfig.js';
+import type { Conditioning, NetworkName, NiceConfig } from './NiceConfig.js';
 import { getPreset, type PresetConfig } from './presets.js';
 
 /** The architecture choices a user makes for a new model (the CLI's train flags). */
@@ -28,6 +28,8 @@ export interface ModelSettings {
   classes?: number;
   /** With `classes`: p(y) for Bayes' rule (from the training labels: classPriorFromLabels). */
   classPrior?: number[];
+  /** With `classes`, the flat form: where the label enters (NiceConfig.conditioning; default prior). */
+  conditioning?: Conditioning;
 }
 
 const FLAT_SETTINGS = ['couplings', 'hidden', 'depth', 'partition', 'coupling', 'network'] as const;
@@ -63,6 +65,9 @@ export function configFromSettings(
   const described = explicit.flow ?? p.flow;
   const K = explicit.classes;
   const conditional = K ? { classes: K, ...(explicit.classPrior ? { classPrior: explicit.classPrior } : {}) } : {};
+  if (described && explicit.conditioning && explicit.conditioning !== 'prior') {
+    throw new NiceFlowError(`--conditioning ${explicit.conditioning}: for the paper's flat models only so far; the flow ${explicit.flow ? 'of --flow' : `of --preset ${preset}`} gets its label in the prior`);
+  }
   // A conditional description needs a step that reads the label: the per-class prior location and scale, last.
   const flow = described && K && !described.some((s) => s.type === 'context-affine') ? [...described, { type: 'context-affine', context: K }] : described;
   if (flow) {
@@ -94,5 +99,6 @@ export function configFromSettings(
     range: [range[0], range[1]],
     ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
     ...conditional,
+    ...(K && explicit.conditioning && explicit.conditioning !== 'prior' ? { conditioning: explicit.conditioning } : {}),
   };
 }

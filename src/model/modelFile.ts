@@ -40,7 +40,7 @@ export function serializeModel(model: NiceModel, metadata: Record<string, string
  * a described flow as its `flow` list (complete specs) in place of the flat keys.
  */
 function configForFile(config: NiceConfig): NiceConfig {
-  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow, classes, classPrior, context } = config;
+  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow, classes, classPrior, context, conditioning } = config;
   const out: NiceConfig = flow ? { dim, prior, flow } : { dim, couplings, hidden, depth, prior, partition, coupling };
   if (shape) out.shape = shape;
   if (network && network !== 'mlp') out.network = network;
@@ -49,6 +49,7 @@ function configForFile(config: NiceConfig): NiceConfig {
   if (classes !== undefined) out.classes = classes;
   if (classPrior) out.classPrior = classPrior;
   if (context !== undefined) out.context = context;
+  if (conditioning) out.conditioning = conditioning;
   return out;
 }
 

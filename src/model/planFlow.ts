@@ -62,12 +62,15 @@ export function validateFlow(raw: unknown, shape: Shape3): StepSpec[] {
  */
 function paperSteps(config: NiceConfig): StepSpec[] {
   const { couplings = 0, coupling = 'additive', partition = 'alternate', network = 'mlp', hidden = 1, depth = 0 } = config;
-  const steps: StepSpec[] = [];
-  for (let k = 0; k < couplings; k++) steps.push({ type: 'coupling', law: coupling, partition, network, hidden, depth });
-  steps.push({ type: 'scaling' });
-  // A conditional flat model: the class (or context) moves and scales the prior, as a last step.
+  // A conditional flat model reads its class (or context) in the prior (a last step that moves and scales it), in
+  // every coupling network, or both (config.conditioning).
   const C = contextSize(config);
-  if (C > 0) steps.push({ type: 'context-affine', context: C });
+  const conditioning = config.conditioning ?? 'prior';
+  const inCouplings = C > 0 && conditioning !== 'prior' ? { context: C } : {};
+  const steps: StepSpec[] = [];
+  for (let k = 0; k < couplings; k++) steps.push({ type: 'coupling', law: coupling, partition, network, hidden, depth, ...inCouplings });
+  steps.push({ type: 'scaling' });
+  if (C > 0 && conditioning !== 'couplings') steps.push({ type: 'context-affine', context: C });
   return steps;
 }
 

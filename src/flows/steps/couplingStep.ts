@@ -5,6 +5,8 @@ import { Coupling } from '../Coupling.js';
 import { lawOutputGroups } from '../couplingLaw.js';
 import { COUPLING_LAWS, type CouplingLaw } from '../laws/lawRegistry.js';
 import { PARTITION_NAMES, partitionFor, type PartitionName } from '../Partition.js';
+import { NiceFlowError } from '../../core/NiceFlowError.js';
+import { MAX_CONTEXT } from './contextAffineStep.js';
 import { SpecReader } from './readSpec.js';
 import type { Shape3, StepKind, StepSpec } from './StepKind.js';
 
@@ -28,6 +30,8 @@ export interface CouplingSpec extends StepSpec {
   depth: number;
   /** Start the network's last layer at zero, so the coupling starts as the identity (conv only). */
   zeroInit?: boolean;
+  /** A conditional coupling: its (dense) network also reads the example's context, this many values. */
+  context?: number;
 }
 
 function partitionOf(spec: CouplingSpec, shape: Shape3, parity: number) {
@@ -51,6 +55,10 @@ export const couplingStep: StepKind<CouplingSpec> = {
     spec.depth = r.int('depth', spec.network === 'conv' ? 1 : 0, 1024);
     if (raw.parity !== undefined) spec.parity = r.int('parity', 0, 1);
     if (r.bool('zeroInit', false)) spec.zeroInit = true;
+    if (raw.context !== undefined) {
+      spec.context = r.int('context', 1, MAX_CONTEXT);
+      if (spec.network === 'conv') throw new NiceFlowError('coupling step: "context" (a conditional network) is built for mlp networks only so far');
+    }
     r.done();
     // The partition must fit the shape (channels needs C ≥ 2).
     partitionOf(spec, shape, 0);
@@ -70,7 +78,7 @@ export const couplingStep: StepKind<CouplingSpec> = {
         out.push({ name: `layers.${j}.weight`, shape: [outC, j === 0 ? C : spec.hidden, k, k] }, { name: `layers.${j}.bias`, shape: [outC] });
       }
     } else {
-      const widths = [part.kept.length, ...Array<number>(spec.depth).fill(spec.hidden), G * part.updated.length];
+      const widths = [part.kept.length + (spec.context ?? 0), ...Array<number>(spec.depth).fill(spec.hidden), G * part.updated.length];
       for (let j = 0; j + 1 < widths.length; j++) out.push({ name: `layers.${j}.weight`, shape: [widths[j + 1], widths[j]] }, { name: `layers.${j}.bias`, shape: [widths[j + 1]] });
     }
     return out;
@@ -82,7 +90,7 @@ export const couplingStep: StepKind<CouplingSpec> = {
     const net: CouplingNet =
       spec.network === 'conv'
         ? new ConvNet(backend, [...shape], part.kept, part.updated, G, spec.hidden, spec.depth, prefix, spec.zeroInit ?? false)
-        : new Mlp(backend, part.kept.length, G * part.updated.length, spec.hidden, spec.depth, prefix);
-    return new Coupling(backend, shape[0] * shape[1] * shape[2], part, net, spec.law);
+        : new Mlp(backend, part.kept.length + (spec.context ?? 0), G * part.updated.length, spec.hidden, spec.depth, prefix);
+    return new Coupling(backend, shape[0] * shape[1] * shape[2], part, net, spec.law, spec.context ?? 0);
   },
 };
