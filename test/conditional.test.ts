@@ -269,8 +269,13 @@ describe('the CLI with a class-conditional model', () => {
     const t = cli('train', '--data', 'mnist', '--conditional', '--couplings', '2', '--hidden', '40', '--depth', '1', '--epochs', '1', '--limit', '1200',
       '--valid-size', '1000', '--valid-limit', '200', '--batch-size', '100', '--scale-init', 'data', '--out', out, '--quiet');
     assert.equal(t.code, 0, t.stderr);
+    // A resumed conditional run reads the labels again and goes on.
+    const more = cli('train', '--resume', '--out', out, '--epochs', '2', '--quiet');
+    assert.equal(more.code, 0, more.stderr);
+    assertUserError(cli('train', '--resume', '--out', out, '--epochs', '3', '--class-weight', '2'), /cannot change --class-weight 2 \(the run has 0\)/);
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(log[0].validAccuracy > 0.3 && log[0].validAccuracy <= 1, `validation accuracy ${log[0].validAccuracy}`);
+    assert.equal(log.length, 2);
+    for (const e of log) assert.ok(e.validAccuracy > 0.3 && e.validAccuracy <= 1, `validation accuracy ${e.validAccuracy}`);
 
     const e = cli('eval', '--model', model, '--limit', '300', '--json', '--quiet');
     assert.equal(e.code, 0, e.stderr);

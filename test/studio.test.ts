@@ -336,6 +336,38 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
     }
   });
 
+  it('a class-conditional model: a class picker in Sample (a row per class, or one class) and what the model thinks a drawing is', { timeout: 120_000 }, async () => {
+    const condModel = trainModel(join(dir, 'cond'), ['--limit', '2000', '--valid-limit', '200', '--batch-size', '100', '--hidden', '64', '--depth', '1', '--epochs', '2', '--conditional', '--class-weight', '1']);
+    const served = await startStudio(['--model', condModel]);
+    try {
+      const { page, context, errors } = await openStudio(browser, served.url);
+      try {
+        await waitForText(page, 'model-info', /784/);
+        // The marginal log Σ_y p(x|y) p(y) needs no labels: the Model panel has its test figure as for any model.
+        await waitForText(page, 'model-eval', /nats .* bits\/dim/, 60_000);
+        await page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
+        assert.equal(await page.getByTestId('sample-label').inputValue(), 'all');
+        const all = (await page.getByTestId('sample-grid').boundingBox())!;
+        assert.ok(all.height > 1.15 * all.width, `a row of 8 per class: 10 rows, ${all.width}×${all.height}`);
+        const before = await bodyData(page, 'samples');
+        await page.getByTestId('sample-label').selectOption('3');
+        await page.waitForFunction((n) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.samples) > n, before);
+        const threes = (await page.getByTestId('sample-grid').boundingBox())!;
+        assert.ok(Math.abs(threes.height - threes.width) < 0.05 * threes.width, `64 threes, 8 × 8: ${threes.width}×${threes.height}`);
+        // A sample sent to the editor: the drawing's class probabilities under its log-likelihood.
+        await page.getByTestId('sample-grid').click({ position: { x: 10, y: 10 } });
+        const probs = await waitForText(page, 'class-probabilities', /\d: [\d.]+%/);
+        const shares = [...probs.matchAll(/\d: ([\d.]+)%/g)].map((m) => Number(m[1]));
+        assert.ok(shares.length >= 1 && shares.every((p, i) => i === 0 || p <= shares[i - 1]), `most probable first: ${probs}`);
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await served.stop();
+    }
+  });
+
   it('the static build on a host without isolation headers: the service worker isolates it, and every panel works', { timeout: 240_000 }, async () => {
     const host = await serveStatic(WEB_DIR);
     const { page, context, errors } = await openStudio(browser, host.url);

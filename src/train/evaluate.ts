@@ -28,8 +28,8 @@ export interface EvalResult {
 
 /**
  * Evaluates the model on every image of `ds`, in batches; `onBatch(done)` reports progress. A class-conditional
- * model needs the images' labels: it runs once per class (log p(x | k) for every k) and reports the marginal, the
- * conditional under the true label, and the likelihood classifier's accuracy and confusion matrix.
+ * model is scored under every class (log p(x | k) for every k): it reports the marginal and, when the images have
+ * labels, the conditional under the true label and the likelihood classifier's accuracy and confusion matrix.
  */
 export async function evaluate(
   model: NiceModel,
@@ -39,7 +39,6 @@ export async function evaluate(
   const batchSize = options.batchSize ?? 200;
   const K = model.config.classes ?? 0;
   if (model.contextSize > 0 && !K) throw new NiceFlowError('this model takes a context vector per example, which image data sets do not carry: evaluate it with model.logProb(x, n, context)');
-  if (K && !ds.labels) throw new NiceFlowError('this model is class-conditional: evaluating it needs the images\' labels');
   const x = model.backend.alloc(Math.min(batchSize, ds.count) * ds.dim);
   const codes = K ? new Float32Array(Math.min(batchSize, ds.count) * K) : undefined;
   const logPrior = K ? classLogPrior(model) : undefined;
@@ -57,8 +56,8 @@ export async function evaluate(
         const ll = classLogLikelihoods(model, x, n, codes);
         const post = classPosterior(ll, n, logPrior!);
         lp = post.marginal;
-        for (let i = 0; i < n; i++) {
-          const y = ds.labels![start + i];
+        for (let i = 0; ds.labels && i < n; i++) {
+          const y = ds.labels[start + i];
           if (y >= K) throw new NiceFlowError(`label ${y} of image ${start + i} is not one of the model's ${K} classes`);
           condSum += ll[i * K + y];
           confusion[y][post.predicted[i]]++;
@@ -80,7 +79,7 @@ export async function evaluate(
   const mean = sum / n;
   const variance = Math.max(0, sumSq / n - mean * mean);
   const result: EvalResult = { logLikelihood: mean, bitsPerDim: bitsPerDim(mean, ds.dim, model.range), stdError: Math.sqrt(variance / Math.max(1, n - 1)), n };
-  if (K) {
+  if (K && ds.labels) {
     result.conditionalLogLikelihood = condSum / n;
     result.conditionalBitsPerDim = bitsPerDim(condSum / n, ds.dim, model.range);
     result.accuracy = correct / n;

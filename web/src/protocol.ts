@@ -98,8 +98,10 @@ export interface Calls {
   'load-model': { args: { bytes: ArrayBuffer; name: string }; result: ModelInfo };
   'use-model': { args: { source: ModelSource }; result: ModelInfo | null };
   evaluate: { args: { dataset: string }; result: { logLikelihood: number; bitsPerDim: number; stdError: number; n: number } };
-  sample: { args: { n: number; temperature: number; seed: number }; result: { images: Float32Array; warning?: string } };
-  loglik: { args: { image: Float32Array }; result: { logLikelihood: number; bitsPerDim: number } };
+  /** `label`: a class-conditional model's class to draw; absent: the rows of the grid go through the classes in order. */
+  sample: { args: { n: number; temperature: number; seed: number; label?: number }; result: { images: Float32Array; warning?: string } };
+  /** For a class-conditional model: the marginal log-likelihood and p(y | image) of each class (`classes`). */
+  loglik: { args: { image: Float32Array }; result: { logLikelihood: number; bitsPerDim: number; classes?: number[] } };
   inpaint: { args: { image: Float32Array; mask: Uint8Array; seed: number }; result: { image: Float32Array; before: number; after: number; steps: number } };
   interpolate: { args: { a: Float32Array; b: Float32Array; steps: number }; result: { images: Float32Array; warning?: string } };
   encode: { args: { image: Float32Array }; result: { code: Float32Array } };

@@ -5,6 +5,7 @@ import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { INPAINT_DEFAULT_STEPS, makeMask, MASK_NAMES } from '../../../src/index.js';
 import { client, editorImage, isCancel, manifest, messageOf, model, sendToEditor } from '../store.js';
+import type { CallResult } from '../protocol.js';
 import { ImageGrid, Message, Panel, ProgressBar, fmt } from './common.js';
 import { paintGrid } from './images.js';
 
@@ -44,7 +45,7 @@ export function DrawPanel(): JSX.Element {
   const [tool, setTool] = useState<Tool>('pen');
   const [preset, setPreset] = useState('none');
   const [source, setSource] = useState('an empty canvas');
-  const [ll, setLL] = useState<{ logLikelihood: number; bitsPerDim: number } | null>(null);
+  const [ll, setLL] = useState<CallResult<'loglik'> | null>(null);
   const [llError, setLLError] = useState<string | null>(null);
   const [inp, setInp] = useState<InpaintView>({ status: 'idle', step: 0, image: null });
   const [message, setMessage] = useState<string | null>(null);
@@ -269,6 +270,19 @@ export function DrawPanel(): JSX.Element {
             : m ? '…' : 'no model'}
         </span>
       </div>
+      {ll?.classes && (
+        <div class="meter" aria-live="polite" data-testid="class-probabilities">
+          <span class="meter-label">what the model thinks it is</span>
+          <span class="mono">
+            {ll.classes
+              .map((p, k) => ({ p, k }))
+              .sort((a, b) => b.p - a.p)
+              .slice(0, 3)
+              .map(({ p, k }) => `${k}: ${(100 * p).toFixed(p > 0.995 || p < 0.005 ? 0 : 1)}%`)
+              .join(' · ')}
+          </span>
+        </div>
+      )}
       <Message text={llError} />
       <p class="hint">
         A likelihood says how probable this exact image is under the model, not how digit-like it looks: an empty canvas scores higher than most real digits.

@@ -5,9 +5,12 @@ import { client, isCancel, messageOf, model, modelVersion, sendToEditor } from '
 import { Message, Panel, ImageGrid } from './common.js';
 
 const COUNT = 64;
+const COLUMNS = 8;
 
 export function SamplePanel(): JSX.Element {
   const [temperature, setTemperature] = useState(0.8);
+  /** A class-conditional model's class to draw; null: one row per class. */
+  const [label, setLabel] = useState<number | null>(null);
   const [seed, setSeed] = useState(1);
   const [seedText, setSeedText] = useState('1');
   const [images, setImages] = useState<Float32Array | null>(null);
@@ -19,14 +22,20 @@ export function SamplePanel(): JSX.Element {
   const m = model.value;
   const latest = useRef(0);
 
-  const sample = async (t = temperature, s = seed): Promise<void> => {
+  const classes = m?.config.classes ?? 0;
+  // A class-conditional model without a chosen class: one row of COLUMNS samples per class.
+  const count = classes && label === null ? COLUMNS * classes : COUNT;
+
+  const sample = async (t = temperature, s = seed, l = label): Promise<void> => {
     if (!model.value) return;
+    const K = model.value.config.classes ?? 0;
+    const n = K && l === null ? COLUMNS * K : COUNT;
     const ticket = ++latest.current;
     setBusy(true);
     setError(null);
     const t0 = performance.now();
     try {
-      const r = await client.run('sample', { n: COUNT, temperature: t, seed: s });
+      const r = await client.run('sample', { n, temperature: t, seed: s, ...(K && l !== null ? { label: l } : {}) });
       if (ticket !== latest.current) return;
       setImages(r.images);
       setWarning(r.warning ?? null);
@@ -40,10 +49,14 @@ export function SamplePanel(): JSX.Element {
     }
   };
 
-  // A new model (or a new epoch of the one being trained) gets a fresh grid at once.
+  // A new model (or a new epoch of the one being trained) gets a fresh grid at once, of every class for a new
+  // class-conditional model.
   useEffect(() => {
-    if (m) void sample();
-    else setImages(null);
+    if (m) {
+      const l = label !== null && label < (m.config.classes ?? 0) ? label : null;
+      setLabel(l);
+      void sample(temperature, seed, l);
+    } else setImages(null);
   }, [modelVersion.value]);
 
   const shape = m?.shape ?? [1, 28, 28];
@@ -75,6 +88,22 @@ export function SamplePanel(): JSX.Element {
             }}
           />
         </label>
+        {classes > 0 && (
+          <label class="inline">
+            Class
+            <select
+              data-testid="sample-label" value={label === null ? 'all' : String(label)}
+              onChange={(e) => {
+                const v = e.currentTarget.value === 'all' ? null : Number(e.currentTarget.value);
+                setLabel(v);
+                void sample(temperature, seed, v);
+              }}
+            >
+              <option value="all">every class (a row each)</option>
+              {Array.from({ length: classes }, (_, k) => <option value={String(k)}>{k}</option>)}
+            </select>
+          </label>
+        )}
         <button
           type="button" class="primary" data-testid="sample-button" disabled={busy || !m}
           onClick={() => {
@@ -91,7 +120,7 @@ export function SamplePanel(): JSX.Element {
       <Message text={warning} level="warning" />
       <div class="canvas-box">
         <ImageGrid
-          images={images} count={COUNT} shape={shape} cols={8} scale={2} testid="sample-grid" highlight={picked}
+          images={images} count={images && m ? Math.min(count, images.length / m.dim) : count} shape={shape} cols={COLUMNS} scale={2} testid="sample-grid" highlight={picked}
           title="click a sample to send it to the editors"
           onPick={(k) => {
             if (!images || !m) return;

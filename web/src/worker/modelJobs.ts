@@ -1,6 +1,6 @@
 // The studio's model jobs: evaluate, sample, log-likelihood, inpaint, interpolate, encode, decode and test images,
 // each on the active model (held for the job's length) through the library's public API.
-import { bitsPerDim, evaluate, inpaint, interpolate, NiceFlowError, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
+import { bitsPerDim, classLogLikelihoods, classLogPrior, classPosterior, evaluate, inpaint, interpolate, NiceFlowError, oneHot, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
 import type { CallArgs, CallResult } from '../protocol.js';
 import { loadSplit } from './data.js';
 import { dataset, withModel } from './models.js';
@@ -44,12 +44,25 @@ export const modelJobs: { [K in JobType]: Job<K> } = {
       throw new NiceFlowError(`the temperature must be a number from 0 to 5, got ${args.temperature}`);
     }
     if (!Number.isSafeInteger(args.seed) || args.seed < 0) throw new NiceFlowError(`the seed must be a whole number ≥ 0, got ${args.seed}`);
-    const x = model.sample(args.n, new Rng(args.seed), args.temperature);
+    const K = model.config.classes;
+    if (args.label !== undefined && (!K || !Number.isSafeInteger(args.label) || args.label < 0 || args.label >= K)) {
+      throw new NiceFlowError(K ? `the class must be 0 to ${K - 1}, got ${args.label}` : 'this model is not class-conditional: it draws no chosen class');
+    }
+    // A class-conditional model: the chosen class, or the grid's rows through the classes in order.
+    const labels = K ? Array.from({ length: args.n }, (_, i) => args.label ?? Math.floor((i * K) / args.n)) : null;
+    const x = model.sample(args.n, new Rng(args.seed), args.temperature, labels ? oneHot(labels, K!) : undefined);
     return { images: toDisplay(model, x, args.n * model.dim), warning: nonFinite(x, args.n, model.dim, 'samples') };
   }),
 
   loglik: (args, id) => withModel(id, (model) => {
-    const lp = model.logProb(toData(model, args.image, 1), 1)[0];
+    const x = toData(model, args.image, 1);
+    if (model.config.classes) {
+      // The marginal log Σ_y p(x | y) p(y) and what the model thinks the drawing is, p(y | x).
+      const post = classPosterior(classLogLikelihoods(model, x, 1), 1, classLogPrior(model));
+      const lp = post.marginal[0];
+      return { logLikelihood: lp, bitsPerDim: bitsPerDim(lp, model.dim, model.range), classes: Array.from(post.posterior) };
+    }
+    const lp = model.logProb(x, 1)[0];
     return { logLikelihood: lp, bitsPerDim: bitsPerDim(lp, model.dim, model.range) };
   }),
 
