@@ -493,6 +493,23 @@ describe('training with the twin', { skip }, () => {
     }
   });
 
+  it('evaluates a class-conditional model as nice-flow does: marginal, conditional under the labels, accuracy', () => {
+    const out = join(dir, 'cond');
+    const t = cli('train', '--data', 'mnist', '--conditional', '--class-weight', '1', '--limit', '600', '--valid-size', '10000', '--valid-limit', '100',
+      '--batch-size', '100', '--hidden', '32', '--depth', '1', '--epochs', '1', '--out', out, '--quiet');
+    assert.equal(t.code, 0, t.stderr);
+    const args = ['--model', join(out, 'model.safetensors'), '--data', 'mnist', '--split', 'test', '--limit', '300', '--dequantize', 'center', '--json'];
+    const mine = lastJson(twin('eval', [...args, '--device', 'cpu']).stdout);
+    const r = cli('eval', ...args, '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = lastJson(r.stdout);
+    for (const k of ['logLikelihood', 'conditionalLogLikelihood'] as const) {
+      assert.ok(Math.abs(mine[k] - theirs[k]) < 1e-5 * Math.abs(theirs[k]), `${k}: twin ${mine[k]}, nice-flow ${theirs[k]}`);
+    }
+    assert.ok(mine.conditionalLogLikelihood > mine.logLikelihood);
+    assert.equal(mine.accuracy, theirs.accuracy);
+  });
+
   it('nice-flow\'s Adam is torch.optim.Adam: three whole-batch steps from one start give the same weights and moments', (t: TestContext) => {
     // One batch holds the whole training set (100 images at pixel centres), so the shuffle cannot matter: from the same
     // start, nice-flow's Trainer (its Adam kernel) and the twin (torch.optim.Adam) take the same three steps. A wrong

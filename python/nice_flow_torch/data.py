@@ -294,6 +294,50 @@ def load_split(spec: str, split: str, valid_size: int = 10000, limit: Optional[i
     return images
 
 
+def _idx_label_path(image_path: str) -> Optional[str]:
+    """The label file of an IDX image file (nice-flow's idxLabelPath): `images-idx3` made `labels-idx1`, .gz or not."""
+    name = os.path.basename(image_path)
+    if "images-idx3" not in name:
+        return None
+    stem = name.replace("images-idx3", "labels-idx1")
+    stem = stem[:-3] if stem.endswith(".gz") else stem
+    d = os.path.dirname(image_path)
+    return next((os.path.join(d, n) for n in (stem, stem + ".gz") if os.path.exists(os.path.join(d, n))), os.path.join(d, stem))
+
+
+def load_labels(spec: str, split: str, valid_size: int = 10000, limit: Optional[int] = None) -> np.ndarray:
+    """Class labels (int64 [N], 0…9) of the images load_split gives for the same arguments: IDX label files (MNIST,
+    Fashion-MNIST) or the labels inside CIFAR-10 batches, checked like nice-flow's (one dimension, one per image)."""
+    src = resolve(spec)
+    if split == "test" and not src.test:
+        raise DataError(src.no_test or f"no test split for {spec}")
+    files = src.test if split == "test" else src.train
+    if src.format == "idx" and len(files) == 1:
+        at = _idx_label_path(files[0])
+        if at is None or not os.path.exists(at):
+            raise DataError(f"no labels for {files[0]}: expected {at or 'a labels-idx1-ubyte file'} beside it")
+        data = _read_bytes(at)
+        if len(data) < 8 or data[:4] != bytes([0, 0, 8, 1]):
+            raise DataError(f"label file {at}: expected labels (an IDX file of unsigned bytes with one dimension)")
+        labels = np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64)
+        count = struct.unpack(">I", data[4:8])[0]
+        images = len(_load_file("idx", files[0]))
+        if labels.size != count or count != images:
+            raise DataError(f"label file {at}: has {labels.size} labels for {images} images")
+    elif src.format == "cifar10":
+        labels = np.concatenate([np.frombuffer(_read_bytes(f), dtype=np.uint8).reshape(-1, 3073)[:, 0] for f in files]).astype(np.int64)
+    else:
+        raise DataError(f"{src.description} has no class labels (labels come with MNIST, Fashion-MNIST, IDX files and CIFAR-10)")
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{spec}: a label is {int(labels.max())}, but the classes are 0..9")
+    if split != "test":
+        cut = len(labels) - valid_size
+        labels = labels[:cut] if split == "train" else labels[cut:]
+    if limit is not None:
+        labels = labels[:limit]
+    return labels
+
+
 def dequantize(pixels: torch.Tensor, mode: str, data_range: Tuple[float, float], generator: Optional[torch.Generator] = None,
                dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 pixels [n, …] → lo + (hi − lo)·(pixel + u)/256 as flat rows [n, D]; u ~ U(0,1) (uniform) or ½ (center)."""

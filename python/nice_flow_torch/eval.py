@@ -17,7 +17,7 @@ import time
 import torch
 
 from . import distributed
-from .data import DataError, load_split
+from .data import DataError, load_labels, load_split
 from .evaluation import evaluate
 from .model import ConfigError, NiceFlow
 from .safetensors_io import SafetensorsError
@@ -50,8 +50,10 @@ def main(argv=None) -> int:
         dim = images[0].size
         if dim != model.dim:
             raise DataError(f"{a.data} has {dim} values per image, the model {a.model} expects {model.dim}")
+        # A class-conditional model: the labels give its conditional likelihood and the classifier's accuracy.
+        labels = load_labels(a.data, a.split, a.valid_size, a.limit) if model.config.classes else None
         t0 = time.perf_counter()
-        r = evaluate(model, images, a.dequantize, a.seed, a.batch_size, d.device, dtype, group=d.active)
+        r = evaluate(model, images, a.dequantize, a.seed, a.batch_size, d.device, dtype, group=d.active, labels=labels)
         seconds = time.perf_counter() - t0
     except (DataError, ConfigError, SafetensorsError, OSError) as e:
         print(f"nice_flow_torch.eval: {e}", file=sys.stderr)
@@ -59,8 +61,12 @@ def main(argv=None) -> int:
     finally:
         distributed.teardown()
     if d.main:
-        print(f"{a.split} log-likelihood: {r.log_likelihood:.2f} ± {r.std_error:.2f} nats per image ({r.bits_per_dim:.4f} bits/dim) "
+        what = "marginal log-likelihood log Σ_y p(x|y)p(y)" if model.config.classes else "log-likelihood"
+        print(f"{a.split} {what}: {r.log_likelihood:.2f} ± {r.std_error:.2f} nats per image ({r.bits_per_dim:.4f} bits/dim) "
               f"over {r.n} images, {a.dequantize} dequantization, torch {d.device.type} {a.dtype}")
+        if r.accuracy is not None:
+            print(f"{a.split} log-likelihood given the true label: {r.conditional_log_likelihood:.2f} nats "
+                  f"({r.conditional_bits_per_dim:.4f} bits/dim); likelihood classifier accuracy {100 * r.accuracy:.2f}%")
         if a.json:
             print(json.dumps({**r.as_json(), "split": a.split, "dequantize": a.dequantize, "model": a.model, "data": a.data, "seconds": seconds}))
     return 0

@@ -22,14 +22,35 @@ NOISE_CHUNK = 100
 
 @dataclass
 class EvalResult:
-    log_likelihood: float  # mean log p(x), nats per image, in the model's data range
+    log_likelihood: float  # mean log p(x), nats per image, in the model's data range (class-conditional: the marginal)
     bits_per_dim: float
     std_error: float
     n: int
+    conditional_log_likelihood: Optional[float] = None  # class-conditional with labels: mean log p(x | y)
+    conditional_bits_per_dim: Optional[float] = None
+    accuracy: Optional[float] = None  # the likelihood classifier's (Bayes' rule with the class prior)
 
     def as_json(self) -> dict:
         """The fields of `nice-flow eval --json`."""
-        return {"logLikelihood": self.log_likelihood, "bitsPerDim": self.bits_per_dim, "stdError": self.std_error, "n": self.n}
+        out = {"logLikelihood": self.log_likelihood, "bitsPerDim": self.bits_per_dim, "stdError": self.std_error, "n": self.n}
+        if self.accuracy is not None:
+            out.update(conditionalLogLikelihood=self.conditional_log_likelihood, conditionalBitsPerDim=self.conditional_bits_per_dim,
+                       accuracy=self.accuracy)
+        return out
+
+
+def class_log_likelihoods(model: NiceFlow, x: torch.Tensor) -> torch.Tensor:
+    """log p(x_i | k) [n, K] of a class-conditional model: the flow once per class, every row under one-hot k."""
+    k_count = model.config.classes
+    eye = torch.eye(k_count, dtype=x.dtype, device=x.device)
+    return torch.stack([model.log_prob(x, eye[k].expand(x.shape[0], k_count)) for k in range(k_count)], dim=1)
+
+
+def class_log_prior(model: NiceFlow) -> torch.Tensor:
+    """log p(y): the config's classPrior, or uniform."""
+    k_count = model.config.classes
+    p = model.config.class_prior or [1.0 / k_count] * k_count
+    return torch.log(torch.tensor(p, dtype=torch.float64))
 
 
 def noise_for(seed: int, start: int, count: int, dim: int) -> np.ndarray:
@@ -40,16 +61,20 @@ def noise_for(seed: int, start: int, count: int, dim: int) -> np.ndarray:
 @torch.no_grad()
 def evaluate(model: NiceFlow, images: np.ndarray, dequantize: str = "uniform", seed: int = 0, batch_size: int = 500,
              device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32,
-             group: bool = False) -> EvalResult:
+             group: bool = False, labels: Optional[np.ndarray] = None) -> EvalResult:
     """Evaluates every image (uint8 [N, C, H, W] or [N, D]); with `group`, each process of the default process group
-    takes every world-th chunk and the sums are all-reduced (every process gets the result)."""
+    takes every world-th chunk and the sums are all-reduced (every process gets the result). A class-conditional
+    model is scored under every class: the marginal log Σ_y p(x|y) p(y), and with `labels` the conditional and the
+    accuracy (as nice-flow's evaluate)."""
     rank, world = (dist.get_rank(), dist.get_world_size()) if group else (0, 1)
     device = device or next(model.parameters()).device
     n_img = len(images)
     flat = images.reshape(n_img, -1)
     dim = flat.shape[1]
     lo, hi = model.data_range
-    sums = torch.zeros(2, dtype=torch.float64)
+    sums = torch.zeros(4, dtype=torch.float64)  # Σ lp, Σ lp², Σ log p(x | y), correct
+    conditional = bool(model.config.classes)
+    log_prior = class_log_prior(model) if conditional else None
     chunks = range(0, n_img, NOISE_CHUNK)
     per_batch = max(1, batch_size // NOISE_CHUNK)
     mine = [c for i, c in enumerate(chunks) if i % world == rank]
@@ -61,10 +86,24 @@ def evaluate(model: NiceFlow, images: np.ndarray, dequantize: str = "uniform", s
             u = noise_for(seed, start, count, dim) if dequantize == "uniform" else 0.5
             parts.append(lo + (hi - lo) / 256.0 * (px + u))
         x = torch.from_numpy(np.concatenate(parts)).to(device=device, dtype=dtype)
-        lp = model.log_prob(x).to(torch.float64).cpu()
-        sums += torch.stack([lp.sum(), (lp * lp).sum()])
+        if conditional:
+            joint = class_log_likelihoods(model, x).to(torch.float64).cpu()
+            lp = torch.logsumexp(joint + log_prior, dim=1)
+            if labels is not None:
+                rows = np.concatenate([np.arange(start, min(start + NOISE_CHUNK, n_img)) for start in mine[b : b + per_batch]])
+                y = torch.from_numpy(labels[rows])
+                sums[2] += joint.gather(1, y[:, None]).sum()
+                sums[3] += ((joint + log_prior).argmax(dim=1) == y).sum()
+        else:
+            lp = model.log_prob(x).to(torch.float64).cpu()
+        sums[:2] += torch.stack([lp.sum(), (lp * lp).sum()])
     if group:
         all_reduce_(sums)
     mean = float(sums[0]) / n_img
     var = max(0.0, float(sums[1]) / n_img - mean * mean)
-    return EvalResult(mean, bits_per_dim(mean, dim, model.data_range), math.sqrt(var / max(1, n_img - 1)), n_img)
+    r = EvalResult(mean, bits_per_dim(mean, dim, model.data_range), math.sqrt(var / max(1, n_img - 1)), n_img)
+    if conditional and labels is not None:
+        r.conditional_log_likelihood = float(sums[2]) / n_img
+        r.conditional_bits_per_dim = bits_per_dim(r.conditional_log_likelihood, dim, model.data_range)
+        r.accuracy = float(sums[3]) / n_img
+    return r
