@@ -7,7 +7,9 @@ import type { ImageDataset } from './ImageDataset.js';
  * large folder is read one file at a time instead of all at once).
  */
 export interface NamedFile {
+  /** The file's name (sorting, error messages). */
   name: string;
+  /** The file's bytes, or a function that reads them when needed. */
   bytes: Uint8Array | (() => Uint8Array);
 }
 

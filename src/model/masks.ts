@@ -5,6 +5,7 @@ import { Rng } from '../core/Rng.js';
 export const MASK_NAMES = [
   'top-half', 'bottom-half', 'left-half', 'right-half', 'even', 'odd', 'middle-rows', 'middle-cols', 'random-75', 'random-90',
 ] as const;
+/** The name of one of the paper's inpainting masks (MASK_NAMES). */
 export type MaskName = (typeof MASK_NAMES)[number];
 
 /**

@@ -2,6 +2,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 
 /** Names of the learning-rate schedules. */
 export const LR_SCHEDULES = ['constant', 'cosine', 'step'] as const;
+/** The name of a learning-rate schedule (LR_SCHEDULES). */
 export type LrScheduleName = (typeof LR_SCHEDULES)[number];
 
 /**

@@ -19,7 +19,10 @@ import { WasmAllocator } from './WasmAllocator.js';
 // model in a Worker, not on the page's main thread).
 
 /** Starts one worker running `WORKER_MAIN(init)`; supplied by the platform (see src/node/createWasmBackendNode.ts). */
-export type SpawnWorker = (source: string, init: WorkerInit) => { terminate(): void };
+export type SpawnWorker = (source: string, init: WorkerInit) => {
+  /** Stops the worker (when the backend is disposed). */
+  terminate(): void;
+};
 
 /** What a worker receives. */
 export interface WorkerInit {
@@ -32,6 +35,7 @@ export interface WorkerInit {
   generation: number;
 }
 
+/** Settings of the wasm backend (createWasmBackend). */
 export interface WasmBackendOptions {
   /** Threads in all, the caller included (default 1; more need `spawnWorker`). */
   threads?: number;
