@@ -137,7 +137,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
     const c = model.config;
-    say(`training ${c.classes ? `a class-conditional NICE (${c.classes} classes; ` : 'NICE ('}${summarizeFlow(c)}, ` +
+    say(`training NICE (${summarizeFlow(c)}, ` +
       `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
       `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }

@@ -19,6 +19,7 @@ import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
 import { oneHot } from '../src/model/oneHot.js';
+import { summarizeFlow } from '../src/model/summarizeFlow.js';
 import { restyle } from '../src/model/restyle.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { hybridGradient, hybridScratch } from '../src/train/hybridGradient.js';
@@ -53,6 +54,8 @@ describe('class-conditional configs', () => {
     assert.equal(countParams(FLAT), model.params.reduce((a, p) => a + p.data.length, 0));
     assert.ok(model.scaling, 'the scaling is still found (the spectrum and --scale-init data need it)');
     assert.equal(model.contextSize, 3);
+    assert.equal(summarizeFlow(FLAT), '2 affine couplings of 1×12 MLP · class-conditional (3 classes, in the prior)');
+    assert.equal(summarizeFlow({ ...FLAT, conditioning: 'both' }), '2 affine couplings of 1×12 MLP · class-conditional (3 classes, in the couplings and the prior)');
   });
 
   it('refuses bad context settings in one line naming the field', () => {

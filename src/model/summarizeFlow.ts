@@ -1,3 +1,4 @@
+import { contextSize } from './contextSize.js';
 import { planFlow } from './planFlow.js';
 import type { NiceConfig } from './NiceConfig.js';
 
@@ -9,7 +10,10 @@ import type { NiceConfig } from './NiceConfig.js';
 export function summarizeFlow(config: NiceConfig): string {
   if (!config.flow) {
     const net = config.network === 'conv' ? `conv ${config.depth}×${config.hidden} channels` : `${config.depth}×${config.hidden} MLP`;
-    return `${config.couplings} ${config.coupling} couplings of ${net}`;
+    const C = contextSize(config);
+    const where = config.conditioning === 'couplings' ? 'in the couplings' : config.conditioning === 'both' ? 'in the couplings and the prior' : 'in the prior';
+    const conditional = C ? ` · ${config.classes ? `class-conditional (${config.classes} classes` : `conditional (a context of ${C}`}, ${where})` : '';
+    return `${config.couplings} ${config.coupling} couplings of ${net}${conditional}`;
   }
   const words: string[] = [];
   for (const p of planFlow(config)) {
