@@ -30,6 +30,8 @@ export interface InpaintFlags extends InputFlags {
   batchSize: number;
   backend: string;
   quiet: boolean;
+  /** A class-conditional model: the class to complete towards (data sets: default each image's own label). */
+  label?: number;
 }
 
 export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
@@ -46,6 +48,12 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     : makeMask(flags.mask, H, W, flags.seed);
   const loaded = loadImages(flags, model, 10);
   const { images, n } = loaded;
+  // A class-conditional model completes towards a class: --label, else each data-set image's own label.
+  const K = model.config.classes;
+  if (flags.label !== undefined && !K) throw new NiceFlowError(`--label: the model ${flags.model} is not class-conditional (train one with --conditional)`);
+  if (K && flags.label !== undefined && flags.label >= K) throw new NiceFlowError(`--label ${flags.label}: the model's classes are 0 to ${K - 1}`);
+  if (K && flags.label === undefined && !loaded.labels) throw new NiceFlowError(`the model is class-conditional: give the class to complete towards with --label (0 to ${K - 1})`);
+  const labels = K ? (flags.label !== undefined ? new Array<number>(n).fill(flags.label) : loaded.labels!) : undefined;
   const D = model.dim;
   const out = new Float32Array(n * D);
   const rng = new Rng(flags.seed);
@@ -57,6 +65,7 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     const done = (start / flags.batchSize) * flags.steps;
     const r = await inpaint(model, images.subarray(start * D, (start + m) * D), m, mask, {
       steps: flags.steps, rng, low: model.range[0], high: model.range[1], restarts: flags.restarts,
+      ...(labels ? { labels: labels.slice(start, start + m) } : {}),
       ...(flags.paper
         ? { method: 'sgd', gradient: 'raw', noise: 'paper', start: 'noise', keep: 'last' }
         : { method: flags.method, learningRate: flags.learningRate, start: flags.start, noise: flags.noise, gradient: flags.rawGradient ? 'raw' : 'normalized', keep: flags.keep }),

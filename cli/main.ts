@@ -152,6 +152,7 @@ dataInputOptions(
     .addOption(new Option('--keep <which>', 'what each start returns: the likeliest state it visited, or where its last step left it').choices(['likeliest', 'last']).default('likeliest'))
     .option('--paper', 'the paper\'s exact rule: --method sgd --raw-gradient --noise paper --start noise --keep last', false)
     .option('--batch-size <n>', 'images inpainted at once', int(1), 100)
+    .option('--label <class>', 'a class-conditional model: complete towards this class (data sets: default each image\'s own label)', int(0))
     .option('--out <file.png>', 'PNG grid')
     .option('--npy <file.npy>', 'inpainted images, float32 [n, D]')
     .option('--json', 'also print one JSON object as the last line', false)

@@ -18,6 +18,7 @@ import { classLogLikelihoods, classLogPrior, classPosterior } from '../src/model
 import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
+import { inpaint } from '../src/model/inpaint.js';
 import { oneHot } from '../src/model/oneHot.js';
 import { summarizeFlow } from '../src/model/summarizeFlow.js';
 import { restyle } from '../src/model/restyle.js';
@@ -183,6 +184,25 @@ describe('restyle', () => {
   });
 });
 
+describe('inpainting towards a class', () => {
+  it('ascends log p(x | label) for each image\'s class, never ends below its start, and asks for the classes in one line', async () => {
+    const model = movedModel(FLAT, 7);
+    const n = 3;
+    const x = Float32Array.from(randn(n * 16, 14, 0.2), (v) => Math.min(0.95, Math.max(0.05, 0.5 + v)));
+    const mask = Uint8Array.from({ length: 16 }, (_, d) => (d >= 8 ? 1 : 0));
+    const labels = [1, 2, 0];
+    const r = await inpaint(model, x, n, mask, { rng: new Rng(0), steps: 40, labels });
+    assert.ok(r.meanLLAfter >= r.meanLLBefore, `${r.meanLLBefore} → ${r.meanLLAfter}`);
+    const lp = model.logProb(r.x, n, oneHot(labels, 3));
+    assert.ok(Math.abs(lp.reduce((a, v) => a + v, 0) / n - r.meanLLAfter) < 1e-6 * Math.abs(r.meanLLAfter), 'the result is scored under its labels');
+    for (let i = 0; i < n; i++) for (let d = 0; d < 8; d++) assert.equal(r.x[i * 16 + d], x[i * 16 + d], 'observed pixels stay');
+    await assert.rejects(inpaint(model, x, n, mask, { rng: new Rng(0), steps: 2 }), /class-conditional: give the class to complete each image towards/);
+    const plain = new NiceModel(createRefBackend({ dtype: 'float64' }), { ...FLAT, classes: undefined });
+    plain.init(new Rng(1));
+    await assert.rejects(inpaint(plain, x, n, mask, { rng: new Rng(0), steps: 2, labels }), /not class-conditional/);
+  });
+});
+
 describe('the classification term', () => {
   it('hybridGradient is the gradient of −(1/n) Σ [log p(x|y) + λ log p(y|x)] (float64 finite differences, every parameter tensor)', () => {
     const model = movedModel({ ...FLAT, classPrior: [0.2, 0.3, 0.5] }, 4);
@@ -321,6 +341,9 @@ describe('the CLI with a class-conditional model', () => {
     assertUserError(cli('decode', '--model', model, '--codes', codes, '--npy', join(dir, 'back.npy')), /class-conditional: give the class of the codes with --label \(0 to 9\)/);
     const de = cli('decode', '--model', model, '--codes', codes, '--npy', join(dir, 'back.npy'), '--label', '2');
     assert.equal(de.code, 0, de.stderr);
+    const ip = cli('inpaint', '--model', model, '--mask', 'bottom-half', '--limit', '2', '--steps', '20', '--label', '3', '--json', '--quiet');
+    assert.equal(ip.code, 0, ip.stderr);
+    assertUserError(cli('inpaint', '--model', model, '--mask', 'bottom-half', '--image', grid, '--steps', '2', '--json'), /class-conditional: give the class to complete towards with --label/);
     const mine = cli('restyle', '--model', model, '--image', grid, '--out', join(dir, 'mine.png'));
     assert.equal(mine.code, 0, mine.stderr);
     assert.match(mine.stdout, /under the classes the model gives them \(\d; --label sets one\)/);

@@ -1,6 +1,8 @@
 import type { FloatArray } from '../core/FloatArray.js';
+import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import type { NiceModel } from './NiceModel.js';
+import { oneHot } from './oneHot.js';
 
 /** Steps of the inpainting ascent when none are given. */
 export const INPAINT_DEFAULT_STEPS = 300;
@@ -60,6 +62,11 @@ export interface InpaintOptions {
    */
   restarts?: number;
   /**
+   * A class-conditional model: the class each image is completed towards (n labels; the ascent is on
+   * log p(x | label)). Required for such a model, refused for others.
+   */
+  labels?: ArrayLike<number>;
+  /**
    * Called after each step with its index (from 0), the batch's mean log-likelihood before that step, and the images
    * being completed as they stand (a view [n·restarts, dim], image r's start k at row r·restarts + k; valid during
    * the call only: copy what you keep), for progress bars and animations.
@@ -102,6 +109,13 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
   const N = n * R;
   const clip = (v: number): number => (v < low ? low : v > high ? high : v);
   // The batch being inpainted lives on the backend (its kernels take it without copies) for this call only.
+  const K = model.config.classes;
+  if (model.contextSize > 0 && !K) throw new NiceFlowError('inpaint: this model takes a context vector, which inpainting does not give it (class-conditional models take labels)');
+  if (options.labels !== undefined && !K) throw new NiceFlowError('inpaint: the model is not class-conditional: it completes towards no class');
+  if (K && (options.labels === undefined || options.labels.length < n)) throw new NiceFlowError(`inpaint: the model is class-conditional: give the class to complete each image towards (0 to ${K - 1})`);
+  // The one-hot context of every row (restarts share their image's label), and of the n images (their modes).
+  const context = K ? oneHot(Array.from({ length: N }, (_, r) => options.labels![Math.floor(r / R)]), K) : undefined;
+  const perImage = K ? oneHot(Array.from({ length: n }, (_, r) => options.labels![r]), K) : undefined;
   const x = model.backend.alloc(N * D);
   let adamArrays: FloatArray[] | null = null;
   try {
@@ -109,12 +123,14 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
     if ((options.start ?? 'mode') === 'mode') {
       // f⁻¹(0) for the first start of every image, model samples for the others; non-finite values (a model that
       // overflows there) start at mid-range.
-      const mode = model.decode(new Float32Array(D), 1);
-      const others = R > 1 ? model.sample(n * (R - 1), rng, RESTART_TEMPERATURE) : null;
+      // (A class-conditional model: each image's class's mode and samples.)
+      const mode = perImage ? model.decode(new Float32Array(n * D), n, perImage) : model.decode(new Float32Array(D), 1);
+      const otherContext = K && R > 1 ? oneHot(Array.from({ length: n * (R - 1) }, (_, j) => options.labels![Math.floor(j / (R - 1))]), K) : undefined;
+      const others = R > 1 ? model.sample(n * (R - 1), rng, RESTART_TEMPERATURE, otherContext) : null;
       for (let r = 0; r < N; r++) {
         const k = r % R;
         const src = k === 0 ? mode : others!;
-        const o = k === 0 ? 0 : (Math.floor(r / R) * (R - 1) + k - 1) * D;
+        const o = k === 0 ? (perImage ? Math.floor(r / R) * D : 0) : (Math.floor(r / R) * (R - 1) + k - 1) * D;
         for (const d of hidden) {
           const v = src[o + d];
           x[r * D + d] = Number.isFinite(v) ? clip(v) : (low + high) / 2;
@@ -126,7 +142,7 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
       for (let r = 0; r < N; r++) for (const d of hidden) x[r * D + d] = low + (high - low) * rng.uniform();
     }
     const mean = (lp: Float64Array): number => lp.reduce((a, v) => a + v, 0) / N;
-    const meanLLBefore = mean(model.logProb(x, N));
+    const meanLLBefore = mean(model.logProb(x, N, context));
     // Adam runs on the hidden values gathered into p [N, Hn] (the backend's own Adam kernel: it descends, so it is
     // given g = −∂ log p/∂x_H), with its moments m and v; the step is then clipped back into x.
     const backend = model.backend;
@@ -151,7 +167,7 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
       }
     };
     for (let i = 0; i < steps; i++) {
-      const { dx, logProb } = model.gradLogProb(x, N, 1, false);
+      const { dx, logProb } = model.gradLogProb(x, N, 1, false, context);
       keepBest(logProb);
       const noise = noiseKind === 'none' ? 0 : noiseKind === 'paper' ? 1 : Math.max(0, 1 - i / quietFrom);
       if (adam) {
@@ -181,7 +197,7 @@ export async function inpaint(model: NiceModel, images: Float32Array, n: number,
       }
       await options.onStep?.(i, mean(logProb), x);
     }
-    const final = model.logProb(x, N);
+    const final = model.logProb(x, N, context);
     keepBest(final);
     // Each image keeps its likeliest start; a start kept as it ended (`last`, or one that never had a log-likelihood
     // above −∞) is where its last step left it. Observed pixels are the input's, bit for bit (only hidden ones were
