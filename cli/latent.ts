@@ -49,13 +49,15 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
   console.log(`decoded ${n} codes${flags.out ? ` to ${flags.out}` : ''}${flags.npy ? ` to ${flags.npy}` : ''}`);
 }
 
-export async function interpolateCommand(flags: InputFlags & { model: string; from: number; to: number; steps: number; out?: string; npyOut?: string; backend: string }): Promise<void> {
+export async function interpolateCommand(flags: InputFlags & { model: string; from: number; to: number; steps: number; out?: string; npyOut?: string; backend: string; label?: number }): Promise<void> {
   if (!flags.out && !flags.npyOut) throw new NiceFlowError('interpolate: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
   const loaded = loadImages({ ...flags, index: [flags.from, flags.to] }, model, 2, (k) => (k === 0 ? '--from' : '--to'));
   const { images } = loaded;
   const D = model.dim;
-  const x = interpolate(model, images.subarray(0, D), images.subarray(D, 2 * D), flags.steps);
+  // A class-conditional model: both images under --label, or each under its own label (the label moves along too).
+  const contexts = labelContext(model, 2, flags.label, loaded.labels, 'images');
+  const x = interpolate(model, images.subarray(0, D), images.subarray(D, 2 * D), flags.steps, contexts);
   // Its two images come from a data set, so they are in the data range: only the model can overflow.
   checkRows(x, flags.steps, D, { source: `interpolation from image ${flags.from} to ${flags.to} of ${loaded.source}`, noun: 'step', verb: 'decoded' });
   if (flags.npyOut) writeNpy(flags.npyOut, x, flags.steps);

@@ -208,7 +208,8 @@ dataInputOptions(
     .requiredOption('--to <j>', 'last image (index in the split)', int(0))
     .option('--steps <n>', 'images in the strip, endpoints included', int(2), 8)
     .option('--out <file.png>', 'PNG strip')
-    .option('--npy <file.npy>', 'the strip as float32 [steps, D]'),
+    .option('--npy <file.npy>', 'the strip as float32 [steps, D]')
+    .option('--label <class>', 'a class-conditional model: both images under this class (default: each under its own label, the label moving along the line)', int(0)),
   'center',
 ).action((flags) => interpolateCommand({ ...flags, npyOut: flags.npy, npy: undefined }));
 

@@ -19,6 +19,7 @@ import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
 import { inpaint } from '../src/model/inpaint.js';
+import { interpolate } from '../src/model/interpolate.js';
 import { oneHot } from '../src/model/oneHot.js';
 import { summarizeFlow } from '../src/model/summarizeFlow.js';
 import { restyle } from '../src/model/restyle.js';
@@ -184,6 +185,17 @@ describe('restyle', () => {
   });
 });
 
+describe('interpolating between classes', () => {
+  it('moves the code and the label together: its ends are the two images, under their own labels', () => {
+    const model = movedModel(FLAT, 8);
+    const x = Float32Array.from(randn(2 * 16, 15, 0.2), (v) => 0.5 + v);
+    const strip = interpolate(model, x.subarray(0, 16), x.subarray(16), 5, oneHot([0, 2], 3));
+    assertAllClose(strip.subarray(0, 16), x.subarray(0, 16), 1e-5, 1e-5, 'first');
+    assertAllClose(strip.subarray(4 * 16), x.subarray(16), 1e-5, 1e-5, 'last');
+    throwsUser(() => interpolate(model, x.subarray(0, 16), x.subarray(16), 5), /class-conditional: give a label/);
+  });
+});
+
 describe('inpainting towards a class', () => {
   it('ascends log p(x | label) for each image\'s class, never ends below its start, and asks for the classes in one line', async () => {
     const model = movedModel(FLAT, 7);
@@ -341,6 +353,8 @@ describe('the CLI with a class-conditional model', () => {
     assertUserError(cli('decode', '--model', model, '--codes', codes, '--npy', join(dir, 'back.npy')), /class-conditional: give the class of the codes with --label \(0 to 9\)/);
     const de = cli('decode', '--model', model, '--codes', codes, '--npy', join(dir, 'back.npy'), '--label', '2');
     assert.equal(de.code, 0, de.stderr);
+    const strip = cli('interpolate', '--model', model, '--from', '0', '--to', '1', '--steps', '5', '--out', join(dir, 'strip.png'));
+    assert.equal(strip.code, 0, strip.stderr);
     const ip = cli('inpaint', '--model', model, '--mask', 'bottom-half', '--limit', '2', '--steps', '20', '--label', '3', '--json', '--quiet');
     assert.equal(ip.code, 0, ip.stderr);
     assertUserError(cli('inpaint', '--model', model, '--mask', 'bottom-half', '--image', grid, '--steps', '2', '--json'), /class-conditional: give the class to complete towards with --label/);
