@@ -4,10 +4,11 @@
 // bijectionContract.test.ts) check the context-affine layer and conditional flows per context; twin.test.ts checks
 // them against PyTorch.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { encode } from 'fast-png';
 import { createRefBackend } from '../src/core/createRefBackend.js';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
@@ -357,7 +358,12 @@ describe('the CLI with a class-conditional model', () => {
     assert.equal(strip.code, 0, strip.stderr);
     const ip = cli('inpaint', '--model', model, '--mask', 'bottom-half', '--limit', '2', '--steps', '20', '--label', '3', '--json', '--quiet');
     assert.equal(ip.code, 0, ip.stderr);
-    assertUserError(cli('inpaint', '--model', model, '--mask', 'bottom-half', '--image', grid, '--steps', '2', '--json'), /class-conditional: give the class to complete towards with --label/);
+    // Your own image has no label: the class must be given.
+    const digit = join(dir, 'digit.png');
+    writeFileSync(digit, encode({ width: 28, height: 28, channels: 1, depth: 8, data: Uint8Array.from({ length: 784 }, (_, i) => (Math.abs((i % 28) - 14) < 3 ? 255 : 0)) }));
+    assertUserError(cli('inpaint', '--model', model, '--mask', 'bottom-half', '--image', digit, '--steps', '2', '--json'), /class-conditional: give the class to complete towards with --label/);
+    const ok = cli('inpaint', '--model', model, '--mask', 'bottom-half', '--image', digit, '--steps', '2', '--json', '--label', '1', '--quiet');
+    assert.equal(ok.code, 0, ok.stderr);
     const mine = cli('restyle', '--model', model, '--image', grid, '--out', join(dir, 'mine.png'));
     assert.equal(mine.code, 0, mine.stderr);
     assert.match(mine.stdout, /under the classes the model gives them \(\d; --label sets one\)/);
