@@ -336,7 +336,7 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
     }
   });
 
-  it('a class-conditional model: a class picker in Sample (a row per class, or one class) and what the model thinks a drawing is', { timeout: 120_000 }, async () => {
+  it('a class-conditional model: a class picker in Sample, what the model thinks a drawing is, the drawing written as every class, completing towards a class', { timeout: 120_000 }, async () => {
     const condModel = trainModel(join(dir, 'cond'), ['--limit', '2000', '--valid-limit', '200', '--batch-size', '100', '--hidden', '64', '--depth', '1', '--epochs', '2', '--conditional', '--class-weight', '1']);
     const served = await startStudio(['--model', condModel]);
     try {
@@ -359,6 +359,20 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
         const probs = await waitForText(page, 'class-probabilities', /\d: [\d.]+%/);
         const shares = [...probs.matchAll(/\d: ([\d.]+)%/g)].map((m) => Number(m[1]));
         assert.ok(shares.length >= 1 && shares.every((p, i) => i === 0 || p <= shares[i - 1]), `most probable first: ${probs}`);
+        // The drawing written as every class, read as the class it looks like, then as a chosen one.
+        await page.getByTestId('restyle-button').click();
+        await page.waitForSelector('[data-testid=restyle-grid][data-filled=true]');
+        const strip = (await page.getByTestId('restyle-grid').boundingBox())!;
+        assert.ok(strip.width > 8 * strip.height, `the drawing and 10 versions in a row: ${strip.width}×${strip.height}`);
+        // Completing towards a chosen class.
+        await page.getByTestId('draw-label').selectOption('4');
+        await page.getByTestId('mask-select').selectOption('bottom-half');
+        await page.getByTestId('inpaint-button').click();
+        await waitForText(page, 'inpaint-status', /^done: \d+ steps, log p -?[\d,]+ → -?[\d,]+ nats$/, 60_000);
+        await page.waitForSelector('[data-testid=inpaint-result][data-filled=true]');
+        // Interpolating between two test digits: each end under the class it looks like.
+        await page.getByTestId('interpolate-button').click();
+        await page.waitForSelector('[data-testid=interpolate-strip][data-filled=true]');
         assert.deepEqual(errors, []);
       } finally {
         await context.close();

@@ -102,7 +102,10 @@ export interface Calls {
   sample: { args: { n: number; temperature: number; seed: number; label?: number }; result: { images: Float32Array; warning?: string } };
   /** For a class-conditional model: the marginal log-likelihood and p(y | image) of each class (`classes`). */
   loglik: { args: { image: Float32Array }; result: { logLikelihood: number; bitsPerDim: number; classes?: number[] } };
-  inpaint: { args: { image: Float32Array; mask: Uint8Array; seed: number }; result: { image: Float32Array; before: number; after: number; steps: number } };
+  /** `label`: a class-conditional model's class to complete towards (absent: the class it thinks the image is). */
+  inpaint: { args: { image: Float32Array; mask: Uint8Array; seed: number; label?: number }; result: { image: Float32Array; before: number; after: number; steps: number; label?: number } };
+  /** A class-conditional model: the image encoded under `label` (absent: its likeliest class), decoded as every class. */
+  restyle: { args: { image: Float32Array; label?: number }; result: { images: Float32Array; label: number } };
   interpolate: { args: { a: Float32Array; b: Float32Array; steps: number }; result: { images: Float32Array; warning?: string } };
   encode: { args: { image: Float32Array }; result: { code: Float32Array } };
   decode: { args: { code: Float32Array }; result: { image: Float32Array; warning?: string } };

@@ -4,7 +4,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { INPAINT_DEFAULT_STEPS, makeMask, MASK_NAMES } from '../../../src/index.js';
-import { client, editorImage, isCancel, manifest, messageOf, model, sendToEditor } from '../store.js';
+import { client, editorImage, isCancel, manifest, messageOf, model, modelVersion, sendToEditor } from '../store.js';
 import type { CallResult } from '../protocol.js';
 import { ImageGrid, Message, Panel, ProgressBar, fmt } from './common.js';
 import { paintGrid } from './images.js';
@@ -50,6 +50,17 @@ export function DrawPanel(): JSX.Element {
   const [inp, setInp] = useState<InpaintView>({ status: 'idle', step: 0, image: null });
   const [message, setMessage] = useState<string | null>(null);
   const [hidden, setHidden] = useState(0);
+  /** A class-conditional model: the class to complete towards and to read the drawing as (null: its likeliest). */
+  const [target, setTarget] = useState<number | null>(null);
+  const [restyled, setRestyled] = useState<CallResult<'restyle'> | null>(null);
+  const [restyleError, setRestyleError] = useState<string | null>(null);
+  const classes = m?.config.classes ?? 0;
+  // Another model: its classes are its own.
+  useEffect(() => {
+    setTarget(null);
+    setRestyled(null);
+    setRestyleError(null);
+  }, [modelVersion.value]);
   const running = useRef<{ cancel(): void } | null>(null);
   const llFlight = useRef({ busy: false, again: false });
   const stroke = useRef<{ x: number; y: number } | null>(null);
@@ -150,7 +161,7 @@ export function DrawPanel(): JSX.Element {
 
   const complete = async (): Promise<void> => {
     setMessage(null);
-    const call = client.call('inpaint', { image: drawing.current.slice(), mask: mask.current.slice(), seed: 0 }, {
+    const call = client.call('inpaint', { image: drawing.current.slice(), mask: mask.current.slice(), seed: 0, ...(classes && target !== null ? { label: target } : {}) }, {
       onProgress: (p) => setInp((v) => ({ ...v, status: 'running', step: p.done, image: p.image ?? v.image, ll: p.value })),
     });
     running.current = call;
@@ -181,6 +192,16 @@ export function DrawPanel(): JSX.Element {
       measure();
     } catch (e) {
       setMessage(messageOf(e));
+    }
+  };
+
+  const writeAsEvery = async (): Promise<void> => {
+    setRestyleError(null);
+    try {
+      const r = await client.run('restyle', { image: drawing.current.slice(), ...(target !== null ? { label: target } : {}) });
+      setRestyled(r);
+    } catch (e) {
+      if (!isCancel(e)) setRestyleError(messageOf(e));
     }
   };
 
@@ -258,6 +279,30 @@ export function DrawPanel(): JSX.Element {
         {inp.status === 'done' && `done: ${inp.step} steps, log p ${fmt(inp.before, 0)} → ${fmt(inp.after, 0)} nats`}
         {(inp.status === 'failed' || inp.status === 'cancelled') && inp.message}
       </p>
+      {classes > 0 && (
+        <div class="controls">
+          <label class="inline">
+            Class
+            <select
+              data-testid="draw-label" value={target === null ? 'auto' : String(target)}
+              onChange={(e) => setTarget(e.currentTarget.value === 'auto' ? null : Number(e.currentTarget.value))}
+            >
+              <option value="auto">the one it looks like</option>
+              {Array.from({ length: classes }, (_, k) => <option value={String(k)}>{k}</option>)}
+            </select>
+          </label>
+          <button type="button" class="small" data-testid="restyle-button" disabled={!m || !gray} onClick={() => void writeAsEvery()}>
+            Write it as 0…{classes - 1}
+          </button>
+        </div>
+      )}
+      {classes > 0 && restyled && (
+        <div class="canvas-box">
+          <ImageGrid images={restyled.images} count={classes + 1} shape={[1, H, W]} cols={classes + 1} scale={1} testid="restyle-grid" />
+          <p class="hint">The drawing read as a {restyled.label}, then its code written as each class.</p>
+        </div>
+      )}
+      <Message text={restyleError} />
       {busy && <ProgressBar done={inp.step} total={INPAINT_DEFAULT_STEPS} label="gradient ascent on log p" />}
       <Message text={message} />
       <div class="meter" aria-live="polite">

@@ -1,6 +1,6 @@
 // The studio's model jobs: evaluate, sample, log-likelihood, inpaint, interpolate, encode, decode and test images,
 // each on the active model (held for the job's length) through the library's public API.
-import { bitsPerDim, classLogLikelihoods, classLogPrior, classPosterior, evaluate, inpaint, interpolate, NiceFlowError, oneHot, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
+import { bitsPerDim, classLogLikelihoods, classLogPrior, classPosterior, evaluate, inpaint, interpolate, NiceFlowError, oneHot, restyle, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
 import type { CallArgs, CallResult } from '../protocol.js';
 import { loadSplit } from './data.js';
 import { dataset, withModel } from './models.js';
@@ -8,7 +8,18 @@ import { imageShape, nonFinite, toData, toDisplay } from './modelViews.js';
 import { checkCancel, progress, yieldNow } from './runtime.js';
 
 type Job<K extends JobType> = (args: CallArgs<K>, id: number) => Promise<CallResult<K>>;
-type JobType = 'evaluate' | 'sample' | 'loglik' | 'inpaint' | 'interpolate' | 'encode' | 'decode' | 'test-images';
+type JobType = 'evaluate' | 'sample' | 'loglik' | 'inpaint' | 'restyle' | 'interpolate' | 'encode' | 'decode' | 'test-images';
+
+/** A class-conditional model's class for one image: `label` when given (checked), else the likeliest class. */
+function classFor(model: NiceModel, x: FloatArray, label: number | undefined): number {
+  const K = model.config.classes;
+  if (!K) throw new NiceFlowError('this model is not class-conditional: it has no classes');
+  if (label !== undefined) {
+    if (!Number.isSafeInteger(label) || label < 0 || label >= K) throw new NiceFlowError(`the class must be 0 to ${K - 1}, got ${label}`);
+    return label;
+  }
+  return classPosterior(classLogLikelihoods(model, x, 1), 1, classLogPrior(model)).predicted[0];
+}
 
 /** The request handlers of the model jobs (worker.ts routes requests to them). */
 export const modelJobs: { [K in JobType]: Job<K> } = {
@@ -72,13 +83,16 @@ export const modelJobs: { [K in JobType]: Job<K> } = {
     if (args.mask.length !== H * W) throw new NiceFlowError(`the mask has ${args.mask.length} pixels, the model's images ${H}×${W}`);
     if (!args.mask.some((v) => v === 1)) throw new NiceFlowError('nothing is marked unknown: paint the unknown pixels or choose a mask');
     const x = toData(model, args.image, 1);
+    // A class-conditional model completes towards the chosen class, or the one it thinks the image is.
+    const label = model.config.classes ? classFor(model, x, args.label) : undefined;
+    if (args.label !== undefined && label === undefined) throw new NiceFlowError('this model is not class-conditional: it completes towards no class');
     // inpaint evaluates the gradient at its current images every step: a view of them, for the animation.
     let current: FloatArray | null = null;
     const watched = Object.create(model, {
       gradLogProb: {
-        value: (xs: FloatArray, n: number, weight: number, paramGrads: boolean) => {
+        value: (xs: FloatArray, n: number, weight: number, paramGrads: boolean, context?: FloatArray) => {
           current = xs;
-          return model.gradLogProb(xs, n, weight, paramGrads);
+          return model.gradLogProb(xs, n, weight, paramGrads, context);
         },
       },
     }) as NiceModel;
@@ -87,6 +101,7 @@ export const modelJobs: { [K in JobType]: Job<K> } = {
     const [lo, hi] = model.range;
     const r = await inpaint(watched, x, 1, args.mask, {
       rng: new Rng(args.seed), low: lo, high: hi,
+      ...(label !== undefined ? { labels: [label] } : {}),
       onStep: async (step, meanLL) => {
         steps = step + 1;
         const now = performance.now();
@@ -98,7 +113,15 @@ export const modelJobs: { [K in JobType]: Job<K> } = {
         checkCancel(id);
       },
     });
-    return { image: toDisplay(model, r.x, D), before: r.meanLLBefore, after: r.meanLLAfter, steps };
+    return { image: toDisplay(model, r.x, D), before: r.meanLLBefore, after: r.meanLLAfter, steps, ...(label !== undefined ? { label } : {}) };
+  }),
+
+  restyle: (args, id) => withModel(id, (model) => {
+    const x = toData(model, args.image, 1);
+    const label = classFor(model, x, args.label);
+    const rows = restyle(model, x, 1, [label]);
+    const n = rows.length / model.dim;
+    return { images: toDisplay(model, rows, n * model.dim), label };
   }),
 
   interpolate: (args, id) => withModel(id, (model) => {
@@ -108,7 +131,11 @@ export const modelJobs: { [K in JobType]: Job<K> } = {
       if (img.length !== model.dim) throw new NiceFlowError(`an end point has ${img.length} values, the model's images ${model.dim}`);
       return Float32Array.from(img, (v) => lo + (hi - lo) * v);
     };
-    const strip = interpolate(model, map(args.a), map(args.b), args.steps);
+    const a = map(args.a), b = map(args.b);
+    // A class-conditional model: each end under the class it looks like, the class moving along the line too.
+    const K = model.config.classes;
+    const contexts = K ? oneHot([classFor(model, a, undefined), classFor(model, b, undefined)], K) : undefined;
+    const strip = interpolate(model, a, b, args.steps, contexts);
     return { images: toDisplay(model, strip, args.steps * model.dim), warning: nonFinite(strip, args.steps, model.dim, 'points of the line') };
   }),
 
