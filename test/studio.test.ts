@@ -125,7 +125,10 @@ async function explore(page: Page, info = /784 dimensions .* 4 additive coupling
   assert.equal(await page.getByTestId('inpaint-button').isDisabled(), false);
   // Cancelling a completion.
   await page.getByTestId('inpaint-button').click();
-  await page.getByTestId('inpaint-cancel').click();
+  // A small model can finish before the click lands (the button is then gone): nothing is left to cancel.
+  await page.getByTestId('inpaint-cancel').click({ timeout: 5_000 }).catch(async (e: unknown) => {
+    if ((await page.getByTestId('inpaint-cancel').count()) > 0) throw e;
+  });
   await waitForText(page, 'inpaint-status', /cancelled|^done/);
 
   // Interpolation between two test digits: a strip of decoded images, and the slider through it.
