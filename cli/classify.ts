@@ -3,6 +3,7 @@ import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { confusionPng } from '../src/io/confusionPng.js';
 import { loadSplit } from './data.js';
 import { type EvalFlags, loadModel, runEval } from './evalSample.js';
+import { checkLabel } from './inputs.js';
 import { writeAtomic } from './fsio.js';
 
 export interface ClassifyFlags extends Omit<EvalFlags, 'json'> {
@@ -13,8 +14,7 @@ export interface ClassifyFlags extends Omit<EvalFlags, 'json'> {
 
 export async function classifyCommand(flags: ClassifyFlags): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
-  const K = model.config.classes;
-  if (!K) throw new NiceFlowError(`classify: the model ${flags.model} is not class-conditional (train one with --conditional)`);
+  checkLabel(model, undefined, flags.model, 'classify');
   const ds = loadSplit(flags.data, flags.split, { validSize: flags.validSize, limit: flags.limit, labels: true });
   if (ds.dim !== model.dim) throw new NiceFlowError(`${flags.data} has ${ds.dim} values per image, the model ${flags.model} expects ${model.dim}`);
   const r = await runEval(model, ds, flags);

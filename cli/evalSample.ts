@@ -11,7 +11,7 @@ import { selectBackend } from '../src/node/selectBackend.js';
 import { loadSplit, type Split } from './data.js';
 import { parseInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { checkRows } from './inputs.js';
+import { checkLabel, checkRows } from './inputs.js';
 import { createBar, threadCount, yieldToEventLoop } from './progress.js';
 
 /** Loads a weight file on the named backend. */
@@ -90,9 +90,7 @@ export interface SampleFlags {
 export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (!flags.out && !flags.npy) throw new NiceFlowError('sample: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
-  const K = model.config.classes;
-  if (flags.label !== undefined && !K) throw new NiceFlowError(`--label: the model ${flags.model} is not class-conditional (train one with --conditional)`);
-  if (K && flags.label !== undefined && flags.label >= K) throw new NiceFlowError(`--label ${flags.label}: the model's classes are 0 to ${K - 1}`);
+  const K = checkLabel(model, flags.label, flags.model);
   // A class-conditional model without --label: one row per class, --columns (8) samples each.
   const perClass = K && flags.label === undefined;
   const columns = perClass ? (flags.columns ?? 8) : flags.columns;

@@ -9,7 +9,7 @@ import { hiddenCount, makeMask, MASK_NAMES, maskFromImage } from '../src/model/m
 import { loadModel } from './evalSample.js';
 import { parseInput } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { checkRows, farImages, loadImages, type InputFlags } from './inputs.js';
+import { checkLabel, checkRows, farImages, loadImages, type InputFlags } from './inputs.js';
 import { createBar, yieldToEventLoop } from './progress.js';
 
 export interface InpaintFlags extends InputFlags {
@@ -49,9 +49,7 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
   const loaded = loadImages(flags, model, 10);
   const { images, n } = loaded;
   // A class-conditional model completes towards a class: --label, else each data-set image's own label.
-  const K = model.config.classes;
-  if (flags.label !== undefined && !K) throw new NiceFlowError(`--label: the model ${flags.model} is not class-conditional (train one with --conditional)`);
-  if (K && flags.label !== undefined && flags.label >= K) throw new NiceFlowError(`--label ${flags.label}: the model's classes are 0 to ${K - 1}`);
+  const K = checkLabel(model, flags.label, flags.model);
   if (K && flags.label === undefined && !loaded.labels) throw new NiceFlowError(`the model is class-conditional: give the class to complete towards with --label (0 to ${K - 1})`);
   const labels = K ? (flags.label !== undefined ? new Array<number>(n).fill(flags.label) : loaded.labels!) : undefined;
   const D = model.dim;

@@ -152,3 +152,17 @@ function loadPngs(paths: string[], model: NiceModel): { images: Float32Array; n:
   });
   return { images, n: paths.length };
 }
+
+/**
+ * Checks a command's `--label` against the model: a class of a class-conditional model (0 to K − 1), or absent for
+ * any other model. Returns the model's class count (0: not class-conditional). `what` names the command when the model
+ * must be class-conditional (restyle, classify).
+ */
+export function checkLabel(model: NiceModel, label: number | undefined, modelPath: string, what?: string): number {
+  const K = model.config.classes ?? 0;
+  if (!K && (what || label !== undefined)) {
+    throw new NiceFlowError(`${what ?? '--label'}: the model ${modelPath} is not class-conditional (train one with --conditional)`);
+  }
+  if (K && label !== undefined && label >= K) throw new NiceFlowError(`--label ${label}: the model's classes are 0 to ${K - 1}`);
+  return K;
+}

@@ -9,19 +9,16 @@ import { scaleSpectrum } from '../src/model/scaleSpectrum.js';
 import { loadModel } from './evalSample.js';
 import { writeAtomic } from './fsio.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { checkRows, farImages, loadImages, readRows, type InputFlags } from './inputs.js';
+import { checkLabel, checkRows, farImages, loadImages, readRows, type InputFlags } from './inputs.js';
 
 /**
  * The context of n rows for a class-conditional model: --label for every row, else the rows' own labels (images
  * from a data set); undefined for an unconditional model. A NiceFlowError when neither is there, or --label is given
  * to an unconditional model.
  */
-function labelContext(model: NiceModel, n: number, label: number | undefined, own: number[] | undefined, what: string): Float32Array | undefined {
-  const K = model.config.classes;
-  if (!K) {
-    if (label !== undefined) throw new NiceFlowError('--label: the model is not class-conditional (train one with --conditional)');
-    return undefined;
-  }
+function labelContext(model: NiceModel, n: number, label: number | undefined, own: number[] | undefined, what: string, modelPath: string): Float32Array | undefined {
+  const K = checkLabel(model, label, modelPath);
+  if (!K) return undefined;
   if (label !== undefined) return oneHot(new Array<number>(n).fill(label), K) as Float32Array;
   if (own) return oneHot(own, K) as Float32Array;
   throw new NiceFlowError(`the model is class-conditional: give the class of the ${what} with --label (0 to ${K - 1})`);
@@ -31,7 +28,7 @@ export async function encodeCommand(flags: InputFlags & { model: string; out: st
   const model = await loadModel(flags.model, flags.backend);
   const loaded = loadImages(flags, model, Number.MAX_SAFE_INTEGER);
   const { images, n } = loaded;
-  const { h } = model.encode(images, n, labelContext(model, n, flags.label, loaded.labels, 'images'));
+  const { h } = model.encode(images, n, labelContext(model, n, flags.label, loaded.labels, 'images', flags.model));
   checkRows(h, n, model.dim, { source: loaded.source, noun: loaded.noun, ids: loaded.ids, verb: 'encoded', far: farImages(loaded, model) });
   writeNpy(flags.out, h, n);
   console.log(`encoded ${n} images to ${flags.out} (float32 [${n}, ${model.dim}])`);
@@ -42,7 +39,7 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
   const model = await loadModel(flags.model, flags.backend);
   const D = model.dim;
   const { data, n } = readRows(flags.codes, D, 'codes');
-  const x = model.decode(data, n, labelContext(model, n, flags.label, undefined, 'codes'));
+  const x = model.decode(data, n, labelContext(model, n, flags.label, undefined, 'codes', flags.model));
   checkRows(x, n, D, { source: `codes ${flags.codes}`, verb: 'decoded', far: codesFarOutside(data, n, D, model.prior) });
   if (flags.npy) writeNpy(flags.npy, x, n);
   if (flags.out) writeGrid(flags.out, x, n, imageShape(model.config.shape, D), undefined, model.range);
@@ -56,7 +53,7 @@ export async function interpolateCommand(flags: InputFlags & { model: string; fr
   const { images } = loaded;
   const D = model.dim;
   // A class-conditional model: both images under --label, or each under its own label (the label moves along too).
-  const contexts = labelContext(model, 2, flags.label, loaded.labels, 'images');
+  const contexts = labelContext(model, 2, flags.label, loaded.labels, 'images', flags.model);
   const x = interpolate(model, images.subarray(0, D), images.subarray(D, 2 * D), flags.steps, contexts);
   // Its two images come from a data set, so they are in the data range: only the model can overflow.
   checkRows(x, flags.steps, D, { source: `interpolation from image ${flags.from} to ${flags.to} of ${loaded.source}`, noun: 'step', verb: 'decoded' });

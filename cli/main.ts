@@ -76,21 +76,26 @@ program
   .option('--quiet', 'no progress output', false)
   .action((flags, cmd) => trainCommand(flags, cmd));
 
-program
-  .command('eval')
-  .description('log-likelihood of a data split under a model, in nats per image and bits/dim')
-  .requiredOption('--model <file>', 'model.safetensors')
-  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist')
-  .addOption(new Option('--split <name>', 'train/valid: the training file without/with its held-out tail; test: the test file').choices(['test', 'train', 'valid']).default('test'))
-  .option('--limit <n>', 'first N images of the split', int(1))
-  .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
-  .addOption(dequantizeOption('uniform'))
-  .option('--seed <n>', 'seed of the dequantization noise', int(0), 0)
-  .option('--batch-size <n>', 'images per batch', int(1), 500)
-  .option('--json', 'also print one JSON object as the last line', false)
-  .addOption(backendOption())
-  .option('--quiet', 'no progress output', false)
-  .action((flags) => evalCommand(flags));
+/** The options of commands that score a whole split (eval, classify): which images, their noise, batches, output. */
+const splitScoreOptions = (cmd: Command): Command =>
+  cmd
+    .addOption(new Option('--split <name>', 'train/valid: the training file without/with its held-out tail; test: the test file').choices(['test', 'train', 'valid']).default('test'))
+    .option('--limit <n>', 'first N images of the split', int(1))
+    .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
+    .addOption(dequantizeOption('uniform'))
+    .option('--seed <n>', 'seed of the dequantization noise', int(0), 0)
+    .option('--batch-size <n>', 'images per batch', int(1), 500)
+    .option('--json', 'also print one JSON object as the last line', false)
+    .addOption(backendOption())
+    .option('--quiet', 'no progress output', false);
+
+splitScoreOptions(
+  program
+    .command('eval')
+    .description('log-likelihood of a data split under a model, in nats per image and bits/dim')
+    .requiredOption('--model <file>', 'model.safetensors')
+  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist'),
+).action((flags) => evalCommand(flags));
 
 program
   .command('sample')
@@ -106,22 +111,14 @@ program
   .addOption(backendOption())
   .action((flags) => sampleCommand(flags));
 
-program
-  .command('classify')
-  .description('a class-conditional model as a classifier (Bayes\' rule over p(x|y)p(y)): accuracy, per-class accuracy, confusion matrix')
-  .requiredOption('--model <file>', 'model.safetensors of a class-conditional model (train --conditional)')
-  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file with its labels file beside it, or a CIFAR-10 folder or .bin', 'mnist')
-  .addOption(new Option('--split <name>', 'train/valid: the training file without/with its held-out tail; test: the test file').choices(['test', 'train', 'valid']).default('test'))
-  .option('--limit <n>', 'first N images of the split', int(1))
-  .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
-  .addOption(dequantizeOption('uniform'))
-  .option('--seed <n>', 'seed of the dequantization noise', int(0), 0)
-  .option('--batch-size <n>', 'images per batch', int(1), 500)
-  .option('--out <file.png>', 'the confusion matrix as a picture')
-  .option('--json', 'also print one JSON object as the last line', false)
-  .addOption(backendOption())
-  .option('--quiet', 'no progress output', false)
-  .action(async (flags) => (await import('./classify.js')).classifyCommand(flags));
+splitScoreOptions(
+  program
+    .command('classify')
+    .description('a class-conditional model as a classifier (Bayes\' rule over p(x|y)p(y)): accuracy, per-class accuracy, confusion matrix')
+    .requiredOption('--model <file>', 'model.safetensors of a class-conditional model (train --conditional)')
+    .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file with its labels file beside it, or a CIFAR-10 folder or .bin', 'mnist')
+    .option('--out <file.png>', 'the confusion matrix as a picture'),
+).action(async (flags) => (await import('./classify.js')).classifyCommand(flags));
 
 /** Options choosing input images from a data set split. */
 const dataInputOptions = (cmd: Command, dequantize: string): Command =>

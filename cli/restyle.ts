@@ -1,10 +1,10 @@
 // `nice-flow restyle`: each image written as every class (encode under its own label, decode under each other).
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
-import { classLogLikelihoods, classLogPrior, classPosterior } from '../src/model/classLikelihoods.js';
+import { predictClasses } from '../src/model/classLikelihoods.js';
 import { restyle } from '../src/model/restyle.js';
 import { loadModel } from './evalSample.js';
 import { imageShape, writeGrid, writeNpy } from './images.js';
-import { checkRows, farImages, type InputFlags, loadImages } from './inputs.js';
+import { checkLabel, checkRows, farImages, type InputFlags, loadImages } from './inputs.js';
 
 export interface RestyleFlags extends InputFlags {
   model: string;
@@ -18,9 +18,7 @@ export interface RestyleFlags extends InputFlags {
 export async function restyleCommand(flags: RestyleFlags): Promise<void> {
   if (!flags.out && !flags.npyOut) throw new NiceFlowError('restyle: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
-  const K = model.config.classes;
-  if (!K) throw new NiceFlowError(`restyle: the model ${flags.model} is not class-conditional (train one with --conditional)`);
-  if (flags.label !== undefined && flags.label >= K) throw new NiceFlowError(`--label ${flags.label}: the model's classes are 0 to ${K - 1}`);
+  const K = checkLabel(model, flags.label, flags.model, 'restyle');
   const loaded = loadImages(flags, model, 10);
   const { images, n } = loaded;
   // Each image's own class: --label, the data set's label, or what the model classifies it as.
@@ -33,7 +31,7 @@ export async function restyleCommand(flags: RestyleFlags): Promise<void> {
     labels = loaded.labels;
     said = 'under their labels';
   } else {
-    labels = classPosterior(classLogLikelihoods(model, images, n), n, classLogPrior(model)).predicted;
+    labels = predictClasses(model, images, n);
     said = `under the classes the model gives them (${Array.from(labels).join(', ')}; --label sets one)`;
   }
   const rows = restyle(model, images, n, labels);

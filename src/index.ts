@@ -50,7 +50,7 @@ export { countParams, modelMemory, NiceModel } from './model/NiceModel.js';
 export { contextSize } from './model/contextSize.js';
 export { oneHot } from './model/oneHot.js';
 export { restyle } from './model/restyle.js';
-export { classLogLikelihoods, classLogPrior, classPosterior } from './model/classLikelihoods.js';
+export { classLogLikelihoods, classLogPrior, classPosterior, predictClasses } from './model/classLikelihoods.js';
 export { getPreset, MNIST_CONV_FLOW, PRESET_NAMES, PRESETS, type PresetConfig, type PresetName, type PresetTraining } from './model/presets.js';
 export { symEigen, type SymEigen } from './core/symEigen.js';
 export { fitZca, ZCA_DEFAULT_REL_EPS, type ZcaFit } from './data/fitWhitening.js';

@@ -92,6 +92,11 @@ export function classPosterior(classLogLik: Float64Array, n: number, logPrior: F
   return { marginal, posterior, predicted };
 }
 
+/** The likeliest class of each row of x [n, dim] under a class-conditional model (Bayes' rule with its class prior). */
+export function predictClasses(model: NiceModel, x: FloatArray, n: number): Int32Array {
+  return classPosterior(classLogLikelihoods(model, x, n), n, classLogPrior(model)).predicted;
+}
+
 /** Chains opened up (not splits: a Prefix is one layer here), data side first. */
 function chainLayers(b: Bijection): Bijection[] {
   return b instanceof Chain ? b.layers.flatMap(chainLayers) : [b];

@@ -151,14 +151,13 @@ export class Trainer {
     const n = this.options.batchSize;
     dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
     let mean = 0;
-    const context = this.batchContext(n);
     if (this.hybrid) {
       // log p(x | y) and the classification term (its gradient only: the reported mean is the conditional).
       const labels = this.hybrid.labels;
       for (let i = 0; i < n; i++) labels[i] = this.data.labels![this.order[this.batchInEpoch * n + i]];
       mean = hybridGradient(this.model, this.x, n, labels, this.options.classWeight!, this.hybrid.scratch).conditional;
     } else {
-      const logProb = this.model.paramGradLogProb(this.x, n, -1 / n, context);
+      const logProb = this.model.paramGradLogProb(this.x, n, -1 / n, this.batchContext(n));
       for (let i = 0; i < n; i++) mean += logProb[i];
       mean /= n;
     }

@@ -17,6 +17,8 @@ export interface HybridScratch {
   scale: Float64Array;
   shift: Float64Array;
   w: Float64Array;
+  /** log p(k): the model's class prior (fixed by its config). */
+  logPrior: Float64Array;
   gradW: Float64Array;
   gradB: Float64Array;
 }
@@ -49,7 +51,7 @@ export function hybridGradient(model: NiceModel, x: FloatArray, n: number, label
   if (scratch.ll.length < n * K) scratch.ll = new Float64Array(n * K);
   if (scratch.headLogDet.length < n) scratch.headLogDet = new Float64Array(n);
   if (scratch.dh.length < n * D) scratch.dh = new Float64Array(n * D);
-  const { ll, headLogDet, dh, gradW, gradB, ell, scale, shift, w } = scratch;
+  const { ll, headLogDet, dh, gradW, gradB, ell, scale, shift, w, logPrior } = scratch;
 
   // The flow before the last layer, once.
   let h: FloatArray = x;
@@ -76,7 +78,6 @@ export function hybridGradient(model: NiceModel, x: FloatArray, n: number, label
     }
   }
   // Weights w_ik from the posterior; the means reported.
-  const logPrior = classLogPrior(model);
   let conditional = 0;
   let classLogProb = 0;
   dh.fill(0, 0, n * D);
@@ -132,7 +133,7 @@ export function hybridScratch(model: NiceModel): HybridScratch {
   const D = model.dim;
   return {
     ll: new Float64Array(0), headLogDet: new Float64Array(0), dh: new Float64Array(0), dhBackend: new Workspace(model.backend, D),
-    ell: new Float64Array(K * D), scale: new Float64Array(K * D), shift: new Float64Array(K * D), w: new Float64Array(K),
+    ell: new Float64Array(K * D), scale: new Float64Array(K * D), shift: new Float64Array(K * D), w: new Float64Array(K), logPrior: classLogPrior(model),
     gradW: new Float64Array(split.last.weight.data.length), gradB: new Float64Array(split.last.bias.data.length),
   };
 }

@@ -1,6 +1,6 @@
 // The studio's model jobs: evaluate, sample, log-likelihood, inpaint, interpolate, encode, decode and test images,
 // each on the active model (held for the job's length) through the library's public API.
-import { bitsPerDim, classLogLikelihoods, classLogPrior, classPosterior, evaluate, inpaint, interpolate, NiceFlowError, oneHot, restyle, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
+import { bitsPerDim, classLogLikelihoods, classLogPrior, classPosterior, evaluate, inpaint, interpolate, NiceFlowError, oneHot, predictClasses, restyle, Rng, type FloatArray, type NiceModel } from '../../../src/index.js';
 import type { CallArgs, CallResult } from '../protocol.js';
 import { loadSplit } from './data.js';
 import { dataset, withModel } from './models.js';
@@ -18,7 +18,7 @@ function classFor(model: NiceModel, x: FloatArray, label: number | undefined): n
     if (!Number.isSafeInteger(label) || label < 0 || label >= K) throw new NiceFlowError(`the class must be 0 to ${K - 1}, got ${label}`);
     return label;
   }
-  return classPosterior(classLogLikelihoods(model, x, 1), 1, classLogPrior(model)).predicted[0];
+  return predictClasses(model, x, 1)[0];
 }
 
 /** The request handlers of the model jobs (worker.ts routes requests to them). */
