@@ -11,8 +11,10 @@ import { parseIdxLabels } from '../src/data/parseIdxLabels.js';
 import { imageDatasetFromArray } from '../src/data/imageArray.js';
 import { imagesFromPngs } from '../src/data/imageFolder.js';
 import { imageDatasetFromDims, type ImageDataset } from '../src/data/ImageDataset.js';
+import { isPointDataset, type Dataset } from '../src/data/Dataset.js';
+import { pointDatasetFromArray } from '../src/data/PointDataset.js';
 import { splitDataset, type Split } from '../src/data/splitDataset.js';
-import { readNpyU8 } from '../src/io/npy.js';
+import { isFloatDtype, isUint8Dtype, npyDtype, readNpyFloat, readNpyU8 } from '../src/io/npy.js';
 import { readInput } from './fsio.js';
 
 export type { Split };
@@ -105,8 +107,9 @@ function dirSource(dir: string): DataSource {
 
 /**
  * `mnist`, `fashion-mnist`, or a path: an IDX image file (.gz allowed; for a name starting with `train-` the test
- * split is its `t10k-` sibling), a CIFAR-10 binary .bin file or the folder of its batches, a uint8 .npy file (for a
- * name containing `train`, the test split is the `test` sibling when present), or a folder of PNG images (with
+ * split is its `t10k-` sibling), a CIFAR-10 binary .bin file or the folder of its batches, a .npy file (uint8: images;
+ * float32 or float64 [N, D]: continuous data; for a name containing `train`, the test split is the `test` sibling
+ * when present), or a folder of PNG images (with
  * `train/` and `test/` subfolders for the splits). A single file or a flat folder is used for training and test.
  */
 export function resolveData(spec: string): DataSource {
@@ -128,7 +131,7 @@ export function resolveData(spec: string): DataSource {
   if (/\.npy(\.gz)?$/i.test(name)) {
     const sibling = name.includes('train') ? join(dirname(spec), name.replace('train', 'test')) : null;
     const test = sibling && existsSync(sibling) ? sibling : spec;
-    const description = `.npy file ${spec}${test === spec ? ' (the same images for every split)' : `, test: ${test}`}`;
+    const description = `.npy file ${spec}${test === spec ? ' (the same file for every split)' : `, test: ${test}`}`;
     return { format: 'npy', train: [spec], test: [test], description, defaultRange: UNIT_RANGE };
   }
   if (name.startsWith('train-')) {
@@ -159,15 +162,34 @@ function loadPngFolder(dir: string): ImageDataset {
   return imagesFromPngs(files.map((e) => ({ name: e.name, bytes: () => readInput(join(dir, e.name), 'image') })), dir);
 }
 
-function loadOne(format: DataFormat, path: string): ImageDataset {
+/**
+ * A .npy data file, by its dtype: uint8 is 8-bit images (any layout imageDatasetFromArray reads), float32 or float64
+ * is continuous data [N, D] (pointDatasetFromArray: every value finite), anything else is refused by name.
+ */
+export function loadNpyData(path: string): Dataset {
+  const what = `.npy file ${path}`;
+  const bytes = readInput(path, '.npy file');
+  const dtype = npyDtype(bytes, what);
+  if (isFloatDtype(dtype)) {
+    const arr = readNpyFloat(bytes, what);
+    const kind = arr.data instanceof Float32Array ? 'float32' : 'float64';
+    if (arr.shape.length !== 2) {
+      throw new NiceFlowError(`${what}: ${kind} values of shape [${arr.shape.join(', ')}]: continuous data are [N, D] (N rows of D values); images must be uint8 pixels 0..255`);
+    }
+    return pointDatasetFromArray(arr.data, arr.shape, `${what} (${kind})`);
+  }
+  if (!isUint8Dtype(dtype)) {
+    throw new NiceFlowError(`${what}: .npy dtype ${dtype} is neither uint8 (images, pixels 0..255) nor float32/float64 (continuous data [N, D]); convert it, e.g. x.astype(np.float32)`);
+  }
+  const arr = readNpyU8(bytes, what);
+  return imageDatasetFromArray(arr.data, arr.shape, what);
+}
+
+function loadOne(format: DataFormat, path: string): Dataset {
   switch (format) {
     case 'idx': return loadIdxImages(path);
     case 'cifar10': return parseCifar10(readInput(path, 'CIFAR-10 file'), `CIFAR-10 file ${path}`);
-    case 'npy': {
-      const what = `.npy file ${path}`;
-      const arr = readNpyU8(readInput(path, '.npy file'), what);
-      return imageDatasetFromArray(arr.data, arr.shape, what);
-    }
+    case 'npy': return loadNpyData(path);
     case 'png-folder': return loadPngFolder(path);
   }
 }
@@ -175,7 +197,7 @@ function loadOne(format: DataFormat, path: string): ImageDataset {
 // train and valid are two calls on the same files: keep the last one loaded so a big set is read once. The slices
 // returned share its memory anyway, so holding it costs nothing while they live. Sizes and times guard against a
 // file changed in between.
-let cached: { key: string; ds: ImageDataset } | null = null;
+let cached: { key: string; ds: Dataset } | null = null;
 
 function fingerprint(paths: string[]): string {
   return JSON.stringify(paths.map((p) => {
@@ -184,7 +206,7 @@ function fingerprint(paths: string[]): string {
   }));
 }
 
-function loadFiles(source: DataSource, paths: string[]): ImageDataset {
+function loadFiles(source: DataSource, paths: string[]): Dataset {
   let key: string | null = null;
   try {
     key = source.format + fingerprint(paths);
@@ -192,7 +214,8 @@ function loadFiles(source: DataSource, paths: string[]): ImageDataset {
     // unreadable: let the loader report it with its own message
   }
   if (key !== null && cached?.key === key) return cached.ds;
-  const ds = concatDatasets(paths.map((p) => loadOne(source.format, p)), source.description);
+  // Only image formats come in several files (CIFAR-10's batches); a .npy is one file per split.
+  const ds = paths.length === 1 ? loadOne(source.format, paths[0]) : concatDatasets(paths.map((p) => loadOne(source.format, p) as ImageDataset), source.description);
   if (key !== null) cached = { key, ds };
   return ds;
 }
@@ -210,7 +233,7 @@ export function idxLabelPath(imagePath: string): string | null {
 }
 
 /** The labels of the images of an IDX source (one file: `file` is its images), read and checked against them. */
-function loadLabels(source: DataSource, paths: string[], file: ImageDataset): Uint8Array {
+function loadLabels(source: DataSource, paths: string[], file: Dataset): Uint8Array {
   if (source.format !== 'idx' || paths.length !== 1) {
     throw new NiceFlowError(`${source.description} has no class labels (labels come with MNIST, Fashion-MNIST, IDX files and CIFAR-10)`);
   }
@@ -229,8 +252,20 @@ export interface SplitOptions {
   labels?: boolean;
 }
 
-/** Loads a split of a data set (see {@link resolveData} for what `spec` can be; the split rule: splitDataset). */
+/** Loads a split of an image data set (see {@link loadDataSplit}); continuous data (a float .npy) are refused. */
 export function loadSplit(spec: string, split: Split, options: SplitOptions): ImageDataset {
+  const ds = loadDataSplit(spec, split, options);
+  if (isPointDataset(ds)) {
+    throw new NiceFlowError(`${spec} holds continuous data (float values, ${ds.dim} per row), not images: this command works on images`);
+  }
+  return ds;
+}
+
+/**
+ * Loads a split of a data set (see {@link resolveData} for what `spec` can be; the split rule: splitDataset): images,
+ * or continuous data (a PointDataset) for a float .npy.
+ */
+export function loadDataSplit(spec: string, split: Split, options: SplitOptions): Dataset {
   const source = resolveData(spec);
   if (split === 'test' && !source.test) throw new NiceFlowError(source.noTest ?? `no test split for ${spec}`);
   const paths = split === 'test' ? source.test! : source.train;

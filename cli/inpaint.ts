@@ -40,6 +40,7 @@ export async function inpaintCommand(flags: InpaintFlags): Promise<void> {
     throw new NiceFlowError('inpaint: --raw-gradient changes the sgd step (--method sgd); Adam\'s steps do not depend on the gradient\'s scale');
   }
   const model = await loadModel(flags.model, flags.backend);
+  if (model.config.data === 'continuous') throw new NiceFlowError(`inpaint: the model ${flags.model} is of continuous data; inpainting fills the hidden pixels of images`);
   const [C, H, W] = imageShape(model.config.shape, model.dim);
   // A built-in name wins over a file of that name; anything else that looks like a file is read as a mask PNG.
   const named = (MASK_NAMES as readonly string[]).includes(flags.mask);

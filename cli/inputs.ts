@@ -2,6 +2,7 @@
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { Rng } from '../src/core/Rng.js';
 import { dequantizeBatch, type Dequantize } from '../src/data/dequantize.js';
+import { fillBatch, isPointDataset, type Dataset } from '../src/data/Dataset.js';
 import { decodePngImage } from '../src/io/pngGrid.js';
 import { imageToModelInput } from '../src/data/imageToModelInput.js';
 import { imageDatasetFromArray } from '../src/data/imageArray.js';
@@ -9,7 +10,7 @@ import type { ImageDataset } from '../src/data/ImageDataset.js';
 import { isUint8Dtype, npyDtype, readNpyF32, readNpyU8 } from '../src/io/npy.js';
 import { checkOutputRows, imagesFarOutside, type FarInputs, type RowCheck } from '../src/model/checkFinite.js';
 import type { NiceModel } from '../src/model/NiceModel.js';
-import { loadSplit, type Split } from './data.js';
+import { loadDataSplit, type Split } from './data.js';
 import { parseInput } from './fsio.js';
 import { imageShape } from './images.js';
 
@@ -54,18 +55,40 @@ export function loadImages(flags: InputFlags, model: NiceModel, defaultLimit: nu
   const sources = [flags.image?.length ? 1 : 0, flags.npy ? 1 : 0].reduce((a, b) => a + b, 0);
   if (sources > 1) throw new NiceFlowError('give images one way: --data, --image or --npy');
   if (flags.limit !== undefined && flags.index !== undefined) throw new NiceFlowError('give --limit or --index, not both');
-  if (flags.image?.length) return { ...loadPngs(flags.image, model), source: `images ${flags.image.join(', ')}`, noun: 'image' };
-  if (flags.npy) return { ...readImageRows(flags.npy, model, flags.dequantize, flags.seed), source: `images ${flags.npy}`, noun: 'row' };
+  const continuous = model.config.data === 'continuous';
+  if (flags.image?.length) {
+    if (continuous) throw new NiceFlowError('--image: the model is of continuous data, not pictures: give its rows with --data FILE.npy or --npy FILE.npy (float32 or float64 [n, D])');
+    return { ...loadPngs(flags.image, model), source: `images ${flags.image.join(', ')}`, noun: 'image' };
+  }
+  if (flags.npy) return { ...readImageRows(flags.npy, model, flags.dequantize, flags.seed), source: `${continuous ? 'rows' : 'images'} ${flags.npy}`, noun: 'row' };
   const data = flags.data ?? 'mnist';
-  const ds = loadSplit(data, flags.split, { validSize: flags.validSize, labels: model.config.classes !== undefined });
-  if (ds.dim !== D) throw new NiceFlowError(`${data} has ${ds.dim} values per image, the model expects ${D}`);
+  const ds = loadDataSplit(data, flags.split, { validSize: flags.validSize, labels: model.config.classes !== undefined });
+  checkDataForModel(ds, model, data);
+  const noun = isPointDataset(ds) ? 'row' : 'image';
   const order = flags.index ?? Array.from({ length: Math.min(flags.limit ?? defaultLimit, ds.count) }, (_, i) => i);
   order.forEach((i, k) => {
-    if (i >= ds.count) throw new NiceFlowError(`${indexName(k)} ${i} is past the end of the ${flags.split} split (${ds.count} images)`);
+    if (i >= ds.count) throw new NiceFlowError(`${indexName(k)} ${i} is past the end of the ${flags.split} split (${ds.count} ${noun}s)`);
   });
   const images = new Float32Array(order.length * D);
-  dequantizeBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images, model.range);
-  return { images, n: order.length, source: `the ${flags.split} split of ${data}`, noun: 'image', ids: order, ...(ds.labels ? { labels: order.map((i) => ds.labels![i]) } : {}) };
+  fillBatch(ds, Int32Array.from(order), 0, order.length, flags.dequantize, new Rng(flags.seed), images, model.range);
+  return { images, n: order.length, source: `the ${flags.split} split of ${data}`, noun, ids: order, ...(ds.labels ? { labels: order.map((i) => ds.labels![i]) } : {}) };
+}
+
+/**
+ * Checks a data set against the model it is for: the same number of values per example, and the same kind (a float
+ * .npy's continuous rows for a model of continuous data, 8-bit images for any other). `data` and `modelPath` name
+ * them in the one-line error.
+ */
+export function checkDataForModel(ds: Dataset, model: NiceModel, data: string, modelPath?: string): void {
+  const theModel = modelPath ? `the model ${modelPath}` : 'the model';
+  const points = isPointDataset(ds);
+  if (points && model.config.data !== 'continuous') {
+    throw new NiceFlowError(`${data} holds continuous data (float values, ${ds.dim} per row) but ${theModel} is for 8-bit images; train a model on it (nice-flow train --data ${data})`);
+  }
+  if (!points && model.config.data === 'continuous') {
+    throw new NiceFlowError(`${data} holds 8-bit images but ${theModel} is for continuous data: give its rows with --data FILE.npy (float32 or float64 [N, ${model.dim}])`);
+  }
+  if (ds.dim !== model.dim) throw new NiceFlowError(`${data} has ${ds.dim} values per ${points ? 'row' : 'image'}, ${theModel} expects ${model.dim}`);
 }
 
 /**
@@ -80,6 +103,9 @@ export function readImageRows(path: string, model: NiceModel, dequantize: Dequan
   // The header's dtype decides; the reader's own errors (a truncated file, say) are the user's message.
   const file = parseInput(path, '.npy file', (bytes) => (isUint8Dtype(npyDtype(bytes)) ? { u8: readNpyU8(bytes) } : { f32: readNpyF32(bytes) }));
   if (file.f32) return { images: floatRows(path, file.f32.data, file.f32.shape, D, 'images'), n: rowCount(file.f32.shape) };
+  if (model.config.data === 'continuous') {
+    throw new NiceFlowError(`${path} holds uint8 pixels, but the model is for continuous data: save its rows as float32 or float64 [n, ${D}]`);
+  }
   const { data, shape } = file.u8!;
   let ds: ImageDataset;
   if (shape.length <= 2) {
@@ -105,8 +131,9 @@ export function checkRows(out: ArrayLike<number>, n: number, D: number, check: R
   if (warning) process.stderr.write(`warning: ${warning}\n`);
 }
 
-/** How far loaded images stray from the model's data range (for checkRows). */
+/** How far loaded images stray from the model's data range (for checkRows); null for continuous data, which have none. */
 export function farImages(loaded: LoadedImages, model: NiceModel): FarInputs | null {
+  if (model.config.data === 'continuous') return null;
   return imagesFarOutside(loaded.images, loaded.n, model.dim, model.range);
 }
 

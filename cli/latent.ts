@@ -8,7 +8,7 @@ import { interpolate } from '../src/model/interpolate.js';
 import { scaleSpectrum } from '../src/model/scaleSpectrum.js';
 import { loadModel } from './evalSample.js';
 import { writeAtomic } from './fsio.js';
-import { imageShape, writeGrid, writeNpy } from './images.js';
+import { checkPictures, imageShape, writeGrid, writeNpy } from './images.js';
 import { checkLabel, checkRows, farImages, loadImages, readRows, type InputFlags } from './inputs.js';
 
 /**
@@ -31,12 +31,13 @@ export async function encodeCommand(flags: InputFlags & { model: string; out: st
   const { h } = model.encode(images, n, labelContext(model, n, flags.label, loaded.labels, 'images', flags.model));
   checkRows(h, n, model.dim, { source: loaded.source, noun: loaded.noun, ids: loaded.ids, verb: 'encoded', far: farImages(loaded, model) });
   writeNpy(flags.out, h, n);
-  console.log(`encoded ${n} images to ${flags.out} (float32 [${n}, ${model.dim}])`);
+  console.log(`encoded ${n} ${model.config.data === 'continuous' ? 'rows' : 'images'} to ${flags.out} (float32 [${n}, ${model.dim}])`);
 }
 
 export async function decodeCommand(flags: { model: string; codes: string; out?: string; npy?: string; backend: string; label?: number }): Promise<void> {
   if (!flags.out && !flags.npy) throw new NiceFlowError('decode: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
+  if (flags.out) checkPictures(model, `--out ${flags.out}`, flags.model, '--npy FILE.npy');
   const D = model.dim;
   const { data, n } = readRows(flags.codes, D, 'codes');
   const x = model.decode(data, n, labelContext(model, n, flags.label, undefined, 'codes', flags.model));
@@ -49,6 +50,7 @@ export async function decodeCommand(flags: { model: string; codes: string; out?:
 export async function interpolateCommand(flags: InputFlags & { model: string; from: number; to: number; steps: number; out?: string; npyOut?: string; backend: string; label?: number }): Promise<void> {
   if (!flags.out && !flags.npyOut) throw new NiceFlowError('interpolate: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
+  if (flags.out) checkPictures(model, `--out ${flags.out}`, flags.model, '--npy FILE.npy');
   const loaded = loadImages({ ...flags, index: [flags.from, flags.to] }, model, 2, (k) => (k === 0 ? '--from' : '--to'));
   const { images } = loaded;
   const D = model.dim;
@@ -59,7 +61,7 @@ export async function interpolateCommand(flags: InputFlags & { model: string; fr
   checkRows(x, flags.steps, D, { source: `interpolation from image ${flags.from} to ${flags.to} of ${loaded.source}`, noun: 'step', verb: 'decoded' });
   if (flags.npyOut) writeNpy(flags.npyOut, x, flags.steps);
   if (flags.out) writeGrid(flags.out, x, flags.steps, imageShape(model.config.shape, D), flags.steps, model.range);
-  console.log(`interpolated images ${flags.from} → ${flags.to} of the ${flags.split} split in ${flags.steps} steps`);
+  console.log(`interpolated ${model.config.data === 'continuous' ? 'rows' : 'images'} ${flags.from} → ${flags.to} of the ${flags.split} split in ${flags.steps} steps`);
 }
 
 export async function spectrumCommand(flags: { model: string; out?: string; json: boolean; backend: string }): Promise<void> {

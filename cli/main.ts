@@ -37,7 +37,7 @@ const dequantizeOption = (def: string): Option =>
 program
   .command('train')
   .description('train a NICE model by maximum likelihood; writes model.safetensors (best by validation), checkpoint.safetensors, log.jsonl and samples/ to --out')
-  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist')
+  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy of images, a float32/float64 .npy [N, D] of continuous data, or a folder of PNGs', 'mnist')
   .requiredOption('--out <dir>', 'output directory')
   .option('--epochs <n>', 'epochs (the paper: 1500; ~35 reach ~1960 nats on MNIST)', int(1), 1500)
   .option('--max-steps <n>', 'stop after this many steps in total', int(1))
@@ -62,7 +62,7 @@ program
   .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999): validation, best model, samples and model.safetensors use it; 0: off', decay, 0)
   .option('--seed <n>', 'random seed (init, shuffling, noise)', int(0), 0)
   .option('--limit <n>', 'use only the first N training images', int(1))
-  .option('--valid-size <n>', 'images held out from the end of the training file for validation', int(1), 10000)
+  .option('--valid-size <n>', 'images (rows) held out from the end of the training file for validation', int(1), 10000)
   .option('--valid-limit <n>', 'validate on only the first N held-out images', int(1))
   .addOption(dequantizeOption('uniform'))
   .addOption(new Option('--scale-init <how>', 'start of the scaling layer: zero (the paper) or data (each latent gets the prior\'s spread)').choices(['zero', 'data']).default('zero'))
@@ -92,9 +92,9 @@ const splitScoreOptions = (cmd: Command): Command =>
 splitScoreOptions(
   program
     .command('eval')
-    .description('log-likelihood of a data split under a model, in nats per image and bits/dim')
+    .description('log-likelihood of a data split under a model, in nats per image and bits/dim (continuous data: nats per row only)')
     .requiredOption('--model <file>', 'model.safetensors')
-  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist'),
+  .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy of images, a float32/float64 .npy [N, D] of continuous data, or a folder of PNGs', 'mnist'),
 ).action((flags) => evalCommand(flags));
 
 program
@@ -102,7 +102,7 @@ program
   .description('draw samples x = f⁻¹(h), h ~ prior; write a PNG grid and/or a float32 .npy [n, D]')
   .requiredOption('--model <file>', 'model.safetensors')
   .option('--n <count>', 'number of samples', int(1), 64)
-  .option('--out <file.png>', 'PNG grid of the samples (clipped to [0,1])')
+  .option('--out <file.png>', 'PNG grid of the samples (clipped to [0,1]); a FILE.npy gets the samples as float32 [n, D] (the output for a model of continuous data)')
   .option('--npy <file.npy>', 'the raw samples as float32 [n, D]')
   .option('--seed <n>', 'random seed', int(0), 0)
   .option('--temperature <T>', 'scale of the prior draw; 0 decodes the prior\'s mode', num(false), 1)
@@ -123,7 +123,7 @@ splitScoreOptions(
 /** Options choosing input images from a data set split. */
 const dataInputOptions = (cmd: Command, dequantize: string): Command =>
   cmd
-    .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy, or a folder of PNGs', 'mnist')
+    .option('--data <name|PATH>', 'mnist, fashion-mnist, an IDX file (.gz too), a CIFAR-10 folder or .bin, a uint8 .npy of images, a float32/float64 .npy [N, D] of continuous data (encode, interpolate), or a folder of PNGs', 'mnist')
     .addOption(new Option('--split <name>', 'data split').choices(['test', 'train', 'valid']).default('test'))
     .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
     .addOption(dequantizeOption(dequantize))

@@ -3,7 +3,7 @@ import { NiceFlowError } from '../src/core/NiceFlowError.js';
 import { predictClasses } from '../src/model/classLikelihoods.js';
 import { restyle } from '../src/model/restyle.js';
 import { loadModel } from './evalSample.js';
-import { imageShape, writeGrid, writeNpy } from './images.js';
+import { checkPictures, imageShape, writeGrid, writeNpy } from './images.js';
 import { checkLabel, checkRows, farImages, type InputFlags, loadImages } from './inputs.js';
 
 export interface RestyleFlags extends InputFlags {
@@ -19,6 +19,7 @@ export async function restyleCommand(flags: RestyleFlags): Promise<void> {
   if (!flags.out && !flags.npyOut) throw new NiceFlowError('restyle: give --out FILE.png and/or --npy FILE.npy');
   const model = await loadModel(flags.model, flags.backend);
   const K = checkLabel(model, flags.label, flags.model, 'restyle');
+  if (flags.out) checkPictures(model, `--out ${flags.out}`, flags.model, '--npy FILE.npy');
   const loaded = loadImages(flags, model, 10);
   const { images, n } = loaded;
   // Each image's own class: --label, the data set's label, or what the model classifies it as.

@@ -21,9 +21,9 @@ import { readRunCheckpoint } from '../src/train/readRunCheckpoint.js';
 import type { RunStorage } from '../src/train/RunStorage.js';
 import { TrainingRun } from '../src/train/TrainingRun.js';
 import { selectBackend } from '../src/node/selectBackend.js';
-import { describeData, loadSplit, resolveData } from './data.js';
+import { describeData, loadDataSplit, resolveData } from './data.js';
 import { appendLine, parseInput, writeAtomic } from './fsio.js';
-import { imageShape, writeGrid } from './images.js';
+import { imageShape, writeGrid, writeNpy } from './images.js';
 import { createBar, formatDuration, threadCount, yieldToEventLoop } from './progress.js';
 import { startStopNotice } from './stopNotice.js';
 
@@ -91,8 +91,8 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const ckpt = parseInput(ckptPath, 'checkpoint', (bytes) => readRunCheckpoint(bytes, backend, `checkpoint ${ckptPath}`));
     checkResumeFlags(flags, explicit, ckpt.record, ckpt.model.config, ckptPath, warn);
     const labels = ckpt.model.config.classes !== undefined;
-    const train = loadSplit(ckpt.record.data, 'train', { validSize: ckpt.record.validSize, limit: ckpt.record.limit, labels });
-    const valid = loadSplit(ckpt.record.data, 'valid', { validSize: ckpt.record.validSize, limit: ckpt.record.validLimit, labels });
+    const train = loadDataSplit(ckpt.record.data, 'train', { validSize: ckpt.record.validSize, limit: ckpt.record.limit, labels });
+    const valid = loadDataSplit(ckpt.record.data, 'valid', { validSize: ckpt.record.validSize, limit: ckpt.record.validLimit, labels });
     run = TrainingRun.resume(ckpt, train, valid, {
       epochs: explicit('epochs') ? flags.epochs : undefined,
       maxSteps: explicit('maxSteps') ? flags.maxSteps : undefined,
@@ -114,8 +114,8 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     if (recipe?.warmup !== undefined && !explicit('warmup')) flags.warmup = recipe.warmup;
     if (recipe?.clipGradNorm !== undefined && !explicit('clipGrad')) flags.clipGrad = recipe.clipGradNorm;
     const labels = flags.conditional;
-    const train = loadSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit, labels });
-    const valid = loadSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit, labels });
+    const train = loadDataSplit(flags.data, 'train', { validSize: flags.validSize, limit: flags.limit, labels });
+    const valid = loadDataSplit(flags.data, 'valid', { validSize: flags.validSize, limit: flags.validLimit, labels });
     if (flags.classWeight > 0 && !flags.conditional) throw new NiceFlowError('--class-weight: only a class-conditional model (--conditional) has a classification term');
     if (explicit('conditioning') && !flags.conditional) throw new NiceFlowError('--conditioning: only for a class-conditional model (--conditional)');
     const settings = explicitSettings(flags, explicit);
@@ -137,11 +137,15 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     const model = run.model;
     const params = model.params.reduce((a, p) => a + p.data.length, 0);
     const c = model.config;
+    const points = c.data === 'continuous';
+    const input = points ? 'continuous data' : `data range [${model.range.join(', ')}]`;
     say(`training NICE (${summarizeFlow(c)}, ` +
-      `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, data range [${model.range.join(', ')}]) ` +
-      `on ${train.count} images of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
+      `${(params / 1e6).toFixed(2)}M parameters, ${c.prior} prior${c.whiten ? ', ZCA whitening' : ''}, ${input}) ` +
+      `on ${train.count} ${points ? `rows of ${train.dim} values` : 'images'} of ${describeData(flags.data)} with the ${backend.name} backend (${threadCount(backend)})`);
   }
   const { model, trainer, record } = run;
+  // Continuous data (a float .npy): no pictures and no bits/dim; the epoch's samples are written as .npy.
+  const continuous = model.config.data === 'continuous';
   // --log-test is remembered by the run: a resume keeps logging the test split (and can start doing so).
   if (flags.logTest) record.logTest = true;
   const D = model.dim;
@@ -163,7 +167,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const bar = createBar('epoch {epoch} |{bar}| step {value}/{total} | {rate} img/s | LL {ll} nats | ETA {eta_formatted}', stopAt, flags.quiet,
+  const bar = createBar(`epoch {epoch} |{bar}| step {value}/{total} | {rate} ${continuous ? 'rows' : 'img'}/s | LL {ll} nats | ETA {eta_formatted}`, stopAt, flags.quiet,
     { epoch: trainer.epoch + 1, rate: '-', ll: '-' });
   bar.update(trainer.step);
   const validation: { bar: ReturnType<typeof createBar> | null } = { bar: null };
@@ -181,7 +185,7 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     outcome = await run.run({
       storage,
       checkpointEvery: flags.checkpointEvery,
-      monitor: record.logTest ? loadSplit(record.data, 'test', { validSize: record.validSize }) : undefined,
+      monitor: record.logTest ? loadDataSplit(record.data, 'test', { validSize: record.validSize }) : undefined,
       shouldStop: () => interrupted,
       events: {
         onStep: async ({ step, epoch, logLikelihood }) => {
@@ -194,18 +198,20 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
           await yieldToEventLoop();
         },
         onValidation: async (done, total) => {
-          validation.bar ??= createBar('  validating |{bar}| {value}/{total} images', total, flags.quiet);
+          validation.bar ??= createBar(`  validating |{bar}| {value}/{total} ${continuous ? 'rows' : 'images'}`, total, flags.quiet);
           validation.bar.update(done);
           await yieldToEventLoop();
         },
         onEpoch: (e) => {
           validation.bar?.stop();
           validation.bar = null;
-          writeGrid(join(out, 'samples', `epoch-${String(e.epoch).padStart(4, '0')}.png`), e.samples, e.sampleCount, imageShape(model.config.shape, D), 8, model.range);
+          const samples = join(out, 'samples', `epoch-${String(e.epoch).padStart(4, '0')}`);
+          if (continuous) writeNpy(`${samples}.npy`, e.samples, e.sampleCount);
+          else writeGrid(`${samples}.png`, e.samples, e.sampleCount, imageShape(model.config.shape, D), 8, model.range);
           const average = e.liveValidLogLikelihood !== undefined ? ` (weight average; live weights ${e.liveValidLogLikelihood.toFixed(2)})` : '';
           const classes = e.validAccuracy !== undefined ? `; given the label ${e.validConditionalLogLikelihood!.toFixed(2)}, accuracy ${(100 * e.validAccuracy).toFixed(2)}%` : '';
-          say(`epoch ${e.epoch}: train LL ${e.trainLogLikelihood.toFixed(2)}, valid LL ${e.validLogLikelihood.toFixed(2)} nats ` +
-            `(${e.validBitsPerDim.toFixed(3)} bits/dim)${classes}${average}${e.improved ? ', best so far: saved model.safetensors' : ''}`);
+          say(`epoch ${e.epoch}: train LL ${e.trainLogLikelihood.toFixed(2)}, valid LL ${e.validLogLikelihood.toFixed(2)} nats` +
+            `${e.validBitsPerDim === null ? '' : ` (${e.validBitsPerDim.toFixed(3)} bits/dim)`}${classes}${average}${e.improved ? ', best so far: saved model.safetensors' : ''}`);
           lastStepAt = performance.now();
         },
         onWarning: (msg) => {
@@ -239,8 +245,8 @@ export async function trainCommand(flags: TrainFlags, cmd: Command): Promise<voi
     case 'done':
       break;
   }
-  say(`done: ${trainer.step} steps in ${formatDuration(record.seconds)}; best valid LL ${record.bestValid?.toFixed(2)} nats ` +
-    `(${bitsPerDim(record.bestValid ?? NaN, D, model.range).toFixed(3)} bits/dim) at epoch ${record.bestEpoch}; model: ${modelPath}`);
+  say(`done: ${trainer.step} steps in ${formatDuration(record.seconds)}; best valid LL ${record.bestValid?.toFixed(2)} nats` +
+    `${continuous ? '' : ` (${bitsPerDim(record.bestValid ?? NaN, D, model.range).toFixed(3)} bits/dim)`} at epoch ${record.bestEpoch}; model: ${modelPath}`);
   if (run.divergenceWarned) warn('this run diverged at some point (see the warnings above): its best model may be useless; try a lower --lr');
 }
 

@@ -8,7 +8,8 @@ import { gzipSync } from 'node:zlib';
 import { after, afterEach, describe, it } from 'node:test';
 import { encode } from 'fast-png';
 import { NiceFlowError } from '../src/core/NiceFlowError.js';
-import { describeData, FASHION_MNIST_DIR, loadSplit, resolveData } from '../cli/data.js';
+import { describeData, FASHION_MNIST_DIR, loadDataSplit, loadSplit, resolveData } from '../cli/data.js';
+import { isPointDataset } from '../src/data/Dataset.js';
 import { skipWithout } from './systemPackages.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-data-'));
@@ -142,7 +143,26 @@ describe('loadSplit: .npy files and PNG folders', () => {
     assert.deepEqual([train.count, test.count, train.shape], [3, 2, [3, 2, 2]]);
     assert.deepEqual([...test.pixels.subarray(0, 12)], [50, 50, 50, 50, 51, 51, 51, 51, 52, 52, 52, 52]);
     writeFileSync(join(d, 'float.npy'), npyU8(new Array(16).fill(0), [1, 2, 2], '<f4'));
-    throwsUser(() => loadSplit(join(d, 'float.npy'), 'test', { validSize: 0 }), /\.npy file .*float\.npy: \.npy dtype <f4 is not uint8/);
+    throwsUser(() => loadSplit(join(d, 'float.npy'), 'test', { validSize: 0 }), /\.npy file .*float\.npy: float32 values of shape \[1, 2, 2\]: continuous data are \[N, D\].*images must be uint8/);
+    writeFileSync(join(d, 'int.npy'), npyU8(new Array(8).fill(0), [1, 2], '<i4'));
+    throwsUser(() => loadSplit(join(d, 'int.npy'), 'test', { validSize: 0 }), /\.npy file .*int\.npy: \.npy dtype <i4 is neither uint8 \(images.*nor float32\/float64/);
+  });
+
+  it('reads a float .npy [N, D] as continuous data, with its test sibling; image commands refuse it', () => {
+    const d = folder('points');
+    const f64 = (values: number[], shape: number[]): Uint8Array => npyU8([...new Uint8Array(Float64Array.from(values).buffer)], shape, '<f8');
+    writeFileSync(join(d, 'train.npy'), f64([0, 1, 2, 3, 4, 5, 6, 7], [4, 2]));
+    writeFileSync(join(d, 'test.npy'), f64([-1.5, 2.5], [1, 2]));
+    const train = loadDataSplit(join(d, 'train.npy'), 'train', { validSize: 1 });
+    const valid = loadDataSplit(join(d, 'train.npy'), 'valid', { validSize: 1 });
+    const test = loadDataSplit(join(d, 'train.npy'), 'test', { validSize: 1 });
+    assert.ok(isPointDataset(train) && isPointDataset(valid) && isPointDataset(test));
+    assert.deepEqual([train.count, valid.count, test.count, train.dim], [3, 1, 1, 2]);
+    assert.deepEqual([...valid.values, ...test.values], [6, 7, -1.5, 2.5]);
+    throwsUser(() => loadSplit(join(d, 'train.npy'), 'test', { validSize: 1 }), /train\.npy holds continuous data \(float values, 2 per row\), not images/);
+    throwsUser(() => loadDataSplit(join(d, 'train.npy'), 'train', { validSize: 1, labels: true }), /has no class labels/);
+    writeFileSync(join(d, 'nan.npy'), f64([0, 1, NaN, 3], [2, 2]));
+    throwsUser(() => loadDataSplit(join(d, 'nan.npy'), 'test', { validSize: 0 }), /nan\.npy \(float64\): row 1 holds NaN \(column 0\)/);
   });
 
   it('uses train/ and test/ subfolders of PNG images as the splits', () => {

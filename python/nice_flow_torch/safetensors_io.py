@@ -2,8 +2,10 @@
 
 The format: an 8-byte little-endian header length N, N bytes of JSON (tensor name -> dtype, shape and
 [begin, end) byte offsets into the data section, plus an optional "__metadata__" of string -> string), then the
-raw little-endian tensor data. nice-flow writes F32 tensors in sorted name order with the header padded by spaces
-to a multiple of 8 bytes; `write` does the same, so files written here are laid out like nice-flow's own.
+raw little-endian tensor data. Besides F32, `parse` reads F16 (as float16) and BF16 (as float32, exactly), so
+files with half-precision weights load too. nice-flow writes F32 tensors (F16 parameters on request) in sorted name
+order with the header padded by spaces to a multiple of 8 bytes; `write` does the same, so files written here are
+laid out like nice-flow's own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ _DTYPES = {
     "U8": np.dtype("u1"),
 }
 _NAMES = {v: k for k, v in _DTYPES.items()}
+# Read only: bfloat16 (NumPy has no such dtype) is read as its 16-bit patterns and widened to float32 exactly.
+_READ_DTYPES = {**_DTYPES, "BF16": np.dtype("<u2")}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -53,7 +57,7 @@ def parse(data: bytes, what: str = "safetensors file") -> Tuple[Dict[str, np.nda
     tensors: Dict[str, np.ndarray] = {}
     for name, entry in header.items():
         try:
-            dtype = _DTYPES[entry["dtype"]]
+            dtype = _READ_DTYPES[entry["dtype"]]
             shape = [int(s) for s in entry["shape"]]
             begin, end = (int(o) for o in entry["data_offsets"])
         except (KeyError, TypeError, ValueError):
@@ -61,7 +65,8 @@ def parse(data: bytes, what: str = "safetensors file") -> Tuple[Dict[str, np.nda
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if not (0 <= begin <= end <= len(body)) or end - begin != count * dtype.itemsize:
             raise SafetensorsError(f"{what}: tensor {name!r} has offsets [{begin}, {end}) that do not fit its shape {shape} or the file")
-        tensors[name] = np.frombuffer(body[begin:end], dtype=dtype).reshape(shape).copy()
+        a = np.frombuffer(body[begin:end], dtype=dtype).reshape(shape)
+        tensors[name] = (a.astype(np.uint32) << 16).view(np.float32) if entry["dtype"] == "BF16" else a.copy()
     return tensors, dict(metadata)
 
 

@@ -150,6 +150,41 @@ export function isUint8Dtype(descr: string): boolean {
   return descr === '|u1' || descr === '<u1' || descr === '>u1';
 }
 
+/** The float width (4 or 8 bytes) and byte order of a float32 or float64 dtype string ('<f4', '>f8', …); null for any other. */
+function floatDtype(descr: string): { size: 4 | 8; littleEndian: boolean } | null {
+  const m = /^([<>])f([48])$/.exec(descr);
+  return m ? { size: Number(m[2]) as 4 | 8, littleEndian: m[1] === '<' } : null;
+}
+
+/** True for the dtype strings of float32 or float64 data, either byte order ('<f4', '<f8' as NumPy writes them; '>f4', '>f8'). */
+export function isFloatDtype(descr: string): boolean {
+  return floatDtype(descr) !== null;
+}
+
+/**
+ * Reads a .npy of float32 or float64 values (either byte order), C order, keeping their precision: a Float32Array
+ * for float32, a Float64Array for float64 (copies, whatever the alignment of `bytes`). The header is checked as every
+ * reader here checks it and the data must be all there; values are not judged (NaN stays NaN: the caller decides).
+ * Any other dtype is an error naming it. `what` (e.g. the file name) starts every error message.
+ */
+export function readNpyFloat(bytes: Uint8Array, what?: string): { data: Float32Array | Float64Array; shape: number[] } {
+  const prefix = what ? `${what}: ` : '';
+  const h = parseNpyHeader(bytes, prefix);
+  const f = floatDtype(h.descr);
+  if (!f) throw new NiceFlowError(`${prefix}.npy dtype ${h.descr} is not float32 or float64`);
+  checkLength(bytes, h, f.size, prefix);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { littleEndian } = f;
+  if (f.size === 4) {
+    const data = new Float32Array(h.count);
+    for (let i = 0; i < h.count; i++) data[i] = view.getFloat32(h.dataStart + 4 * i, littleEndian);
+    return { data, shape: h.shape };
+  }
+  const data = new Float64Array(h.count);
+  for (let i = 0; i < h.count; i++) data[i] = view.getFloat64(h.dataStart + 8 * i, littleEndian);
+  return { data, shape: h.shape };
+}
+
 /** Reads a .npy of '<f4', '<f8' or '|u1' values (converted to float32), C order. */
 export function readNpyF32(bytes: Uint8Array): { data: Float32Array; shape: number[] } {
   const h = parseNpyHeader(bytes, '');

@@ -41,9 +41,15 @@ export interface NiceConfig {
   network?: NetworkName;
   /**
    * The data range [lo, hi] the model was trained on: pixels are dequantized to lo + (hi − lo)·(pixel + u)/256.
-   * [0, 1] when absent (omitted from files then); the paper's CIFAR-10 uses [−1, 1].
+   * [0, 1] when absent (omitted from files then); the paper's CIFAR-10 uses [−1, 1]. Not for continuous data.
    */
   range?: [number, number];
+  /**
+   * What the model's inputs are. Absent: dequantized 8-bit pixels (the data range, bits/dim and pictures apply).
+   * `continuous`: real vectors taken as they are (a `PointDataset`): no `range`, no logit step, no pictures,
+   * log-likelihoods in nats only; without a `shape` the flow sees one row [1, 1, dim].
+   */
+  data?: DataKind;
   /**
    * `zca`: a fixed ZCA whitening layer (fitted on the training split, stored in the weight file as `whitening.*`)
    * runs before the couplings, and its log-determinant is part of log p(x) (the paper, SVHN and CIFAR-10).
@@ -65,6 +71,9 @@ export interface NiceConfig {
    */
   conditioning?: Conditioning;
 }
+
+/** What a model's inputs are (NiceConfig.data): `continuous` values taken as they are (8-bit pixels when absent). */
+export type DataKind = 'continuous';
 
 /** Where a flat conditional model reads its context (NiceConfig.conditioning). */
 export type Conditioning = 'prior' | 'couplings' | 'both';
@@ -139,7 +148,7 @@ export function validateConfig(raw: unknown): NiceConfig {
     }
   }
   try {
-    partitionFor(partition, 0, dim, config.shape);
+    partitionFor(partition, 0, dim, config.data === 'continuous' ? [...flowInputShape(config)] : config.shape);
   } catch (e) {
     throw new NiceFlowError(`model config: "partition": ${(e as Error).message}`);
   }
@@ -157,6 +166,9 @@ function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceC
   }
   const config: NiceConfig = { dim, prior: c.prior as PriorName, flow: [] };
   readCommon(c, dim, config);
+  if (config.data === 'continuous' && Array.isArray(c.flow) && c.flow.some((s) => (s as { type?: unknown } | null)?.type === 'logit')) {
+    throw new NiceFlowError('model config: a logit step maps the pixels\' data range onto the reals; continuous data ("data": "continuous") have no range');
+  }
   try {
     config.flow = validateFlow(c.flow, flowInputShape(config));
   } catch (e) {
@@ -166,8 +178,13 @@ function validateDescribedConfig(c: Record<string, unknown>, dim: number): NiceC
   return config;
 }
 
-/** `shape`, `range` and `whiten`, the same in both forms: each checked, and set on `config` when given (and not the default). */
+/** `data`, `shape`, `range` and `whiten`, the same in both forms: each checked, and set on `config` when given (and not the default). */
 function readCommon(c: Record<string, unknown>, dim: number, config: NiceConfig): void {
+  if (c.data !== undefined) {
+    if (c.data !== 'continuous') throw new NiceFlowError(`model config: "data" must be "continuous" (absent: 8-bit pixels), got ${JSON.stringify(c.data)?.slice(0, 40)}`);
+    if (c.range !== undefined) throw new NiceFlowError('model config: "range" is the dequantized pixels\' range; continuous data ("data": "continuous") are taken as they are');
+    config.data = 'continuous';
+  }
   if (c.shape !== undefined) {
     const s = c.shape;
     if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0) || s[0] * s[1] * s[2] !== dim) {

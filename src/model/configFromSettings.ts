@@ -50,9 +50,11 @@ export const DEFAULT_MODEL_SETTINGS: Readonly<ModelSettings> = {
  * The config of a new model for data of `dim` values shaped `shape`: the defaults, overridden by the preset's
  * values (a preset fixes couplings, hidden, depth, prior, coupling, range and whitening), overridden by the settings
  * the user gave explicitly. The range falls back to `dataRange` (the data set's default: [−1, 1] for CIFAR-10).
+ * Data without a `shape` are continuous (a `PointDataset`): the config says `data: 'continuous'` and has no shape
+ * and no range (a preset's range is the pixels' and is left out; an explicit one is refused).
  */
 export function configFromSettings(
-  data: { dim: number; shape: readonly number[] },
+  data: { dim: number; shape?: readonly number[] },
   explicit: Partial<ModelSettings>,
   preset: string | undefined,
   dataRange: DataRange,
@@ -60,7 +62,16 @@ export function configFromSettings(
   const p: Partial<PresetConfig> = preset ? getPreset(preset) : {};
   const pick = <K extends keyof ModelSettings & keyof PresetConfig>(key: K): ModelSettings[K] =>
     (explicit[key] ?? p[key] ?? DEFAULT_MODEL_SETTINGS[key]) as ModelSettings[K];
+  const continuous = data.shape === undefined;
+  if (continuous && data.dim < 2) {
+    throw new NiceFlowError(`continuous data of ${data.dim} value per row: a NICE model needs at least 2 (its couplings update some values from the others)`);
+  }
+  if (continuous && explicit.range) {
+    throw new NiceFlowError('--range: the data range is for 8-bit pixels; continuous data (a float .npy) are the model\'s input as they are');
+  }
   const range = explicit.range ?? p.range ?? dataRange;
+  // Images: their shape and range; continuous data: neither.
+  const input = continuous ? { data: 'continuous' as const } : { shape: [...data.shape!], range: [range[0], range[1]] as [number, number] };
   const whiten = explicit.whiten ?? p.whiten ?? DEFAULT_MODEL_SETTINGS.whiten;
   const described = explicit.flow ?? p.flow;
   const K = explicit.classes;
@@ -79,8 +90,7 @@ export function configFromSettings(
     return {
       dim: data.dim,
       prior: explicit.prior ?? p.prior ?? DEFAULT_MODEL_SETTINGS.prior,
-      shape: [...data.shape],
-      range: [range[0], range[1]],
+      ...input,
       flow,
       ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
       ...conditional,
@@ -95,8 +105,7 @@ export function configFromSettings(
     partition: explicit.partition ?? DEFAULT_MODEL_SETTINGS.partition,
     coupling: pick('coupling'),
     network: explicit.network ?? DEFAULT_MODEL_SETTINGS.network,
-    shape: [...data.shape],
-    range: [range[0], range[1]],
+    ...input,
     ...(whiten === 'zca' ? { whiten: 'zca' as const } : {}),
     ...conditional,
     ...(K && explicit.conditioning && explicit.conditioning !== 'prior' ? { conditioning: explicit.conditioning } : {}),

@@ -30,18 +30,38 @@ export function modelTensors(model: NiceModel): Record<string, TensorF32> {
   return out;
 }
 
-/** A weight file for the model; `metadata` adds entries beside `config`. */
-export function serializeModel(model: NiceModel, metadata: Record<string, string> = {}): Uint8Array {
-  return writeSafetensors(modelTensors(model), { ...metadata, config: JSON.stringify(configForFile(model.config)) });
+/** Options of {@link serializeModel}. */
+export interface SerializeModelOptions {
+  /**
+   * Store the trained parameters as F16 (IEEE half, rounded to nearest even): about half the file. The fixed
+   * tensors stay F32, exactly: the buffers (a permutation's indices, ActNorm's flag) and the whitening layer's mean,
+   * matrix, inverse and log-det (half would break W·W⁻¹ = I beyond the loader's check and its log-det by nats).
+   * A parameter beyond half's range (|w| ≥ 65520) is refused with a NiceFlowError naming it.
+   */
+  float16?: boolean;
 }
 
 /**
- * The config as stored: `shape`, `range`, `whiten`, `classes`, `classPrior` and `context` only when set, `network` only when it is not the default `mlp`;
+ * A weight file for the model; `metadata` adds entries beside `config`. With `{ float16: true }` the parameters are
+ * stored as F16: {@link deserializeModel} reads either, and a model read back from F16 has exactly the float32
+ * parameters rounded to half.
+ */
+export function serializeModel(model: NiceModel, metadata: Record<string, string> = {}, options: SerializeModelOptions = {}): Uint8Array {
+  const tensors = modelTensors(model);
+  const meta = { ...metadata, config: JSON.stringify(configForFile(model.config)) };
+  if (!options.float16) return writeSafetensors(tensors, meta);
+  const params = new Set(model.params.map((p) => p.name));
+  return writeSafetensors(tensors, meta, { dtype: (name) => (params.has(name) ? 'F16' : 'F32') });
+}
+
+/**
+ * The config as stored: `data`, `shape`, `range`, `whiten`, `classes`, `classPrior` and `context` only when set, `network` only when it is not the default `mlp`;
  * a described flow as its `flow` list (complete specs) in place of the flat keys.
  */
 function configForFile(config: NiceConfig): NiceConfig {
-  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow, classes, classPrior, context, conditioning } = config;
+  const { dim, couplings, hidden, depth, prior, partition, coupling, shape, network, range, whiten, flow, classes, classPrior, context, conditioning, data } = config;
   const out: NiceConfig = flow ? { dim, prior, flow } : { dim, couplings, hidden, depth, prior, partition, coupling };
+  if (data) out.data = data;
   if (shape) out.shape = shape;
   if (network && network !== 'mlp') out.network = network;
   if (range) out.range = range;

@@ -8,8 +8,12 @@ import { imageShape } from './imageShape.js';
 import { contextSize } from './contextSize.js';
 import type { NiceConfig } from './NiceConfig.js';
 
-/** The shape a config's flow starts from: its `shape`, or the square (or row) `imageShape` guesses from `dim`. */
-export function flowInputShape(config: Pick<NiceConfig, 'shape' | 'dim'>): Shape3 {
+/**
+ * The shape a config's flow starts from: its `shape`, or for continuous data one row [1, 1, dim], else the square (or
+ * row) `imageShape` guesses from `dim`.
+ */
+export function flowInputShape(config: Pick<NiceConfig, 'shape' | 'dim' | 'data'>): Shape3 {
+  if (!config.shape && config.data === 'continuous') return [1, 1, config.dim];
   const [c, h, w] = imageShape(config.shape, config.dim);
   return [c, h, w];
 }

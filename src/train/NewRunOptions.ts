@@ -1,5 +1,5 @@
 import type { DataRange, Dequantize } from '../data/dequantize.js';
-import type { ImageDataset } from '../data/ImageDataset.js';
+import type { Dataset } from '../data/Dataset.js';
 import type { ModelSettings } from '../model/configFromSettings.js';
 import type { LrScheduleName } from './learningRate.js';
 import type { RunEvents } from './RunEvents.js';
@@ -13,7 +13,7 @@ export interface NewRunOptions {
   limit?: number;
   validSize: number;
   validLimit?: number;
-  /** The data set's default range (CIFAR-10: [−1, 1]) when neither the settings nor the preset give one. */
+  /** The data set's default range (CIFAR-10: [−1, 1]) when neither the settings nor the preset give one; unused for continuous data. */
   dataRange: DataRange;
   /** A preset name (mnist, tfd-like, svhn, cifar10); explicit `model` settings win over it. */
   preset?: string;
@@ -66,5 +66,5 @@ export interface RunDriver {
    * Also evaluate this set after each epoch (uniform dequantization, a fixed seed) and log it as `test…`: for
    * learning curves on the test split. It never takes part in choosing the best model.
    */
-  monitor?: ImageDataset;
+  monitor?: Dataset;
 }

@@ -23,21 +23,22 @@ export interface EpochLogEntry {
   epoch: number;
   /** Mean of the epoch's batch log-likelihoods (nats per image, each measured before its update). */
   trainLogLikelihood: number;
-  trainBitsPerDim: number;
+  /** Bits/dim of the log-likelihoods beside them; null (here and below) for continuous data, which have none. */
+  trainBitsPerDim: number | null;
   validLogLikelihood: number;
-  validBitsPerDim: number;
+  validBitsPerDim: number | null;
   /** A class-conditional model: the validation log p(x | y) under the true labels (`valid…` is the marginal) and the likelihood classifier's accuracy. */
   validConditionalLogLikelihood?: number;
   validAccuracy?: number;
   /** With a weight average: the live weights' validation log-likelihood (the `valid…` fields are the average's). */
   liveValidLogLikelihood?: number;
-  liveValidBitsPerDim?: number;
+  liveValidBitsPerDim?: number | null;
   /** With `RunDriver.monitor`: the log-likelihood of that set (the test split, say), never used to choose anything. */
   testLogLikelihood?: number;
-  testBitsPerDim?: number;
+  testBitsPerDim?: number | null;
   /** With both a weight average and a monitored set: the live weights' log-likelihood of that set. */
   liveTestLogLikelihood?: number;
-  liveTestBitsPerDim?: number;
+  liveTestBitsPerDim?: number | null;
   /** Seconds of training steps so far (one decimal). */
   seconds: number;
 }

@@ -1,8 +1,8 @@
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { Rng, type RngState } from '../core/Rng.js';
-import { dequantizeBatch, type Dequantize } from '../data/dequantize.js';
-import type { ImageDataset } from '../data/ImageDataset.js';
+import type { Dequantize } from '../data/dequantize.js';
+import { checkDataKind, fillBatch, type Dataset } from '../data/Dataset.js';
 import { modelMemory, type NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
 import { Adam, PAPER_ADAM, type AdamOptions } from '../nn/Adam.js';
@@ -73,9 +73,9 @@ export function clipGradNorm(params: readonly Param[], max: number): number {
 export class NonFiniteLossError extends NiceFlowError {}
 
 /**
- * Mini-batch maximum-likelihood training: each step draws the next batch of a seeded shuffle, dequantizes it,
- * and takes one Adam step on the mean negative log-likelihood. The last partial batch of an epoch is dropped so
- * every step has the same size (and no allocation).
+ * Mini-batch maximum-likelihood training: each step draws the next batch of a seeded shuffle, dequantizes it (images;
+ * continuous points go in as they are, see {@link fillBatch}), and takes one Adam step on the mean negative
+ * log-likelihood. The last partial batch of an epoch is dropped so every step has the same size (and no allocation).
  */
 export class Trainer {
   readonly options: TrainerOptions;
@@ -97,11 +97,12 @@ export class Trainer {
 
   constructor(
     readonly model: NiceModel,
-    readonly data: ImageDataset,
+    readonly data: Dataset,
     options: Partial<TrainerOptions> = {},
   ) {
     this.options = { batchSize: 200, adam: PAPER_ADAM, dequantize: 'uniform', seed: 0, ...options };
     if (data.dim !== model.dim) throw new NiceFlowError(`data have ${data.dim} values per image, the model expects ${model.dim}`);
+    checkDataKind(model.config, data);
     if (data.count < 1) throw new NiceFlowError('no training images');
     this.options.batchSize = Math.min(this.options.batchSize, data.count);
     const need = modelMemory(model.config, { training: true, dtype: model.backend.dtype });
@@ -149,7 +150,7 @@ export class Trainer {
   trainStep(): number {
     if (this.live) throw new Error('trainStep: the weight average is installed; call useLive() first');
     const n = this.options.batchSize;
-    dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
+    fillBatch(this.data, this.order, this.batchInEpoch * n, n, this.options.dequantize, this.rng, this.x, this.model.range);
     let mean = 0;
     if (this.hybrid) {
       // log p(x | y) and the classification term (its gradient only: the reported mean is the conditional).
@@ -272,7 +273,7 @@ export class Trainer {
    */
   checkLoss(): number {
     const n = this.options.batchSize;
-    dequantizeBatch(this.data, this.order, this.batchInEpoch * n, n, 'center', this.rng, this.x, this.model.range);
+    fillBatch(this.data, this.order, this.batchInEpoch * n, n, 'center', this.rng, this.x, this.model.range);
     const logProb = this.model.logProb(this.x, n, this.batchContext(n));
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logProb[i];

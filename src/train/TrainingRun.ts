@@ -1,9 +1,9 @@
 import type { Backend } from '../core/Backend.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import { Rng } from '../core/Rng.js';
-import { bitsPerDim, dequantizeBatch } from '../data/dequantize.js';
+import { bitsPerDim } from '../data/dequantize.js';
+import { fillBatch, isPointDataset, type Dataset } from '../data/Dataset.js';
 import { fitZca } from '../data/fitWhitening.js';
-import type { ImageDataset } from '../data/ImageDataset.js';
 import { Whitening } from '../flows/Whitening.js';
 import { configFromSettings } from '../model/configFromSettings.js';
 import { serializeModel } from '../model/modelFile.js';
@@ -13,7 +13,7 @@ import { modelMemory, NiceModel } from '../model/NiceModel.js';
 import { checkMemory } from '../core/checkMemory.js';
 import { PAPER_ADAM } from '../nn/Adam.js';
 import { optimiserStateProblem, serializeCheckpoint } from './checkpoint.js';
-import { evaluate, type EvalResult } from './evaluate.js';
+import { evaluate, type EvalResult, type PointEvalResult } from './evaluate.js';
 import type { LrSchedule } from './learningRate.js';
 import type { RunRecord } from './RunRecord.js';
 import type { NewRunOptions, ResumeOverrides, RunDriver } from './NewRunOptions.js';
@@ -21,6 +21,9 @@ import type { RunCheckpoint } from './readRunCheckpoint.js';
 import type { EpochResult, RunEvents, RunOutcome } from './RunEvents.js';
 import type { EpochLogEntry } from './RunStorage.js';
 import { NonFiniteLossError, Trainer } from './Trainer.js';
+
+/** What validation gives: with bits/dim for images, without (null) for continuous data. */
+type Scored = EvalResult | PointEvalResult;
 
 /** Validation bits/dim above this say the model is worse than a uniform density (8 bits/dim) by a factor 256 per value. */
 const DIVERGED_BITS_PER_DIM = 16;
@@ -44,16 +47,20 @@ export class TrainingRun {
   private constructor(
     readonly model: NiceModel,
     readonly trainer: Trainer,
-    readonly train: ImageDataset,
-    readonly valid: ImageDataset,
+    readonly train: Dataset,
+    readonly valid: Dataset,
     readonly record: RunRecord,
     /** Whether the run continues a checkpoint. */
     readonly resumed: boolean,
   ) {}
 
-  /** Builds a new run: the model from its settings (fitting whitening and the scale start as asked), the trainer. */
-  static async create(backend: Backend, train: ImageDataset, valid: ImageDataset, options: NewRunOptions, events: RunEvents = {}): Promise<TrainingRun> {
-    const config: NiceConfig = configFromSettings(train, options.model ?? {}, options.preset, options.dataRange);
+  /**
+   * Builds a new run: the model from its settings (fitting whitening and the scale start as asked), the trainer.
+   * Continuous training data (a `PointDataset`) get a model of continuous data (`data: 'continuous'`: no range, no
+   * shape) and a log without bits/dim.
+   */
+  static async create(backend: Backend, train: Dataset, valid: Dataset, options: NewRunOptions, events: RunEvents = {}): Promise<TrainingRun> {
+    const config: NiceConfig = configFromSettings(isPointDataset(train) ? { dim: train.dim } : train, options.model ?? {}, options.preset, options.dataRange);
     const seed = options.seed ?? 0;
     // Before anything is built or fitted: can this backend hold the model with its gradients and Adam's moments?
     const need = modelMemory(config, { training: true, dtype: backend.dtype });
@@ -64,7 +71,7 @@ export class TrainingRun {
       const n = Math.min(options.whitenLimit ?? train.count, train.count);
       await events.onNote?.(`fitting ZCA whitening on ${n} training images (${train.dim}×${train.dim} covariance and eigen-decomposition)…`);
       const x = new Float32Array(n * train.dim);
-      dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
+      fillBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
       const fit = fitZca(x, n, train.dim, undefined, backend);
       model.setWhitening(new Whitening(backend, train.dim, fit.mean, fit.matrix, fit.inverse, fit.logDet));
       await events.onNote?.(`whitening: log|det W| = ${fit.logDet.toFixed(1)} nats, ε = ${fit.eps.toExponential(2)}`);
@@ -77,7 +84,7 @@ export class TrainingRun {
       const n = Math.min(model.startsFromData ? batchSize : 2000, train.count);
       const x = backend.alloc(n * train.dim);
       try {
-        dequantizeBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
+        fillBatch(train, null, 0, n, 'center', new Rng(0), x, model.range);
         const K = model.config.classes;
         if (K && !train.labels) throw new NiceFlowError('this model is class-conditional: the training images need their labels');
         const context = K ? oneHot(train.labels!, K, undefined, n) : undefined;
@@ -115,7 +122,7 @@ export class TrainingRun {
    * Continues a checkpoint (from {@link readRunCheckpoint}) over the same data, which the caller loads as its record
    * says. Only how long it runs and the learning rate may change; everything else is the checkpoint's.
    */
-  static resume(ckpt: RunCheckpoint, train: ImageDataset, valid: ImageDataset, overrides: ResumeOverrides = {}, what = 'checkpoint'): TrainingRun {
+  static resume(ckpt: RunCheckpoint, train: Dataset, valid: Dataset, overrides: ResumeOverrides = {}, what = 'checkpoint'): TrainingRun {
     const record: RunRecord = { ...ckpt.record, trainerOptions: { ...ckpt.record.trainerOptions, adam: { ...ckpt.record.trainerOptions.adam } } };
     if (overrides.epochs !== undefined) {
       record.epochs = overrides.epochs;
@@ -198,13 +205,13 @@ export class TrainingRun {
     };
 
     const endOfEpoch = async (): Promise<RunOutcome | null> => {
-      const validate = (progress: boolean): Promise<EvalResult> => evaluate(model, valid, {
+      const validate = (progress: boolean): Promise<Scored> => evaluate(model, valid, {
         rng: new Rng(record.seed + 1), batchSize: trainer.options.batchSize,
         onBatch: progress ? (done) => events.onValidation?.(done, valid.count) : undefined,
       });
       // With a weight average, the average is validated, chosen, sampled and saved; the live weights are validated too.
       // The monitored set (the test split, say) is measured for both as well: the curves of both stay comparable.
-      const monitor = (): Promise<EvalResult> | null => driver.monitor ? evaluate(model, driver.monitor, { rng: new Rng(record.seed + 3), batchSize: trainer.options.batchSize }) : null;
+      const monitor = (): Promise<Scored> | null => driver.monitor ? evaluate(model, driver.monitor, { rng: new Rng(record.seed + 3), batchSize: trainer.options.batchSize }) : null;
       const live = trainer.ema ? await validate(false) : null;
       const liveTest = trainer.ema ? await monitor() : null;
       trainer.useAverage();
@@ -216,7 +223,7 @@ export class TrainingRun {
         trainer.useLive();
       }
     };
-    const finishEpoch = async (result: EvalResult, live: EvalResult | null, test: EvalResult | null, liveTest: EvalResult | null = null): Promise<RunOutcome | null> => {
+    const finishEpoch = async (result: Scored, live: Scored | null, test: Scored | null, liveTest: Scored | null = null): Promise<RunOutcome | null> => {
       const epoch = trainer.batchInEpoch === 0 ? trainer.epoch : trainer.epoch + 1;
       if (!Number.isFinite(result.logLikelihood)) return diverged(`training stopped at step ${trainer.step}: the validation log-likelihood is ${result.logLikelihood}`);
       const bad = trainer.firstNonFiniteParam();
@@ -225,7 +232,7 @@ export class TrainingRun {
       if (optimiser !== null) return diverged(`training stopped at step ${trainer.step}: ${optimiser}`);
       const trainLL = epochSteps ? epochSum / epochSteps : NaN;
       const improved = record.bestValid === null || result.logLikelihood > record.bestValid;
-      if (result.bitsPerDim > DIVERGED_BITS_PER_DIM) {
+      if (result.bitsPerDim !== null && result.bitsPerDim > DIVERGED_BITS_PER_DIM) {
         this.divergenceWarned = true;
         await events.onWarning?.(`training looks diverged: validation is at ${fmt(result.bitsPerDim)} bits/dim (${fmt(result.logLikelihood)} nats), ` +
           `worse than a uniform density (8 bits/dim) by more than ${DIVERGED_BITS_PER_DIM - 8} bits per value; try a lower learning rate`);
@@ -243,7 +250,7 @@ export class TrainingRun {
         );
       }
       const entry: EpochLogEntry = {
-        step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: bitsPerDim(trainLL, D, model.range),
+        step: trainer.step, epoch, trainLogLikelihood: trainLL, trainBitsPerDim: result.bitsPerDim === null ? null : bitsPerDim(trainLL, D, model.range),
         validLogLikelihood: result.logLikelihood, validBitsPerDim: result.bitsPerDim,
         ...(result.accuracy !== undefined ? { validConditionalLogLikelihood: result.conditionalLogLikelihood, validAccuracy: result.accuracy } : {}),
         ...(live ? { liveValidLogLikelihood: live.logLikelihood, liveValidBitsPerDim: live.bitsPerDim } : {}),

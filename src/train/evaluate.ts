@@ -1,7 +1,9 @@
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
-import { bitsPerDim, dequantizeBatch, type Dequantize } from '../data/dequantize.js';
+import { bitsPerDim, type Dequantize } from '../data/dequantize.js';
+import { checkDataKind, fillBatch, isPointDataset, type Dataset } from '../data/Dataset.js';
 import type { ImageDataset } from '../data/ImageDataset.js';
+import type { PointDataset } from '../data/PointDataset.js';
 import { classLogLikelihoods, classLogPrior, classPosterior } from '../model/classLikelihoods.js';
 import type { NiceModel } from '../model/NiceModel.js';
 
@@ -27,18 +29,43 @@ export interface EvalResult {
 }
 
 /**
+ * What {@link evaluate} reports for continuous data (a {@link PointDataset}): the mean log-likelihood in nats per
+ * example, a density of real values, and no bits/dim (`null`): those count the bits of 256-level pixels.
+ */
+export interface PointEvalResult extends Omit<EvalResult, 'bitsPerDim' | 'conditionalBitsPerDim'> {
+  /** Always null: bits/dim are not defined for continuous data. */
+  bitsPerDim: null;
+  /** Always null when `conditionalLogLikelihood` is given. */
+  conditionalBitsPerDim?: null;
+}
+
+/** The options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Examples per forward pass (default 200). */
+  batchSize?: number;
+  /** How images are dequantized (default `uniform`); unused for continuous data. */
+  dequantize?: Dequantize;
+  /** The dequantization noise (images); continuous data draw nothing from it. */
+  rng: Rng;
+  /** Progress: called after each batch with the number of examples done. */
+  onBatch?: (done: number) => void | Promise<void>;
+}
+
+/**
  * Evaluates the model on every image of `ds`, in batches; `onBatch(done)` reports progress. A class-conditional
  * model is scored under every class (log p(x | k) for every k): it reports the marginal and, when the images have
  * labels, the conditional under the true label and the likelihood classifier's accuracy and confusion matrix.
+ * Continuous data (a {@link PointDataset}) are scored as they are (the mean of `model.logProb` over the rows) and
+ * get no bits/dim ({@link PointEvalResult}).
  */
-export async function evaluate(
-  model: NiceModel,
-  ds: ImageDataset,
-  options: { batchSize?: number; dequantize?: Dequantize; rng: Rng; onBatch?: (done: number) => void | Promise<void> },
-): Promise<EvalResult> {
+export function evaluate(model: NiceModel, ds: ImageDataset, options: EvaluateOptions): Promise<EvalResult>;
+export function evaluate(model: NiceModel, ds: PointDataset, options: EvaluateOptions): Promise<PointEvalResult>;
+export function evaluate(model: NiceModel, ds: Dataset, options: EvaluateOptions): Promise<EvalResult | PointEvalResult>;
+export async function evaluate(model: NiceModel, ds: Dataset, options: EvaluateOptions): Promise<EvalResult | PointEvalResult> {
   const batchSize = options.batchSize ?? 200;
   const K = model.config.classes ?? 0;
   if (model.contextSize > 0 && !K) throw new NiceFlowError('this model takes a context vector per example, which image data sets do not carry: evaluate it with model.logProb(x, n, context)');
+  checkDataKind(model.config, ds);
   const x = model.backend.alloc(Math.min(batchSize, ds.count) * ds.dim);
   const codes = K ? new Float32Array(Math.min(batchSize, ds.count) * K) : undefined;
   const logPrior = K ? classLogPrior(model) : undefined;
@@ -50,7 +77,7 @@ export async function evaluate(
   try {
     for (let start = 0; start < ds.count; start += batchSize) {
       const n = Math.min(batchSize, ds.count - start);
-      dequantizeBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
+      fillBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
       let lp: ArrayLike<number>;
       if (K) {
         const ll = classLogLikelihoods(model, x, n, codes);
@@ -78,12 +105,8 @@ export async function evaluate(
   const n = ds.count;
   const mean = sum / n;
   const variance = Math.max(0, sumSq / n - mean * mean);
-  const result: EvalResult = { logLikelihood: mean, bitsPerDim: bitsPerDim(mean, ds.dim, model.range), stdError: Math.sqrt(variance / Math.max(1, n - 1)), n };
-  if (K && ds.labels) {
-    result.conditionalLogLikelihood = condSum / n;
-    result.conditionalBitsPerDim = bitsPerDim(condSum / n, ds.dim, model.range);
-    result.accuracy = correct / n;
-    result.confusion = confusion;
-  }
-  return result;
+  // Bits/dim count the bits of 256-level pixels: continuous data have none.
+  const bpd = (ll: number): number | null => (isPointDataset(ds) ? null : bitsPerDim(ll, ds.dim, model.range));
+  const classes = K && ds.labels ? { conditionalLogLikelihood: condSum / n, conditionalBitsPerDim: bpd(condSum / n), accuracy: correct / n, confusion } : {};
+  return { logLikelihood: mean, bitsPerDim: bpd(mean), stdError: Math.sqrt(variance / Math.max(1, n - 1)), n, ...classes } as EvalResult | PointEvalResult;
 }
