@@ -248,8 +248,11 @@ export interface SplitOptions {
   validSize: number;
   /** Use only the first N images of the split. */
   limit?: number;
-  /** Also read the class labels (checked: one per image, 0..9); an error when the data set has none. */
-  labels?: boolean;
+  /**
+   * Also read the class labels (checked: one per image, 0..9): `true` makes a data set without labels an error,
+   * `'if-present'` reads them where the data set has them and goes on without them otherwise.
+   */
+  labels?: boolean | 'if-present';
 }
 
 /** Loads a split of an image data set (see {@link loadDataSplit}); continuous data (a float .npy) are refused. */
@@ -272,6 +275,12 @@ export function loadDataSplit(spec: string, split: Split, options: SplitOptions)
   const file = loadFiles(source, paths);
   // Labels are read only when asked for, so a missing or damaged label file never stops unconditional work; the
   // cached data set keeps them for the next split of the same files.
-  if (options.labels && !file.labels) file.labels = loadLabels(source, paths, file);
+  if (options.labels && !file.labels) {
+    try {
+      file.labels = loadLabels(source, paths, file);
+    } catch (e) {
+      if (options.labels !== 'if-present') throw e;
+    }
+  }
   return splitDataset(file, split, options, spec);
 }

@@ -37,7 +37,8 @@ export interface EvalFlags {
 export async function evalCommand(flags: EvalFlags): Promise<void> {
   const model = await loadModel(flags.model, flags.backend);
   // A class-conditional model is evaluated with the images' labels (the conditional likelihood and the classifier).
-  const ds = loadDataSplit(flags.data, flags.split, { validSize: flags.validSize, limit: flags.limit, labels: model.config.classes !== undefined });
+  // Without labels (a .npy, a folder of PNGs) it still has its marginal log-likelihood.
+  const ds = loadDataSplit(flags.data, flags.split, { validSize: flags.validSize, limit: flags.limit, labels: model.config.classes !== undefined && 'if-present' });
   checkDataForModel(ds, model, flags.data, flags.model);
   const r = await runEval(model, ds, flags);
   const what = model.config.classes ? 'marginal log-likelihood log Σ_y p(x|y)p(y)' : 'log-likelihood';
@@ -48,6 +49,9 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   } else {
     console.log(`${flags.split} ${what}: ${r.logLikelihood.toFixed(2)} ± ${r.stdError.toFixed(2)} nats per image ` +
       `(${r.bitsPerDim.toFixed(4)} bits/dim) over ${r.n} images, ${flags.dequantize} dequantization, ${model.backend.name} backend (${threadCount(model.backend)})`);
+  }
+  if (model.config.classes !== undefined && !ds.labels) {
+    console.log(`${flags.data} has no class labels: the marginal only (the log-likelihood given the label and the accuracy need a labels file)`);
   }
   if (r.conditionalLogLikelihood !== undefined) {
     console.log(`${flags.split} log-likelihood given the true label: ${r.conditionalLogLikelihood.toFixed(2)} nats (${r.conditionalBitsPerDim!.toFixed(4)} bits/dim); ` +

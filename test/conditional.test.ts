@@ -27,7 +27,19 @@ import { restyle } from '../src/model/restyle.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { hybridGradient, hybridScratch } from '../src/train/hybridGradient.js';
 import { Trainer } from '../src/train/Trainer.js';
+import { loadSplit } from '../cli/data.js';
 import { assertUserError, cli } from './cliRun.js';
+
+/** A uint8 .npy of `shape` (what numpy writes: version 1.0, header padded to 64 bytes). */
+function npyU8(data: Uint8Array, shape: number[]): Uint8Array {
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
+  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 255, header.length >> 8]);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(data, 10 + header.length);
+  return out;
+}
 import { assertAllClose, numericGrad, randn } from './helpers.js';
 
 const throwsUser = (f: () => unknown, pattern: RegExp): void => {
@@ -319,6 +331,17 @@ describe('the CLI with a class-conditional model', () => {
     const ev = JSON.parse(e.stdout.trim().split('\n').at(-1)!);
     assert.ok(ev.conditionalLogLikelihood > ev.logLikelihood, 'conditional above marginal');
     assert.ok(ev.accuracy > 0.3, `accuracy ${ev.accuracy}`);
+
+    // Images without labels (a uint8 .npy): the marginal alone, the same as with the labels, and a line that says so.
+    const npy = join(dir, 'unlabelled.npy');
+    const { pixels } = loadSplit('mnist', 'test', { validSize: 10000, limit: 300 });
+    writeFileSync(npy, npyU8(pixels, [300, 28, 28]));
+    const u = cli('eval', '--model', model, '--data', npy, '--split', 'train', '--valid-size', '1', '--json', '--quiet');
+    assert.equal(u.code, 0, u.stderr);
+    assert.match(u.stdout, /unlabelled\.npy has no class labels: the marginal only/);
+    const uj = JSON.parse(u.stdout.trim().split('\n').at(-1)!);
+    assert.equal(uj.n, 299);
+    assert.equal(uj.accuracy, undefined);
 
     const png = join(dir, 'confusion.png');
     const c = cli('classify', '--model', model, '--limit', '300', '--json', '--quiet', '--out', png);
