@@ -222,7 +222,7 @@ program
 program
   .command('studio')
   .description('serve the browser studio (train, sample, draw and complete, interpolate, edit latents) on a local port and print its URL')
-  .option('--model <files...>', 'model.safetensors file(s) to offer in the page; the first is loaded at start')
+  .option('--model <files...>', 'model.safetensors file(s) to offer in the page; the first is loaded at start (without it, the first model of the studio\'s gallery)')
   .option('--port <n>', 'port (0 picks a free one)', int(0), 8080)
   .option('--host <address>', 'address to listen on; 127.0.0.1 keeps the studio on this machine', '127.0.0.1')
   .action(async (flags) => (await import('./studio.js')).studioCommand(flags));

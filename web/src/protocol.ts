@@ -10,18 +10,39 @@
 // Latent codes travel as they are.
 import type { EpochLogEntry, NiceConfig } from '../../src/index.js';
 
-/** A data set the host offers: absolute URLs of its IDX image files (gzipped or not). */
+/** A data set the host offers: absolute URLs of its IDX image files (gzipped or not), and its image shape. */
 export interface DatasetEntry {
   name: string;
   label: string;
   train: string;
   test: string;
+  /** [C, H, W] of its images. */
+  shape: [number, number, number];
 }
 
-/** What the host serves besides the app (studio.json): data sets, and models named on `nice-flow studio`'s command line. */
+/** A model the host serves: one named on `nice-flow studio`'s command line, or a gallery model. */
+export interface ServedModel {
+  /** Its name in links (`?model=…`) and lists. */
+  name: string;
+  url: string;
+  /** Gallery models: what it is, in a few words. */
+  label?: string;
+  /** Gallery models: the data set it was trained on (a `DatasetEntry` name). */
+  dataset?: string;
+  /** Gallery models: measured test figures (full test set, uniform dequantization, seed 0). */
+  test?: { logLikelihood: number; bitsPerDim: number; n: number; accuracy?: number };
+  params?: number;
+  /** Download size in bytes. */
+  bytes?: number;
+  /** One line on how it was trained. */
+  note?: string;
+}
+
+/** What the host serves besides the app (studio.json): data sets, the models named on `nice-flow studio`'s command line, and the gallery of models that ship with the studio. */
 export interface Manifest {
   datasets: DatasetEntry[];
-  models: Array<{ name: string; url: string }>;
+  models: ServedModel[];
+  gallery: ServedModel[];
   /** Who serves it: `nice-flow studio …` or `static`. */
   server?: string;
 }
@@ -53,6 +74,8 @@ export interface ModelInfo {
   topDims: number[];
   /** A symmetric range for those sliders: about ±3 prior standard deviations. */
   latentRange: number;
+  /** Why the page cannot show the model's data as pictures (null: it can): the picture panels then say so. */
+  notDrawable: string | null;
 }
 
 /** The two model sizes the Train panel offers. */
@@ -107,8 +130,10 @@ export interface Calls {
   /** A class-conditional model: the image encoded under `label` (absent: its likeliest class), decoded as every class. */
   restyle: { args: { image: Float32Array; label?: number }; result: { images: Float32Array; label: number } };
   interpolate: { args: { a: Float32Array; b: Float32Array; steps: number }; result: { images: Float32Array; warning?: string } };
-  encode: { args: { image: Float32Array }; result: { code: Float32Array } };
-  decode: { args: { code: Float32Array }; result: { image: Float32Array; warning?: string } };
+  /** `label`: a class-conditional model's class to encode under (absent: its likeliest); the result says which. */
+  encode: { args: { image: Float32Array; label?: number }; result: { code: Float32Array; label?: number } };
+  /** `label`: a class-conditional model's class to decode as (required for one). */
+  decode: { args: { code: Float32Array; label?: number }; result: { image: Float32Array; warning?: string } };
   'test-images': { args: { dataset: string; indices: number[] }; result: { images: Float32Array; count: number; shape: [number, number, number] } };
   'train-start': { args: { settings: TrainSettings }; result: TrainState };
   'train-pause': { args: Record<string, never>; result: TrainState };

@@ -1,5 +1,7 @@
-// The model sizes the Train panel offers, shared by the page (labels, defaults) and the Worker (what it builds).
-import type { TrainSize } from './protocol.js';
+// The model sizes the Train panel offers and the checks on its settings, shared by the page (labels, defaults, its
+// messages) and the Worker (what it builds, what it accepts).
+import { configFromSettings, countParams, NiceFlowError, UNIT_RANGE } from '../../src/index.js';
+import type { TrainSettings, TrainSize } from './protocol.js';
 
 export interface SizeSpec {
   label: string;
@@ -14,13 +16,29 @@ export interface SizeSpec {
   checkpointEvery: number;
 }
 
-/** Trainable parameters of an MLP NICE on 784 values with alternating halves (392 in, 392 out per coupling). */
-export function paramCount(spec: Pick<SizeSpec, 'couplings' | 'hidden' | 'depth'>, dim = 784): number {
-  const half = dim / 2;
-  const widths = [half, ...Array<number>(spec.depth).fill(spec.hidden), half];
-  let perCoupling = 0;
-  for (let j = 0; j + 1 < widths.length; j++) perCoupling += (widths[j] + 1) * widths[j + 1];
-  return spec.couplings * perCoupling + dim;
+/** Trainable parameters of a size's model on images of `shape` [C, H, W] (the library's countParams of the config it builds). */
+export function paramCount(spec: Pick<SizeSpec, 'couplings' | 'hidden' | 'depth'>, shape: readonly number[] = [1, 28, 28]): number {
+  const dim = shape.reduce((a, b) => a * b, 1);
+  return countParams(configFromSettings({ dim, shape }, { couplings: spec.couplings, hidden: spec.hidden, depth: spec.depth }, undefined, UNIT_RANGE));
+}
+
+/**
+ * Checks a run's settings (the Worker before it starts one, the page before it sends them): one line for the first
+ * thing wrong. `typed` holds what the person typed, quoted in the message instead of the parsed number.
+ */
+export function checkTrainSettings(s: TrainSettings, typed: Partial<Record<keyof TrainSettings, string>> = {}): void {
+  const shown = (k: keyof TrainSettings, v: unknown): string => (typed[k] !== undefined ? `"${typed[k]}"` : String(v));
+  const int = (k: 'epochs' | 'batchSize' | 'limit' | 'validLimit' | 'seed', name: string, min: number): void => {
+    const v = s[k];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) throw new NiceFlowError(`${name} must be a whole number ≥ ${min}${k === 'limit' || k === 'validLimit' ? ' (or empty for all)' : ''}, got ${shown(k, v)}`);
+  };
+  if (!Object.hasOwn(TRAIN_SIZES, s.size)) throw new NiceFlowError(`unknown model size "${s.size}"`);
+  if (!(Number.isFinite(s.lr) && s.lr > 0 && s.lr < 1)) throw new NiceFlowError(`the learning rate must be a number between 0 and 1, e.g. 0.001; got ${shown('lr', s.lr)}`);
+  int('epochs', 'epochs', 1);
+  int('batchSize', 'the batch size', 1);
+  int('limit', 'training images', 1);
+  int('validLimit', 'validation images', 1);
+  int('seed', 'the seed', 0);
 }
 
 export const TRAIN_SIZES: Record<TrainSize, SizeSpec> = {

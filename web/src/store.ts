@@ -3,7 +3,8 @@
 import { batch, signal } from '@preact/signals';
 import type { EpochLogEntry } from '../../src/index.js';
 import { CallError, ComputeClient, type WorkerEvent } from './client.js';
-import type { BackendInfo, CallType, DatasetEntry, Manifest, ModelInfo, TrainState } from './protocol.js';
+import type { BackendInfo, CallType, DatasetEntry, Manifest, ModelInfo, ServedModel, TrainState } from './protocol.js';
+import { readUrlState, writeUrlState } from './urlState.js';
 
 export interface Notice {
   id: number;
@@ -34,7 +35,7 @@ export interface EvalState {
 
 export const started = signal(false);
 export const backendInfo = signal<BackendInfo | null>(null);
-export const manifest = signal<Manifest>({ datasets: [], models: [] });
+export const manifest = signal<Manifest>({ datasets: [], models: [], gallery: [] });
 export const notices = signal<Notice[]>([]);
 export const crashed = signal<string | null>(null);
 
@@ -42,6 +43,10 @@ export const model = signal<ModelInfo | null>(null);
 /** Bumped when the active model's weights change (a new model, or an epoch of the run being trained). */
 export const modelVersion = signal(0);
 export const fileModelName = signal<string | null>(null);
+/** The served or gallery model the file model came from (null: a file the user opened). */
+export const servedModel = signal<ServedModel | null>(null);
+/** The served model being loaded (its 'model' event sets servedModel). */
+let pendingServed: ServedModel | null = null;
 export const modelLoading = signal<string | null>(null);
 export const modelMessage = signal<string | null>(null);
 export const evalState = signal<EvalState>({ status: 'idle' });
@@ -84,6 +89,8 @@ function onEvent(e: WorkerEvent): void {
   switch (e.type) {
     case 'model':
       batch(() => {
+        // A new file model: which served model it is (if any) is known before the panels look at it.
+        if (e.info?.source === 'file' && e.info.name !== model.value?.name) servedModel.value = pendingServed?.name === e.info.name ? pendingServed : null;
         model.value = e.info;
         modelVersion.value++;
       });
@@ -155,11 +162,38 @@ async function readManifest(): Promise<Manifest> {
     // no manifest: no data sets and no models from the host
   }
   const abs = (u: string): string => new URL(u, base).href;
+  const list = <T,>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
   return {
     server: raw.server ?? 'static',
-    datasets: (raw.datasets ?? []).map((d: DatasetEntry) => ({ ...d, train: abs(d.train), test: abs(d.test) })),
-    models: (raw.models ?? []).map((m) => ({ ...m, url: abs(m.url) })),
+    datasets: list<DatasetEntry>(raw.datasets).map((d) => ({ ...d, shape: d.shape ?? [1, 28, 28], train: abs(d.train), test: abs(d.test) })),
+    models: list<ServedModel>(raw.models).map((m) => ({ ...m, url: abs(m.url) })),
+    gallery: list<ServedModel>(raw.gallery).map((m) => ({ ...m, url: abs(m.url) })),
   };
+}
+
+const shapeSize = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+/**
+ * The data set whose images a model takes (test images, evaluation, completion): the one a gallery model was
+ * trained on, or the training run's, or the chosen test set, or the first whose images have the model's size; null
+ * when the host offers none of that size.
+ */
+export function datasetFor(info: ModelInfo | null = model.value): DatasetEntry | null {
+  if (!info) return null;
+  const all = manifest.value.datasets;
+  const fits = (d: DatasetEntry | undefined): d is DatasetEntry => !!d && shapeSize(d.shape) === info.dim;
+  const named = (name: string | undefined): DatasetEntry | undefined => all.find((d) => d.name === name);
+  const preferred = [
+    info.source === 'file' ? named(servedModel.value?.dataset) : named(trainState.value.settings?.dataset),
+    named(evalDataset.value),
+  ];
+  return preferred.find(fits) ?? all.find(fits) ?? null;
+}
+
+/** Why no data set fits the model (for panels that need test images). */
+export function noDatasetMessage(info: ModelInfo): string {
+  const sizes = [...new Set(manifest.value.datasets.map((d) => d.shape.join('×')))].join(', ') || 'none';
+  return `this model's images are ${info.shape.join('×')}; the data sets here are ${sizes}`;
 }
 
 /** Starts the Worker, then loads the host's first model, if it named one. */
@@ -180,31 +214,105 @@ export async function start(): Promise<void> {
     notify('error', `the compute worker could not start: ${messageOf(e)}`);
     return;
   }
-  if (m.models.length) await loadModelFromUrl(m.models[0].url, m.models[0].name);
+  // The model a link names (?model=…), else the first the server was given, else the gallery's first.
+  const wanted = readUrlState().model;
+  const all = [...m.models, ...m.gallery];
+  const first = (wanted && all.find((s) => s.name === wanted)) || all[0];
+  if (wanted && first?.name !== wanted) notify('warning', `the link names a model "${wanted}" that this host does not serve: showing ${first ? first.name : 'none'}`);
+  if (first) await loadServedModel(first);
 }
 
-export async function loadModelFromUrl(url: string, name: string): Promise<void> {
+/** The largest model download the page accepts (the browser's memory for a model's weights is 4 GiB at most). */
+const MAX_MODEL_BYTES = 2 ** 31;
+
+/** Reads a response body with a size limit and a check that it all arrived (Content-Length). */
+async function readBody(res: Response, name: string, onBytes?: (received: number, total: number | null) => void): Promise<ArrayBuffer> {
+  const length = Number(res.headers.get('content-length'));
+  const total = res.headers.get('content-length') !== null && Number.isSafeInteger(length) && !res.headers.get('content-encoding') ? length : null;
+  if (total !== null && total > MAX_MODEL_BYTES) throw new Error(`${name} is ${(total / 2 ** 30).toFixed(1)} GiB: too large for a model in the browser`);
+  if (!res.body) return res.arrayBuffer();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    let part: ReadableStreamReadResult<Uint8Array>;
+    try {
+      part = await reader.read();
+    } catch (e) {
+      throw new Error(`${name}: the download broke off after ${received.toLocaleString('en-US')} bytes (${messageOf(e)})`);
+    }
+    if (part.done) break;
+    received += part.value.length;
+    if (received > MAX_MODEL_BYTES) {
+      void reader.cancel();
+      throw new Error(`${name} is over 2 GiB: too large for a model in the browser`);
+    }
+    chunks.push(part.value);
+    onBytes?.(received, total);
+  }
+  if (total !== null && received !== total) throw new Error(`${name}: the download is truncated (${received.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} bytes)`);
+  const out = new Uint8Array(received);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out.buffer;
+}
+
+/** Downloads a served or gallery model and makes it the active model; the link then names it. */
+export async function loadServedModel(entry: ServedModel): Promise<void> {
+  // Its test set is chosen first: the Model panel evaluates a new model as soon as it arrives.
+  const before = evalDataset.value;
+  if (entry.dataset && manifest.value.datasets.some((d) => d.name === entry.dataset)) evalDataset.value = entry.dataset;
+  const ok = await loadModelFromUrl(entry.url, entry.name, entry);
+  if (!ok) evalDataset.value = before;
+}
+
+/** Bumped by every model load: a download overtaken by a later load (a file dropped meanwhile) is dropped. */
+let loadTicket = 0;
+
+export async function loadModelFromUrl(url: string, name: string, served: ServedModel | null = null): Promise<boolean> {
+  const mine = ++loadTicket;
   modelLoading.value = `downloading ${name}…`;
+  modelMessage.value = null;
   try {
-    const res = await fetch(url);
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      throw new Error(`${name}: cannot download it (${messageOf(e)})`);
+    }
     if (!res.ok) throw new Error(`${name}: the server answered ${res.status}`);
-    await loadModelBytes(await res.arrayBuffer(), name);
+    const bytes = await readBody(res, name, (got, total) => {
+      if (mine === loadTicket) modelLoading.value = `downloading ${name}… ${(got / 2 ** 20).toFixed(1)}${total ? ` of ${(total / 2 ** 20).toFixed(1)}` : ''} MB`;
+    });
+    if (mine !== loadTicket) return false; // another model was asked for meanwhile
+    return await loadModelBytes(bytes, name, served, mine);
   } catch (e) {
-    modelMessage.value = messageOf(e);
+    if (mine === loadTicket) modelMessage.value = messageOf(e);
+    return false;
   } finally {
-    modelLoading.value = null;
+    if (mine === loadTicket) modelLoading.value = null;
   }
 }
 
 /** Loads a weight file in the Worker; a bad file leaves a one-line message and the previous model in place. */
-export async function loadModelBytes(bytes: ArrayBuffer, name: string): Promise<void> {
+export async function loadModelBytes(bytes: ArrayBuffer, name: string, served: ServedModel | null = null, ticket = ++loadTicket): Promise<boolean> {
+  if (ticket !== loadTicket) return false;
   modelLoading.value = `reading ${name}…`;
   modelMessage.value = null;
+  pendingServed = served;
   try {
     await client.call('load-model', { bytes, name }, { transfer: [bytes] }).promise;
     fileModelName.value = name;
+    // A link names a served model; a file of the user's own it cannot.
+    servedModel.value = served;
+    writeUrlState({ model: served?.name });
+    return true;
   } catch (e) {
     modelMessage.value = messageOf(e);
+    return false;
   } finally {
     modelLoading.value = null;
   }
@@ -230,16 +338,19 @@ let evalCall: { cancel(): void } | null = null;
 /** The active model's test log-likelihood on the chosen data set, with progress (cancellable). */
 export async function evaluateModel(): Promise<void> {
   const info = model.value;
-  const ds = manifest.value.datasets.find((d) => d.name === evalDataset.value);
   evalCall?.cancel();
-  if (!info || !ds) {
+  evalCall = null; // the cancelled one's answer must not overwrite what is said below
+  if (!info || !manifest.value.datasets.length) {
     evalState.value = { status: 'idle' };
     return;
   }
-  if (info.dim !== 784) {
-    evalState.value = { status: 'failed', message: `this model's images have ${info.dim} values; the data sets here have 784 (28×28)` };
+  const chosen = manifest.value.datasets.find((d) => d.name === evalDataset.value);
+  const ds = chosen && shapeSize(chosen.shape) === info.dim ? chosen : datasetFor(info);
+  if (!ds) {
+    evalState.value = { status: 'failed', message: noDatasetMessage(info) };
     return;
   }
+  evalDataset.value = ds.name;
   const call = client.call('evaluate', { dataset: ds.name }, {
     onProgress: (p) => {
       evalState.value = { status: 'running', dataset: ds.label, done: p.done, total: p.total, label: p.label };

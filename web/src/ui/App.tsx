@@ -1,7 +1,8 @@
 // The studio's page: a header with the backend, the notices, and the six panels; a model file dropped anywhere loads.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { backendInfo, crashed, dismiss, loadModelFile, notices, started } from '../store.js';
+import { backendInfo, crashed, dismiss, loadModelFile, model, notices, started } from '../store.js';
+import { Message, Panel } from './common.js';
 import { DrawPanel } from './DrawPanel.js';
 import { InterpolatePanel } from './InterpolatePanel.js';
 import { LatentPanel } from './LatentPanel.js';
@@ -58,6 +59,13 @@ export function App(): JSX.Element {
   }, []);
 
   const b = backendInfo.value;
+  // A model whose data are not pictures (2-D points, 5 channels): the picture panels give way to one line.
+  const blind = model.value?.notDrawable ?? null;
+  const unseen = (title: string): JSX.Element => (
+    <Panel title={title} subtitle="">
+      <Message text={blind} level="info" testid="not-drawable" />
+    </Panel>
+  );
   return (
     <div class="app" data-ready={started.value ? 'true' : 'false'}>
       <header class="top">
@@ -67,6 +75,7 @@ export function App(): JSX.Element {
           </h1>
           <p>NICE normalizing flows (Dinh, Krueger &amp; Bengio 2014), trained and explored in your browser</p>
         </div>
+        <a href="playground.html" data-testid="playground-link" class="header-link">Flow playground (2-D) →</a>
         <BackendBadge />
       </header>
       {b && !b.isolated && (
@@ -90,12 +99,12 @@ export function App(): JSX.Element {
           <TrainPanel />
         </div>
         <div class="col">
-          <SamplePanel />
-          <InterpolatePanel />
+          {blind ? unseen('Sample') : <SamplePanel />}
+          {blind ? unseen('Interpolate') : <InterpolatePanel />}
         </div>
         <div class="col">
-          <DrawPanel />
-          <LatentPanel />
+          {blind ? unseen('Draw & complete') : <DrawPanel />}
+          {blind ? unseen('Edit latents') : <LatentPanel />}
         </div>
       </main>
       <footer>

@@ -4,7 +4,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { INPAINT_DEFAULT_STEPS, makeMask, MASK_NAMES } from '../../../src/index.js';
-import { client, editorImage, isCancel, manifest, messageOf, model, modelVersion, sendToEditor } from '../store.js';
+import { client, datasetFor, editorImage, isCancel, manifest, messageOf, model, modelVersion, noDatasetMessage, sendToEditor } from '../store.js';
 import type { CallResult } from '../protocol.js';
 import { ImageGrid, Message, Panel, ProgressBar, fmt } from './common.js';
 import { paintGrid } from './images.js';
@@ -177,9 +177,9 @@ export function DrawPanel(): JSX.Element {
   };
 
   const testDigit = async (): Promise<void> => {
-    const ds = manifest.value.datasets[0];
+    const ds = datasetFor(m);
     if (!ds) {
-      setMessage('this host offers no data set to take a test digit from');
+      setMessage(!manifest.value.datasets.length ? 'this host offers no data set to take a test image from' : m ? noDatasetMessage(m) : 'no model yet');
       return;
     }
     const i = Math.floor(Math.random() * 10000);
@@ -254,7 +254,7 @@ export function DrawPanel(): JSX.Element {
         </figure>
       </div>
       <div class="controls">
-        <button type="button" class="small" onClick={() => void testDigit()} data-testid="draw-test-digit" disabled={!m || !gray}>Test digit</button>
+        <button type="button" class="small" onClick={() => void testDigit()} data-testid="draw-test-digit" disabled={!m || !gray}>Test image</button>
         <button type="button" class="small" data-testid="draw-clear" onClick={() => { drawing.current.fill(0); setSource('an empty canvas'); repaint(); measure(); }}>Clear</button>
         <button type="button" class="small" onClick={() => sendToEditor(drawing.current.slice(), 'the drawing')} disabled={!m || !gray} data-testid="draw-to-latent">To latents</button>
         <span class="spacer" />

@@ -2,8 +2,12 @@
 // drawings): a strip, and a slider through the line.
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { client, editorImage, isCancel, manifest, messageOf, model, modelVersion } from '../store.js';
+import { client, datasetFor, editorImage, isCancel, manifest, messageOf, model, modelVersion, noDatasetMessage } from '../store.js';
+import { readUrlState, writeUrlState } from '../urlState.js';
 import { ImageGrid, Message, Panel } from './common.js';
+
+/** The link's test images, read once when the page opens. */
+const linked = readUrlState();
 
 /** Points decoded on the line: the slider steps through all of them, the strip shows every STRIDE-th. */
 const POINTS = 41;
@@ -23,7 +27,7 @@ export function InterpolatePanel(): JSX.Element {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   // The test image numbers as typed (kept on every keystroke, so a re-render never undoes typing); read when used.
-  const [index, setIndex] = useState({ a: '0', b: '1' });
+  const [index, setIndex] = useState({ a: String(linked.a ?? 0), b: String(linked.b ?? 1) });
   const indexRef = useRef(index);
   const testIndex = (which: 'a' | 'b'): number => {
     const text = indexRef.current[which];
@@ -39,12 +43,14 @@ export function InterpolatePanel(): JSX.Element {
     const keepB = m && b && b.image.length === m.dim;
     if (!keepA) setA(null);
     if (!keepB) setB(null);
-    if (m && manifest.value.datasets.length && m.dim === 784) void run(keepA ? a : null, keepB ? b : null);
+    if (m && (keepA || datasetFor(m)) && (keepB || datasetFor(m))) void run(keepA ? a : null, keepB ? b : null);
   }, [modelVersion.value]);
 
-  const testImage = async (i: number): Promise<End> => {
-    const ds = manifest.value.datasets[0];
-    if (!ds) throw new Error('this host offers no data set to take test digits from');
+  const testImage = async (end: 'a' | 'b', i: number): Promise<End> => {
+    if (!manifest.value.datasets.length) throw new Error('this host offers no data set to take test images from');
+    const ds = datasetFor(m);
+    if (!ds) throw new Error(m ? noDatasetMessage(m) : 'no model yet');
+    writeUrlState({ [end]: i });
     const r = await client.run('test-images', { dataset: ds.name, indices: [i] });
     if (m && r.images.length !== m.dim) throw new Error(`${ds.label} images are ${r.shape.join('×')}, the model's ${m.shape.join('×')}`);
     return { image: r.images, label: `test ${i}` };
@@ -54,7 +60,7 @@ export function InterpolatePanel(): JSX.Element {
     setError(null);
     try {
       let end: End;
-      if (how === 'test') end = await testImage(testIndex(which));
+      if (how === 'test') end = await testImage(which, testIndex(which));
       else {
         const e = editorImage.value;
         if (!e) throw new Error('nothing sent to the editor yet: click a sample, or use “To latents” under the drawing');
@@ -74,8 +80,8 @@ export function InterpolatePanel(): JSX.Element {
     setError(null);
     setBusy(true);
     try {
-      const ea = fromA ?? (await testImage(testIndex('a')));
-      const eb = fromB ?? (await testImage(testIndex('b')));
+      const ea = fromA ?? (await testImage('a', testIndex('a')));
+      const eb = fromB ?? (await testImage('b', testIndex('b')));
       if (mine !== ticket.current) return;
       if (!fromA) setA(ea);
       if (!fromB) setB(eb);
@@ -90,7 +96,7 @@ export function InterpolatePanel(): JSX.Element {
     }
   };
 
-  const D = m?.dim ?? 784;
+  const D = m?.dim ?? 1;
   const shape = m?.shape ?? [1, 28, 28];
   const strip = line ? (() => {
     const out = new Float32Array(((POINTS - 1) / STRIDE + 1) * D);
@@ -112,7 +118,7 @@ export function InterpolatePanel(): JSX.Element {
               setIndex(indexRef.current);
             }}
           />
-          <button type="button" class="small" disabled={!m} onClick={() => void set(which, 'test')} data-testid={`interp-${which}-test`}>Test digit</button>
+          <button type="button" class="small" disabled={!m} onClick={() => void set(which, 'test')} data-testid={`interp-${which}-test`}>Test image</button>
           <button type="button" class="small" disabled={!m} onClick={() => void set(which, 'editor')} data-testid={`interp-${which}-editor`} title="the last sample clicked, or the drawing sent with “To latents”">Editor image</button>
         </div>
       </div>

@@ -16,6 +16,14 @@ export function LatentPanel(): JSX.Element {
   const edited = useRef<Float32Array | null>(null);
   const flight = useRef({ busy: false, again: false });
   const sent = editorImage.value;
+  /** A class-conditional model's class to decode as (the encoded image's likeliest at first); a ref for decode. */
+  const [label, setLabelState] = useState(0);
+  const labelRef = useRef(0);
+  const setLabel = (k: number): void => {
+    labelRef.current = k;
+    setLabelState(k);
+  };
+  const classes = m?.config.classes ?? 0;
 
   const decode = (): void => {
     const f = flight.current;
@@ -26,7 +34,7 @@ export function LatentPanel(): JSX.Element {
     }
     f.busy = true;
     client
-      .run('decode', { code: edited.current.slice() })
+      .run('decode', { code: edited.current.slice(), ...(model.value?.config.classes ? { label: labelRef.current } : {}) })
       .then((r) => {
         setImage(r.image);
         setError(r.warning ?? null);
@@ -47,6 +55,7 @@ export function LatentPanel(): JSX.Element {
   const encode = async (img: Float32Array): Promise<void> => {
     try {
       const r = await client.run('encode', { image: img });
+      if (r.label !== undefined) setLabel(r.label);
       setBase(img);
       setCode(r.code);
       edited.current = r.code.slice();
@@ -67,6 +76,7 @@ export function LatentPanel(): JSX.Element {
     else {
       // Nothing sent yet: start from the prior's mode, x = f⁻¹(0).
       const zero = new Float32Array(m.dim);
+      if (labelRef.current >= (m.config.classes ?? 0)) setLabel(0);
       setCode(zero);
       edited.current = zero.slice();
       setBase(null);
@@ -129,6 +139,21 @@ export function LatentPanel(): JSX.Element {
               </label>
             );
           })}
+          {classes > 0 && (
+            <label class="inline">
+              Decode as class
+              <select
+                data-testid="latent-label" value={String(label)}
+                title="a class-conditional model: the same latent code decoded under another class keeps the style and changes the class"
+                onChange={(e) => {
+                  setLabel(Number(e.currentTarget.value));
+                  decode();
+                }}
+              >
+                {Array.from({ length: classes }, (_, k) => <option key={k} value={String(k)}>{k}</option>)}
+              </select>
+            </label>
+          )}
           <div class="row">
             <button type="button" class="small" disabled={!code} data-testid="latent-reset" onClick={() => {
               if (!code) return;

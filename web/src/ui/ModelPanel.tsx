@@ -1,11 +1,39 @@
 // Model: load a weight file (picker, drop anywhere, or the one the server was given), its config, size and test
 // log-likelihood, and which model the other panels use.
 import type { JSX } from 'preact';
+import type { ServedModel } from '../protocol.js';
 import {
-  cancelEvaluation, client, evalDataset, evalState, evaluateModel, fileModelName, loadModelFile, loadModelFromUrl, manifest, messageOf, model,
-  modelLoading, modelMessage, notify, trainState,
+  cancelEvaluation, client, evalDataset, evalState, evaluateModel, fileModelName, loadModelFile, loadServedModel, manifest, messageOf, model,
+  modelLoading, modelMessage, notify, servedModel, trainState,
 } from '../store.js';
 import { Message, Panel, ProgressBar, fmt } from './common.js';
+
+const megabytes = (bytes: number): string => `${fmt(bytes / 1e6, bytes < 1e7 ? 1 : 0)} MB`;
+
+/** The models that ship with the studio: a card each, with its measured test figures; a click loads it. */
+function Gallery({ entries }: { entries: ServedModel[] }): JSX.Element {
+  const current = model.value?.source === 'file' ? servedModel.value?.name : undefined;
+  return (
+    <ul class="gallery" data-testid="model-gallery" aria-label="trained models that ship with the studio">
+      {entries.map((g) => (
+        <li key={g.url}>
+          <button
+            type="button" data-testid="gallery-entry" data-name={g.name} class={`gallery-entry${current === g.name ? ' on' : ''}`}
+            disabled={!!modelLoading.value} aria-pressed={current === g.name} title={g.note}
+            onClick={() => void loadServedModel(g)}
+          >
+            <strong>{g.label ?? g.name}</strong>
+            <span class="mono-small">
+              {g.test ? <>{fmt(g.test.logLikelihood, 1)} nats · {fmt(g.test.bitsPerDim, 3)} bits/dim{g.test.accuracy !== undefined && <> · {fmt(100 * g.test.accuracy, 1)}% accuracy</>}</> : 'not measured'}
+              {g.params !== undefined && <> · {fmt(g.params / 1e6, 2)} M parameters</>}
+              {g.bytes !== undefined && <> · {megabytes(g.bytes)}</>}
+            </span>
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 function describe(): string {
   const m = model.value;
@@ -46,13 +74,14 @@ export function ModelPanel(): JSX.Element {
             aria-label="models given to the server"
             onChange={(e) => {
               const s = served[Number(e.currentTarget.value)];
-              if (s) void loadModelFromUrl(s.url, s.name);
+              if (s) void loadServedModel(s);
             }}
           >
             {served.map((s, i) => <option key={s.url} value={i}>{s.name}</option>)}
           </select>
         )}
       </div>
+      {manifest.value.gallery.length > 0 && <Gallery entries={manifest.value.gallery} />}
       {modelLoading.value && <ProgressBar done={0} total={null} label={modelLoading.value} />}
       <Message text={modelMessage.value} testid="model-message" />
       {m ? (
@@ -82,10 +111,10 @@ export function ModelPanel(): JSX.Element {
               </p>
             )}
             {(ev.status === 'failed' || ev.status === 'cancelled') && <Message text={ev.message} level={ev.status === 'cancelled' ? 'info' : 'error'} />}
-            {ev.status !== 'running' && datasets.length > 0 && m.dim === 784 && (
+            {ev.status !== 'running' && datasets.some((d) => d.shape[0] * d.shape[1] * d.shape[2] === m.dim) && (
               <div class="row">
                 <select value={evalDataset.value} aria-label="test set" onChange={(e) => (evalDataset.value = e.currentTarget.value)} data-testid="eval-dataset">
-                  {datasets.map((d) => <option key={d.name} value={d.name}>{d.label} test set</option>)}
+                  {datasets.filter((d) => d.shape[0] * d.shape[1] * d.shape[2] === m.dim).map((d) => <option key={d.name} value={d.name}>{d.label} test set</option>)}
                 </select>
                 <button type="button" class="small" data-testid="eval-button" onClick={() => void evaluateModel()}>
                   Evaluate
@@ -95,7 +124,7 @@ export function ModelPanel(): JSX.Element {
           </div>
         </div>
       ) : (
-        !modelLoading.value && <p class="placeholder">No model yet: open a <code>.safetensors</code> file (e.g. <code>runs/mnist/model.safetensors</code> from <code>nice-flow train</code>), or train one below.</p>
+        !modelLoading.value && <p class="placeholder">No model yet: pick one above, open a <code>.safetensors</code> file (e.g. <code>runs/mnist/model.safetensors</code> from <code>nice-flow train</code>), or train one below.</p>
       )}
     </Panel>
   );

@@ -2,17 +2,21 @@
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { client, isCancel, messageOf, model, modelVersion, sendToEditor } from '../store.js';
+import { readUrlState, writeUrlState } from '../urlState.js';
 import { Message, Panel, ImageGrid } from './common.js';
 
 const COUNT = 64;
 const COLUMNS = 8;
 
+/** The link's seed, temperature and class, read once when the page opens. */
+const linked = readUrlState();
+
 export function SamplePanel(): JSX.Element {
-  const [temperature, setTemperature] = useState(0.8);
+  const [temperature, setTemperature] = useState(linked.t ?? 0.8);
   /** A class-conditional model's class to draw; null: one row per class. */
-  const [label, setLabel] = useState<number | null>(null);
-  const [seed, setSeed] = useState(1);
-  const [seedText, setSeedText] = useState('1');
+  const [label, setLabel] = useState<number | null>(linked.label ?? null);
+  const [seed, setSeed] = useState(linked.seed ?? 1);
+  const [seedText, setSeedText] = useState(String(linked.seed ?? 1));
   const [images, setImages] = useState<Float32Array | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -33,6 +37,7 @@ export function SamplePanel(): JSX.Element {
     const ticket = ++latest.current;
     setBusy(true);
     setError(null);
+    writeUrlState({ seed: s, t, label: K && l !== null ? l : undefined });
     const t0 = performance.now();
     try {
       const r = await client.run('sample', { n, temperature: t, seed: s, ...(K && l !== null ? { label: l } : {}) });

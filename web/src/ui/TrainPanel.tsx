@@ -4,7 +4,7 @@ import type { JSX } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import type { TrainSettings, TrainSize } from '../protocol.js';
-import { paramCount, TRAIN_SIZES } from '../sizes.js';
+import { checkTrainSettings, paramCount, TRAIN_SIZES } from '../sizes.js';
 import { client, epochSamples, manifest, messageOf, notify, stepTrace, trainLog, trainState, validation } from '../store.js';
 import { Chart, ImageGrid, Message, Panel, ProgressBar, fmt } from './common.js';
 
@@ -13,12 +13,9 @@ const PHASE_TEXT: Record<string, string> = {
   done: 'done', diverged: 'diverged', failed: 'stopped', elsewhere: 'in another tab',
 };
 
-function parseOptional(text: string, what: string): number | undefined {
-  if (text.trim() === '') return undefined;
-  const v = Number(text);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${what} must be a whole number ≥ 1 (or empty for all), got "${text}"`);
-  return v;
-}
+/** A typed number (NaN when it is not one: the shared check then names the text). */
+const num = (text: string): number => (text.trim() === '' ? NaN : Number(text));
+const optional = (text: string): number | undefined => (text.trim() === '' ? undefined : num(text));
 
 export function TrainPanel(): JSX.Element {
   const st = trainState.value;
@@ -54,15 +51,9 @@ export function TrainPanel(): JSX.Element {
   }, [st.settings]);
 
   const settings = (): TrainSettings => {
-    const lrValue = Number(lr);
-    if (!(Number.isFinite(lrValue) && lrValue > 0 && lrValue < 1)) throw new Error(`the learning rate must be a number between 0 and 1, e.g. 0.001; got "${lr}"`);
-    const ep = Number(epochs);
-    if (!Number.isSafeInteger(ep) || ep < 1) throw new Error(`epochs must be a whole number ≥ 1, got "${epochs}"`);
-    const bs = Number(batchSize);
-    if (!Number.isSafeInteger(bs) || bs < 1) throw new Error(`the batch size must be a whole number ≥ 1, got "${batchSize}"`);
-    const sd = Number(seed);
-    if (!Number.isSafeInteger(sd) || sd < 0) throw new Error(`the seed must be a whole number ≥ 0, got "${seed}"`);
-    return { dataset, size, lr: lrValue, epochs: ep, batchSize: bs, limit: parseOptional(limit, 'training images'), validLimit: parseOptional(validLimit, 'validation images'), seed: sd };
+    const s: TrainSettings = { dataset, size, lr: num(lr), epochs: num(epochs), batchSize: num(batchSize), limit: optional(limit), validLimit: optional(validLimit), seed: num(seed) };
+    checkTrainSettings(s, { lr, epochs, batchSize, limit, validLimit, seed });
+    return s;
   };
 
   const act = async (what: string, body: () => Promise<unknown>): Promise<void> => {
@@ -161,7 +152,7 @@ export function TrainPanel(): JSX.Element {
             setEpochs(String(TRAIN_SIZES[s].epochs));
           }}>
             {(Object.keys(TRAIN_SIZES) as TrainSize[]).map((k) => (
-              <option key={k} value={k}>{TRAIN_SIZES[k].label} ({fmt(paramCount(TRAIN_SIZES[k]) / 1e6, 1)} M)</option>
+              <option key={k} value={k}>{TRAIN_SIZES[k].label} ({fmt(paramCount(TRAIN_SIZES[k], datasets.find((d) => d.name === dataset)?.shape) / 1e6, 1)} M)</option>
             ))}
           </select>
         </label>
@@ -222,7 +213,10 @@ export function TrainPanel(): JSX.Element {
       </p>
       {st.phase === 'loading' && <ProgressBar done={0} total={null} label={st.message ?? 'loading'} />}
       {validation.value && <ProgressBar done={validation.value.done} total={validation.value.total} label="validating" />}
-      <Message text={st.phase === 'failed' || st.phase === 'diverged' || st.phase === 'elsewhere' ? st.message : null} level={st.phase === 'elsewhere' ? 'info' : 'error'} />
+      <Message
+        text={st.phase === 'failed' || st.phase === 'diverged' || st.phase === 'elsewhere' || st.phase === 'paused' ? st.message : null}
+        level={st.phase === 'elsewhere' ? 'info' : st.phase === 'paused' ? 'warning' : 'error'} testid="train-message"
+      />
       <Message text={error} testid="train-message" />
       {datasets.length === 0 && <Message level="info" text="This host offers no data set to train on (its studio.json lists none): use npx nice-flow studio, or the static build with its MNIST." />}
       <div class="train-body">

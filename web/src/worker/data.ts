@@ -1,6 +1,6 @@
 // Data sets in the Worker: IDX image files fetched from the host (gzipped or not), parsed once and kept for the
 // Worker's lifetime; splits by the library's rule (splitDataset: the last 10,000 training images validate).
-import { imageDatasetFromDims, NiceFlowError, parseIdx, splitDataset, type ImageDataset, type Split } from '../../../src/index.js';
+import { gunzip, imageDatasetFromDims, isGzip, NiceFlowError, parseIdx, splitDataset, type ImageDataset, type Split } from '../../../src/index.js';
 import type { DatasetEntry } from '../protocol.js';
 
 /** Images held out from the end of the training file for validation: the CLI's default. */
@@ -40,12 +40,12 @@ async function fetchBytes(url: string, what: string, onBytes?: OnBytes): Promise
   return out;
 }
 
-async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
+/** The library's gunzip (a hard cap on the output, so a gzip bomb stops with an error), its message naming the file. */
+function unzip(bytes: Uint8Array, what: string): Uint8Array {
   try {
-    const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    return gunzip(bytes);
   } catch (e) {
-    throw new NiceFlowError(`${what}: corrupt gzip data (${message(e)})`);
+    throw new NiceFlowError(`${what}: ${message(e)}`);
   }
 }
 
@@ -57,7 +57,7 @@ export function loadImageFile(url: string, what: string, onBytes?: OnBytes): Pro
   if (!p) {
     p = (async () => {
       let bytes = await fetchBytes(url, what, onBytes);
-      if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzip(bytes, what);
+      if (isGzip(bytes)) bytes = unzip(bytes, what);
       const idx = parseIdx(bytes, what);
       return imageDatasetFromDims(idx.data, idx.dims, what);
     })();

@@ -140,14 +140,21 @@ export const modelJobs: { [K in JobType]: Job<K> } = {
   }),
 
   encode: (args, id) => withModel(id, (model) => {
-    const { h } = model.encode(toData(model, args.image, 1), 1);
-    return { code: Float32Array.from(h) };
+    const x = toData(model, args.image, 1);
+    // A class-conditional model encodes under the given class, else the class the image looks like.
+    const K = model.config.classes;
+    const label = K ? classFor(model, x, args.label) : undefined;
+    const { h } = model.encode(x, 1, K ? oneHot([label!], K) : undefined);
+    return { code: Float32Array.from(h), ...(label !== undefined ? { label } : {}) };
   }),
 
   decode: (args, id) => withModel(id, (model) => {
     if (args.code.length !== model.dim) throw new NiceFlowError(`a latent code of ${args.code.length} values, the model's have ${model.dim}`);
     if (!args.code.every(Number.isFinite)) throw new NiceFlowError('the latent code has a non-finite value');
-    const x = model.decode(args.code, 1);
+    const K = model.config.classes;
+    if (K && args.label === undefined) throw new NiceFlowError('this model is class-conditional: choose the class to decode as');
+    if (K) classFor(model, args.code, args.label); // checks the class
+    const x = model.decode(args.code, 1, K ? oneHot([args.label!], K) : undefined);
     return { image: toDisplay(model, x, model.dim), warning: nonFinite(x, 1, model.dim, 'decoded image') };
   }),
 

@@ -1,14 +1,12 @@
 // What the studio's Worker shows of a model, as pure functions: its description for the Model panel, and images
 // moved between the page's display space [0, 1] and the model's data range. No Worker state lives here.
-import { dequantizeBatch, summarizeFlow, NiceFlowError, Rng, scaleSpectrum, type ImageDataset, type NiceModel } from '../../../src/index.js';
+import { dequantizeBatch, imageShape as shapeOf, nonFiniteRows, summarizeFlow, NiceFlowError, Rng, scaleSpectrum, type ImageDataset, type NiceModel } from '../../../src/index.js';
 import type { ModelInfo, ModelSource } from '../protocol.js';
 
-/** The model's image shape [C, H, W] (its config's, or a square guess from its dimension). */
+/** The model's image shape [C, H, W] (the library's imageShape: its config's, or a square guess from its dimension). */
 export function imageShape(model: NiceModel): [number, number, number] {
-  const s = model.config.shape;
-  if (s && s.length === 3) return [s[0], s[1], s[2]];
-  const side = Math.round(Math.sqrt(model.dim));
-  return side * side === model.dim ? [1, side, side] : [1, 1, model.dim];
+  const s = shapeOf(model.config.shape, model.dim);
+  return s.length === 3 ? [s[0], s[1], s[2]] : [1, 1, model.dim];
 }
 
 /**
@@ -16,6 +14,14 @@ export function imageShape(model: NiceModel): [number, number, number] {
  * With a final scaling (the paper's models) those are the most scaled latents; a multi-scale flow has no scale per
  * latent, and its first values are the deepest level's (the ones every step acted on), so the sliders take those.
  */
+/** Why images of `shape` [C, H, W] cannot be drawn (gray or RGB pictures of at least 2×2 pixels), or null. */
+export function notDrawable(shape: readonly number[]): string | null {
+  const [C, H, W] = shape;
+  if (H < 2 || W < 2) return `this model's data are ${C * H * W} values, not images (shape ${shape.join('×')}): the picture panels cannot show them`;
+  if (C !== 1 && C !== 3) return `this model's images have ${C} channels (${shape.join('×')}): the page draws gray (1) or RGB (3) images only`;
+  return null;
+}
+
 export function describeModel(model: NiceModel, source: ModelSource, name: string): ModelInfo {
   const s = model.scaling?.scale.data;
   // exp(−s_d) is the scale of latent d in data space: the largest ones are the smallest s.
@@ -24,6 +30,7 @@ export function describeModel(model: NiceModel, source: ModelSource, name: strin
     source, name, config: model.config, summary: summarizeFlow(model.config), dim: model.dim, shape: imageShape(model),
     params: model.params.reduce((a, p) => a + p.data.length, 0),
     spectrum: s ? Array.from(scaleSpectrum(model)) : [], topDims: order.slice(0, 8), latentRange: Math.round(3 * model.prior.std * 10) / 10,
+    notDrawable: notDrawable(imageShape(model)),
   };
 }
 
@@ -42,15 +49,7 @@ export function toDisplay(model: NiceModel, x: ArrayLike<number>, length: number
 
 /** A warning when the model gave non-finite values for some of `n` images (shown black), else undefined. */
 export function nonFinite(x: ArrayLike<number>, n: number, D: number, what: string): string | undefined {
-  let rows = 0;
-  for (let r = 0; r < n; r++) {
-    for (let d = 0; d < D; d++) {
-      if (!Number.isFinite(x[r * D + d])) {
-        rows++;
-        break;
-      }
-    }
-  }
+  const rows = nonFiniteRows(x, n, D).length;
   if (rows === 0) return undefined;
   return `${rows === n && n > 1 ? 'all' : rows} of ${n} ${what} ${rows === 1 ? 'has' : 'have'} values that are NaN or infinite (shown black): the model overflows there; try a lower temperature or smaller latents`;
 }

@@ -6,7 +6,7 @@ import type { BackendInfo, DatasetEntry, Manifest, ModelInfo, ModelSource } from
 import { describeModel } from './modelViews.js';
 import { cancels, oneLine, post, scope } from './runtime.js';
 
-let manifest: Manifest = { datasets: [], models: [] };
+let manifest: Manifest = { datasets: [], models: [], gallery: [] };
 let threads = 1;
 let backendInfo: BackendInfo = { name: 'none', threads: 1, isolated: false };
 /** A backend made ahead of time for the first model (so the first sample grid does not wait for one). */

@@ -3,7 +3,7 @@
 import { readRunCheckpoint, serializeModel, TrainingRun, NiceFlowError, type Backend, type EpochLogEntry, type ImageDataset, type RunOutcome } from '../../../src/index.js';
 import { IndexedDbRunStorage } from '../../../src/browser/index.js';
 import type { CallResult, DatasetEntry, TrainSettings, TrainState } from '../protocol.js';
-import { TRAIN_SIZES } from '../sizes.js';
+import { checkTrainSettings, TRAIN_SIZES } from '../sizes.js';
 import { loadSplit, VALID_SIZE } from './data.js';
 import { dataset, newBackend, retire, setRunModel, type Slot } from './models.js';
 import { describeModel, imageShape, toDisplay } from './modelViews.js';
@@ -50,19 +50,6 @@ export function trainState(): TrainState {
   };
 }
 const postTrainState = (): void => post({ type: 'train-state', state: trainState() });
-
-function checkSettings(s: TrainSettings): void {
-  const int = (v: number | undefined, name: string, min: number): void => {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) throw new NiceFlowError(`${name} must be a whole number ≥ ${min}, got ${v}`);
-  };
-  if (!TRAIN_SIZES[s.size]) throw new NiceFlowError(`unknown model size "${s.size}"`);
-  if (!(Number.isFinite(s.lr) && s.lr > 0 && s.lr < 1)) throw new NiceFlowError(`the learning rate must be a number between 0 and 1, got ${s.lr}`);
-  int(s.epochs, 'epochs', 1);
-  int(s.batchSize, 'the batch size', 1);
-  int(s.limit, 'training images', 1);
-  int(s.validLimit, 'validation images', 1);
-  int(s.seed, 'the seed', 0);
-}
 
 /** Whether this tab owns the run (a Web Lock): two tabs must not train the same IndexedDB run at once. */
 let ownsRun: Promise<boolean> | null = null;
@@ -149,8 +136,19 @@ function startLoop(r: RunSlot): void {
         },
       });
     } catch (e) {
-      r.phase = 'failed';
-      r.message = `training stopped: ${oneLine(e)}`;
+      const text = oneLine(e);
+      if (/storage quota/.test(text)) {
+        // The browser's storage is full: the save failed as a whole (one transaction), so the run kept in this
+        // browser is still the last checkpoint that was saved. The run in memory pauses; it can be downloaded, or
+        // resumed once there is space.
+        r.phase = 'paused';
+        const kept = r.checkpointStep !== null ? `the run kept in this browser is the one of step ${r.checkpointStep.toLocaleString('en-US')}` : 'no checkpoint of this run is kept in this browser';
+        r.message = `paused: the browser's storage is full, so the checkpoint was not saved (${kept}); download the model, or free space (other sites' data) and resume`;
+        post({ type: 'notice', level: 'warning', message: r.message });
+      } else {
+        r.phase = 'failed';
+        r.message = `training stopped: ${text}`;
+      }
     }
     if (outcome) {
       switch (outcome.reason) {
@@ -206,7 +204,7 @@ export async function trainStart(settings: TrainSettings): Promise<TrainState> {
   if (!(await ownsRunSoon())) throw new NiceFlowError('another tab of the studio holds the training run: train there, or close it');
   if (runSlot) throw new NiceFlowError('a run is already there: resume it, or discard it to start a new one');
   if (idle.phase === 'loading') throw new NiceFlowError('the run kept in this browser is still loading');
-  checkSettings(settings);
+  checkTrainSettings(settings);
   const entry = dataset(settings.dataset);
   const spec = TRAIN_SIZES[settings.size];
   idle = { phase: 'loading', message: `loading ${entry.label}…` };
