@@ -100,7 +100,10 @@ function startLoop(r: RunSlot): void {
             const rate = batch / Math.max(1e-3, (now - lastStep) / 1000);
             r.samplesPerSecond = r.samplesPerSecond ? 0.9 * r.samplesPerSecond + 0.1 * rate : rate;
             lastStep = now;
-            if (now - lastPost > 50 || step === r.run.stopAt) {
+            // Four updates a second: more makes the page's own thread (the chart, the status) take the cores the
+            // kernels run on (measured: 2 threads trained the small model at 2,446 samples/s with updates every
+            // 50 ms, 2,825 with every 250 ms).
+            if (now - lastPost > 250 || step === r.run.stopAt) {
               lastPost = now;
               post({ type: 'train-step', step, epoch, logLikelihood, samplesPerSecond: r.samplesPerSecond });
             }
