@@ -173,7 +173,10 @@ describe('flow playground', { skip: skipWithoutChromium() }, () => {
       await waitSettled(page);
       const rows = page.getByTestId('pg-logdet-row');
       await waitFor('the log-det table', async () => (await rows.count()) === couplings + 1);
-      for (let k = 0; k < couplings; k++) assert.equal((await rows.nth(k).locator('td.num').textContent())?.trim(), '0.000', `coupling ${k + 1}`);
+      // The table is redrawn from the next frame of the new model: wait for it rather than read the old one's.
+      const logDets = async (): Promise<string[]> => Promise.all(Array.from({ length: couplings }, async (_, k) => ((await rows.nth(k).locator('td.num').textContent()) ?? '').trim()));
+      await waitFor('every additive coupling\'s log|det| to read 0.000', async () => (await logDets()).every((v) => v === '0.000'))
+        .catch(async (e: unknown) => assert.fail(`${String(e)}: the couplings show ${(await logDets()).join(', ')}`));
       assert.equal((await rows.nth(couplings).locator('td').first().textContent())?.trim(), 'scaling → h');
       await page.getByTestId('pg-law').selectOption('affine');
       await waitFor('the affine note', async () => /Affine/.test(await text(page, 'pg-law-note')));
