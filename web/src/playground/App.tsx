@@ -24,7 +24,9 @@ import {
   step,
   update,
 } from './client.js';
-import { ACCENT, colorByStart, DensityImage, drawCurve, drawScatter, drawStage, fitCanvas, pathAt, SAMPLE, STRIP, unproject, type Coloring, type View } from './draw.js';
+import { ACCENT, colorByStart, drawScatter, drawStage, fitCanvas, pathAt, SAMPLE, STRIP, unproject, type Coloring, type View } from './draw.js';
+import { drawCurve } from './drawCurve.js';
+import { DensityImage } from './DensityImage.js';
 import { MIN_DRAWN, PG_DATASETS, type Box, type Frame, type PgDataName } from './protocol.js';
 import { CHOICES, MAX_LINK_POINTS } from './url.js';
 

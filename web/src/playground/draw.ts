@@ -1,4 +1,5 @@
-// Canvas drawing for the playground's views. Everything here draws from a frame the Worker sent; nothing allocates
+// Canvas drawing for the playground's views (the density image: DensityImage.ts; the curve: drawCurve.ts).
+// Everything here draws from a frame the Worker sent; nothing allocates
 // per frame beyond small temporaries: the density image and its colour table are made once, and the points' colours
 // are grouped into a few buckets (one fillStyle each) when the data change.
 import { GRID_LINES, GRID_PER_LINE, type Box, type HoverView, type ShiftView, type StageView } from './protocol.js';
@@ -151,7 +152,7 @@ function drawPrior(ctx: CanvasRenderingContext2D, v: View, std: number): void {
   ctx.setLineDash([]);
 }
 
-function marker(ctx: CanvasRenderingContext2D, x: number, y: number): void {
+export function marker(ctx: CanvasRenderingContext2D, x: number, y: number): void {
   ctx.lineWidth = 2.5;
   ctx.strokeStyle = '#ffffff';
   ctx.beginPath();
@@ -285,182 +286,6 @@ export function drawScatter(ctx: CanvasRenderingContext2D, size: number, box: Bo
   if (hover) marker(ctx, px(v, hover[0]), py(v, hover[1]));
   ctx.restore();
   return v;
-}
-
-// ---- density ------------------------------------------------------------------------------------------------------
-
-/** A perceptual colour ramp (dark blue → purple → orange → pale yellow), 256 entries of r, g, b. */
-const RAMP = ((): Uint8Array => {
-  const stops: Array<[number, number, number, number]> = [
-    [0, 13, 8, 35],
-    [0.25, 72, 30, 112],
-    [0.5, 170, 50, 120],
-    [0.75, 245, 125, 60],
-    [1, 252, 253, 191],
-  ];
-  const out = new Uint8Array(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const t = i / 255;
-    let k = 0;
-    while (k < stops.length - 2 && t > stops[k + 1][0]) k++;
-    const [t0, r0, g0, b0] = stops[k];
-    const [t1, r1, g1, b1] = stops[k + 1];
-    const u = (t - t0) / (t1 - t0);
-    out[3 * i] = Math.round(r0 + u * (r1 - r0));
-    out[3 * i + 1] = Math.round(g0 + u * (g1 - g0));
-    out[3 * i + 2] = Math.round(b0 + u * (b1 - b0));
-  }
-  return out;
-})();
-
-/** The density image: kept between frames (made again only when the grid size changes). */
-export class DensityImage {
-  private canvas: HTMLCanvasElement | null = null;
-  private image: ImageData | null = null;
-  box: Box = [-1, -1, 1, 1];
-  /** The largest log p on the grid (the colour scale's top). */
-  max = 0;
-
-  /** Fills the image from log p on a g × g grid: colour by p / max p (a square root, so the tails show). */
-  update(g: number, logp: Float32Array, box: Box): void {
-    if (!this.canvas || this.canvas.width !== g) {
-      this.canvas = document.createElement('canvas');
-      this.canvas.width = g;
-      this.canvas.height = g;
-      this.image = this.canvas.getContext('2d')!.createImageData(g, g);
-    }
-    this.box = box;
-    let max = -Infinity;
-    for (let i = 0; i < g * g; i++) if (logp[i] > max) max = logp[i];
-    this.max = max;
-    const px = this.image!.data;
-    for (let i = 0; i < g * g; i++) {
-      const p = Number.isFinite(logp[i]) && Number.isFinite(max) ? Math.exp((logp[i] - max) / 2) : 0;
-      const c = Math.max(0, Math.min(255, Math.round(p * 255)));
-      px[4 * i] = RAMP[3 * c];
-      px[4 * i + 1] = RAMP[3 * c + 1];
-      px[4 * i + 2] = RAMP[3 * c + 2];
-      px[4 * i + 3] = 255;
-    }
-    this.canvas.getContext('2d')!.putImageData(this.image!, 0, 0);
-  }
-
-  draw(ctx: CanvasRenderingContext2D, size: number, data: Float32Array, hover: [number, number] | null): View {
-    ctx.clearRect(0, 0, size, size);
-    const v: View = { ox: 0, oy: 0, size, box: this.box };
-    if (this.canvas) {
-      ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(this.canvas, 0, 0, size, size);
-    } else {
-      ctx.fillStyle = '#0d0823';
-      ctx.fillRect(0, 0, size, size);
-    }
-    ctx.fillStyle = 'rgba(255, 255, 255, 0.55)';
-    const n = data.length >> 1;
-    for (let i = 0; i < n; i++) ctx.fillRect(px(v, data[2 * i]) - 0.8, py(v, data[2 * i + 1]) - 0.8, 1.6, 1.6);
-    if (hover) marker(ctx, px(v, hover[0]), py(v, hover[1]));
-    return v;
-  }
-}
-
-// ---- training curve -----------------------------------------------------------------------------------------------
-
-/** Mean log-likelihood against steps: the batches' (smoothed, light), the held-out points' (dark), the truth (dashed). */
-export function drawCurve(ctx: CanvasRenderingContext2D, w: number, h: number, train: Float64Array, held: Float64Array, truth: number | null): void {
-  ctx.clearRect(0, 0, w, h);
-  const L = 46;
-  const R = 8;
-  const T = 10;
-  const B = 22;
-  let maxStep = 1;
-  let lo = Infinity;
-  let hi = -Infinity;
-  const scan = (a: Float64Array): void => {
-    for (let i = 0; i < a.length; i += 2) {
-      maxStep = Math.max(maxStep, a[i]);
-      if (Number.isFinite(a[i + 1])) {
-        lo = Math.min(lo, a[i + 1]);
-        hi = Math.max(hi, a[i + 1]);
-      }
-    }
-  };
-  scan(train);
-  scan(held);
-  if (truth !== null) {
-    lo = Math.min(lo, truth);
-    hi = Math.max(hi, truth);
-  }
-  if (!Number.isFinite(lo)) {
-    lo = -4;
-    hi = 0;
-  }
-  // Keep the interesting end in view: at most 3 nats below the best value.
-  lo = Math.max(lo, hi - 3);
-  const pad = Math.max(0.05, (hi - lo) * 0.08);
-  lo -= pad;
-  hi += pad;
-  const X = (s: number): number => L + ((w - L - R) * s) / maxStep;
-  const Y = (v: number): number => T + ((hi - v) / (hi - lo)) * (h - T - B);
-  ctx.fillStyle = '#ffffff';
-  ctx.fillRect(L, T, w - L - R, h - T - B);
-  ctx.strokeStyle = '#e2e8f0';
-  ctx.strokeRect(L + 0.5, T + 0.5, w - L - R - 1, h - T - B - 1);
-  ctx.font = '10px system-ui, sans-serif';
-  ctx.fillStyle = MUTED;
-  ctx.textAlign = 'right';
-  ctx.textBaseline = 'middle';
-  const ticks = niceTicks(lo, hi, 4);
-  for (const t of ticks) {
-    ctx.fillText(t.toFixed(Math.max(0, -Math.floor(Math.log10(ticks[1] - ticks[0] || 1)))), L - 4, Y(t));
-    ctx.strokeStyle = '#f1f5f9';
-    ctx.beginPath();
-    ctx.moveTo(L, Y(t));
-    ctx.lineTo(w - R, Y(t));
-    ctx.stroke();
-  }
-  ctx.textAlign = 'center';
-  ctx.textBaseline = 'top';
-  ctx.fillText(`step (0 … ${Math.round(maxStep).toLocaleString('en-US')})`, L + (w - L - R) / 2, h - B + 6);
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(L, T, w - L - R, h - T - B);
-  ctx.clip();
-  if (truth !== null) {
-    ctx.strokeStyle = '#b91c1c';
-    ctx.setLineDash([5, 4]);
-    ctx.beginPath();
-    ctx.moveTo(L, Y(truth));
-    ctx.lineTo(w - R, Y(truth));
-    ctx.stroke();
-    ctx.setLineDash([]);
-  }
-  const line = (a: Float64Array, color: string, width: number): void => {
-    ctx.strokeStyle = color;
-    ctx.lineWidth = width;
-    ctx.beginPath();
-    let started = false;
-    for (let i = 0; i < a.length; i += 2) {
-      if (!Number.isFinite(a[i + 1])) continue;
-      if (!started) ctx.moveTo(X(a[i]), Y(a[i + 1]));
-      else ctx.lineTo(X(a[i]), Y(a[i + 1]));
-      started = true;
-    }
-    ctx.stroke();
-  };
-  line(train, 'rgba(79, 70, 229, 0.35)', 1);
-  line(held, ACCENT, 2);
-  ctx.restore();
-  ctx.lineWidth = 1;
-  ctx.textAlign = 'left';
-}
-
-function niceTicks(lo: number, hi: number, count: number): number[] {
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
-  return out;
 }
 
 /** The hovered point's position at stage k of a path [stages, 2]. */

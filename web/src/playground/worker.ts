@@ -9,8 +9,6 @@ import {
   Coupling,
   createRefBackend,
   deserializeModel,
-  DiagonalScaling,
-  evaluate,
   getToyDataset,
   NiceFlowError,
   NiceModel,
@@ -22,7 +20,6 @@ import {
   Trainer,
   writeNpyF32,
   type Backend,
-  type Bijection,
   type FloatArray,
 } from '../../../src/index.js';
 import { createWasmBackendBrowser } from '../../../src/browser/index.js';
@@ -38,7 +35,6 @@ import {
   type Frame,
   type FromWorker,
   type HeldOut,
-  type HoverView,
   type PgLaw,
   type PgPrior,
   type PgSettings,
@@ -46,6 +42,8 @@ import {
   type StageView,
   type ToWorker,
 } from './protocol.js';
+import { yieldNow } from '../yieldNow.js';
+import { densityGrid, hoverView, layerName, measureHeldOut, priorBox, pushCurve, pushForward, pushInverse, quantileBox, shiftOf, smooth } from './views.js';
 
 interface Scope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -57,14 +55,6 @@ const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postM
 const oneLine = (e: unknown): string => String((e as Error)?.message ?? e).replace(/\s+/g, ' ').trim();
 const say = (level: 'info' | 'error', text: string): void => post({ type: 'message', level, text });
 
-/** A macrotask without setTimeout's clamp. */
-const tick = new MessageChannel();
-const waiting: Array<() => void> = [];
-tick.port1.onmessage = () => waiting.shift()?.();
-const yieldNow = (): Promise<void> => new Promise((resolve) => {
-  waiting.push(resolve);
-  tick.port2.postMessage(null);
-});
 
 // ---- sizes of the views ------------------------------------------------------------------------------------------
 
@@ -72,10 +62,6 @@ const yieldNow = (): Promise<void> => new Promise((resolve) => {
 const SHOWN = 500;
 /** Samples drawn (the same latent draws every frame, so they move smoothly as the model learns). */
 const SAMPLES = 600;
-/** The density map's resolution. */
-const DENSITY_G = 64;
-/** Points along each coupling's m(x₁) curve. */
-const SHIFT_POINTS = 64;
 /**
  * A frame every FRAME_MS while training (~35 a second, so that the page redraws at ≥ 30): each cycle trains for what is left after the views' share
  * (at least MIN_CHUNK_MS). The density map and the held-out number are recomputed less often.
@@ -84,8 +70,6 @@ const FRAME_MS = 28;
 const MIN_CHUNK_MS = 12;
 const DENSITY_MS = 250;
 const HELD_OUT_MS = 2000;
-/** Curve points kept (halved when full). */
-const CURVE_MAX = 600;
 
 // ---- state -------------------------------------------------------------------------------------------------------
 
@@ -137,24 +121,6 @@ let trainMsSteps = 0;
 
 // ---- data ----------------------------------------------------------------------------------------------------------
 
-function dataBox(points: Float32Array): Box {
-  const n = points.length / 2;
-  if (n === 0) return [-4, -4, 4, 4];
-  const xs = new Float32Array(n);
-  const ys = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    xs[i] = points[2 * i];
-    ys[i] = points[2 * i + 1];
-  }
-  xs.sort();
-  ys.sort();
-  const q = (a: Float32Array, p: number): number => a[Math.min(n - 1, Math.max(0, Math.round(p * (n - 1))))];
-  const cx = (q(xs, 0.002) + q(xs, 0.998)) / 2;
-  const cy = (q(ys, 0.002) + q(ys, 0.998)) / 2;
-  const half = Math.max(q(xs, 0.998) - q(xs, 0.002), q(ys, 0.998) - q(ys, 0.002), 0.5) / 2 * 1.22;
-  return [cx - half, cy - half, cx + half, cy + half];
-}
-
 /** Builds the training and held-out points for the settings; throws a one-line NiceFlowError for bad input. */
 function makeData(s: PgSettings, points: Float32Array | null): void {
   if (s.data === 'drawn') {
@@ -171,7 +137,7 @@ function makeData(s: PgSettings, points: Float32Array | null): void {
     heldOutPoints = sampleToy(s.data, HELD_OUT_COUNT, new Rng(s.seed + HELD_OUT_SEED_OFFSET), noise);
     trueLogLik = toyTrueLogLikelihood(s.data, heldOutPoints);
   }
-  box = dataBox(train);
+  box = quantileBox(train, 0.002, 0.5, 1.22, [-4, -4, 4, 4]);
   // The grid over the data's box.
   grid = new Float32Array(GRID_LINES * 2 * GRID_PER_LINE * 2);
   let o = 0;
@@ -284,151 +250,6 @@ function viewInput(points: Float32Array): FloatArray {
   return x;
 }
 
-const layerName = (l: Bijection, k: number, couplings: number): string => {
-  if (l instanceof Coupling) return `coupling ${couplings} · moves ${l.partition.updated[0] === 0 ? 'x' : 'y'}`;
-  if (l instanceof DiagonalScaling) return 'scaling → h';
-  return `layer ${k + 1}`;
-};
-
-// ---- views -------------------------------------------------------------------------------------------------------
-
-/** Pushes `points` [n, 2] through every layer: the positions after each (stage 0: the points), and each layer's log|det|. */
-function pushForward(m: NiceModel, points: Float32Array): { stages: Float32Array[]; logDet: Float64Array[] } {
-  const n = points.length / 2;
-  let cur: FloatArray = viewInput(points);
-  const stages = [points.slice()];
-  const logDet: Float64Array[] = [];
-  for (const layer of m.layers) {
-    const r = layer.forward(cur, n);
-    stages.push(Float32Array.from(r.y.subarray(0, 2 * n)));
-    logDet.push(Float64Array.from(r.logDet.subarray(0, n)));
-    cur = r.y;
-  }
-  return { stages, logDet };
-}
-
-/** Latent draws through each layer's inverse, last layer first: [h, …, x]. */
-function pushInverse(m: NiceModel, h: Float32Array): Float32Array[] {
-  const n = h.length / 2;
-  let cur: FloatArray = viewInput(h);
-  const out = [h.slice()];
-  for (let k = m.layers.length - 1; k >= 0; k--) {
-    cur = m.layers[k].inverse(cur, n);
-    out.push(Float32Array.from(cur.subarray(0, 2 * n)));
-  }
-  return out;
-}
-
-/** A square box around most of the points (2nd to 98th percentile, padded), or `fallback` when they are not finite. */
-function pointsBox(points: Float32Array, fallback: Box): Box {
-  const n = points.length / 2;
-  const xs = new Float32Array(n);
-  const ys = new Float32Array(n);
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const x = points[2 * i];
-    const y = points[2 * i + 1];
-    if (Number.isFinite(x) && Number.isFinite(y)) {
-      xs[m] = x;
-      ys[m++] = y;
-    }
-  }
-  if (m < 4) return fallback;
-  const X = xs.subarray(0, m).sort();
-  const Y = ys.subarray(0, m).sort();
-  const q = (a: Float32Array, p: number): number => a[Math.round(p * (a.length - 1))];
-  const cx = (q(X, 0.02) + q(X, 0.98)) / 2;
-  const cy = (q(Y, 0.02) + q(Y, 0.98)) / 2;
-  const half = Math.max(q(X, 0.98) - q(X, 0.02), q(Y, 0.98) - q(Y, 0.02), 1e-3) / 2 * 1.35;
-  return [cx - half, cy - half, cx + half, cy + half];
-}
-
-/** Moves the kept box a fifth of the way to the new one while training (so the views do not jitter). */
-function smooth(old: Box | undefined, target: Box, jump: boolean): Box {
-  if (!old || jump) return target;
-  const b = old.map((v, i) => v + 0.2 * (target[i] - v)) as Box;
-  return b.every(Number.isFinite) ? b : target;
-}
-
-/** The prior's box: ±3.5 standard deviations. */
-function priorBox(m: NiceModel): Box {
-  const r = 3.5 * m.prior.std;
-  return [-r, -r, r, r];
-}
-
-/** m(x₁) of coupling `layer` over the kept coordinate's range in `inBox`: forward of (x₁, 0) gives y₂ = t, logDet ℓ. */
-function shiftOf(layer: Coupling, inBox: Box): ShiftView {
-  const kept = layer.partition.kept[0] as 0 | 1;
-  const lo = inBox[kept];
-  const hi = inBox[kept + 2];
-  const pts = new Float32Array(SHIFT_POINTS * 2);
-  const at = new Float32Array(SHIFT_POINTS);
-  for (let i = 0; i < SHIFT_POINTS; i++) {
-    at[i] = lo + ((hi - lo) * i) / (SHIFT_POINTS - 1);
-    pts[2 * i + kept] = at[i];
-  }
-  const r = layer.forward(viewInput(pts), SHIFT_POINTS);
-  const shift = new Float32Array(SHIFT_POINTS);
-  const logScale = new Float32Array(SHIFT_POINTS);
-  for (let i = 0; i < SHIFT_POINTS; i++) {
-    shift[i] = r.y[2 * i + 1 - kept];
-    logScale[i] = r.logDet[i];
-  }
-  return { kept, at, shift, logScale };
-}
-
-function densityGrid(m: NiceModel): Frame['density'] {
-  const g = DENSITY_G;
-  const pts = new Float32Array(g * g * 2);
-  for (let r = 0; r < g; r++) {
-    const y = box[3] - ((r + 0.5) * (box[3] - box[1])) / g;
-    for (let c = 0; c < g; c++) {
-      pts[2 * (r * g + c)] = box[0] + ((c + 0.5) * (box[2] - box[0])) / g;
-      pts[2 * (r * g + c) + 1] = y;
-    }
-  }
-  const lp = m.logProb(viewInput(pts), g * g);
-  return { g, box: [...box] as Box, logp: Float32Array.from(lp) };
-}
-
-function hoverView(m: NiceModel, p: [number, number]): HoverView {
-  const point = Float32Array.of(p[0], p[1]);
-  const { stages, logDet } = pushForward(m, point);
-  const path = new Float32Array(stages.length * 2);
-  stages.forEach((s, i) => path.set(s, 2 * i));
-  const h = stages[stages.length - 1];
-  const prior: [number, number] = [m.prior.logDensity(h[0]), m.prior.logDensity(h[1])];
-  const dets = logDet.map((d) => d[0]);
-  const total = prior[0] + prior[1] + dets.reduce((a, b) => a + b, 0);
-  const logProb = m.logProb(viewInput(point), 1)[0];
-  return { path, logDet: dets, prior, total, logProb };
-}
-
-/** The held-out mean log-likelihood (the library's evaluate) and its split into the prior term and each layer's log|det|. */
-async function measureHeldOut(m: NiceModel, step: number): Promise<HeldOut> {
-  const n = heldOutPoints.length / 2;
-  const r = await evaluate(m, { values: heldOutPoints, count: n, dim: 2 }, { rng: new Rng(0), batchSize: 2000 });
-  const { stages, logDet } = pushForward(m, heldOutPoints);
-  const h = stages[stages.length - 1];
-  let prior = 0;
-  for (let i = 0; i < 2 * n; i++) prior += m.prior.logDensity(h[i]);
-  const mean = (a: Float64Array): number => a.reduce((s, v) => s + v, 0) / n;
-  return { value: r.logLikelihood, stdError: r.stdError, n, step, prior: prior / n, logDet: logDet.map(mean) };
-}
-
-function pushCurve(list: number[], step: number, value: number): void {
-  list.push(step, value);
-  if (list.length >= 2 * CURVE_MAX) {
-    // Keep every other point (the last one too).
-    const kept: number[] = [];
-    for (let i = 0; i < list.length; i += 4) kept.push(list[i], list[i + 1]);
-    if (kept[kept.length - 2] !== list[list.length - 2]) kept.push(list[list.length - 2], list[list.length - 1]);
-    list.length = 0;
-    list.push(...kept);
-  }
-}
-
-/** Computes and posts a frame (on the weight average); `force` recomputes the density and the held-out number now. */
 async function sendFrame(force: boolean): Promise<void> {
   if (trainer) await averaged(() => computeFrame(force));
 }
@@ -441,7 +262,7 @@ async function computeFrame(force: boolean): Promise<void> {
   const step = trainer.step;
   if (force || now - lastHeldOut >= HELD_OUT_MS) {
     if (!heldOut || heldOut.step !== step) {
-      heldOut = await measureHeldOut(m, step);
+      heldOut = await measureHeldOut(m, heldOutPoints, step, viewInput);
       if (m !== model) return; // replaced meanwhile
       pushCurve(heldOutCurve, step, heldOut.value);
     }
@@ -449,15 +270,15 @@ async function computeFrame(force: boolean): Promise<void> {
   }
   let newDensity: Frame['density'] = null;
   if (force || now - lastDensity >= DENSITY_MS || !density) {
-    density = densityGrid(m);
+    density = densityGrid(m, box, viewInput);
     newDensity = density;
     lastDensity = now;
   }
   const n = Math.min(SHOWN, train.length / 2);
   const shown = train.subarray(0, 2 * n);
   const jump = !running;
-  const fw = pushForward(m, shown);
-  const gridStages = pushForward(m, grid).stages;
+  const fw = pushForward(m, shown, viewInput);
+  const gridStages = pushForward(m, grid, viewInput).stages;
   const L = m.layers.length;
   const stages: StageView[] = [];
   let couplingNo = 0;
@@ -470,18 +291,18 @@ async function computeFrame(force: boolean): Promise<void> {
       name = layerName(l, k - 1, couplingNo);
       names.push(name);
     }
-    const target = k === 0 ? box : k === L && m.scaling ? priorBox(m) : pointsBox(fw.stages[k], box);
+    const target = k === 0 ? box : k === L && m.scaling ? priorBox(m) : quantileBox(fw.stages[k], 0.02, 1e-3, 1.35, box);
     stageBoxes[k] = smooth(stageBoxes[k], target, jump);
     stages.push({ name, box: stageBoxes[k], points: fw.stages[k], grid: gridStages[k] });
   }
   const shifts: ShiftView[] = [];
   m.layers.forEach((l, k) => {
-    if (l instanceof Coupling) shifts.push(shiftOf(l, stageBoxes[k]));
+    if (l instanceof Coupling) shifts.push(shiftOf(l, stageBoxes[k], viewInput));
   });
-  const inv = pushInverse(m, latentDraws);
+  const inv = pushInverse(m, latentDraws, viewInput);
   const inverse: StageView[] = inv.map((points, j) => {
     const name = j === 0 ? 'h ~ prior' : j === L ? 'x (samples)' : `${names[L - j]}⁻¹`;
-    const target = j === 0 ? priorBox(m) : j === L ? box : pointsBox(points, box);
+    const target = j === 0 ? priorBox(m) : j === L ? box : quantileBox(points, 0.02, 1e-3, 1.35, box);
     inverseBoxes[j] = smooth(inverseBoxes[j], target, jump);
     return { name, box: inverseBoxes[j], points, grid: new Float32Array(0) };
   });
@@ -515,7 +336,7 @@ async function computeFrame(force: boolean): Promise<void> {
     inverse,
     layerLogDet,
     layerNames: names,
-    hover: hover ? hoverView(m, hover) : null,
+    hover: hover ? hoverView(m, hover, viewInput) : null,
     prior: s.prior,
     priorStd: m.prior.std,
   };

@@ -14,14 +14,7 @@ export const oneLine = (e: unknown): string => String((e as Error)?.message ?? e
 
 // ---- yielding and cancelling ------------------------------------------------------------------------------------
 
-/** A macrotask without setTimeout's 4 ms clamp, so a loop that yields every step stays fast. */
-const tick = new MessageChannel();
-const waiting: Array<() => void> = [];
-tick.port1.onmessage = () => waiting.shift()?.();
-export const yieldNow = (): Promise<void> => new Promise((resolve) => {
-  waiting.push(resolve);
-  tick.port2.postMessage(null);
-});
+export { yieldNow } from '../yieldNow.js';
 
 export class Cancelled extends Error {}
 /** Requests asked to stop, with the reason given to the page. */
