@@ -4,6 +4,7 @@ import { batch, signal } from '@preact/signals';
 import type { EpochLogEntry } from '../../src/index.js';
 import { CallError, ComputeClient, type WorkerEvent } from './client.js';
 import type { BackendInfo, CallType, DatasetEntry, Manifest, ModelInfo, ServedModel, TrainState } from './protocol.js';
+import { readBody } from './readBody.js';
 import { readUrlState, writeUrlState } from './urlState.js';
 
 export interface Notice {
@@ -225,41 +226,6 @@ export async function start(): Promise<void> {
 /** The largest model download the page accepts (the browser's memory for a model's weights is 4 GiB at most). */
 const MAX_MODEL_BYTES = 2 ** 31;
 
-/** Reads a response body with a size limit and a check that it all arrived (Content-Length). */
-async function readBody(res: Response, name: string, onBytes?: (received: number, total: number | null) => void): Promise<ArrayBuffer> {
-  const length = Number(res.headers.get('content-length'));
-  const total = res.headers.get('content-length') !== null && Number.isSafeInteger(length) && !res.headers.get('content-encoding') ? length : null;
-  if (total !== null && total > MAX_MODEL_BYTES) throw new Error(`${name} is ${(total / 2 ** 30).toFixed(1)} GiB: too large for a model in the browser`);
-  if (!res.body) return res.arrayBuffer();
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    let part: ReadableStreamReadResult<Uint8Array>;
-    try {
-      part = await reader.read();
-    } catch (e) {
-      throw new Error(`${name}: the download broke off after ${received.toLocaleString('en-US')} bytes (${messageOf(e)})`);
-    }
-    if (part.done) break;
-    received += part.value.length;
-    if (received > MAX_MODEL_BYTES) {
-      void reader.cancel();
-      throw new Error(`${name} is over 2 GiB: too large for a model in the browser`);
-    }
-    chunks.push(part.value);
-    onBytes?.(received, total);
-  }
-  if (total !== null && received !== total) throw new Error(`${name}: the download is truncated (${received.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} bytes)`);
-  const out = new Uint8Array(received);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out.buffer;
-}
-
 /** Downloads a served or gallery model and makes it the active model; the link then names it. */
 export async function loadServedModel(entry: ServedModel): Promise<void> {
   // Its test set is chosen first: the Model panel evaluates a new model as soon as it arrives.
@@ -284,11 +250,11 @@ export async function loadModelFromUrl(url: string, name: string, served: Served
       throw new Error(`${name}: cannot download it (${messageOf(e)})`);
     }
     if (!res.ok) throw new Error(`${name}: the server answered ${res.status}`);
-    const bytes = await readBody(res, name, (got, total) => {
+    const bytes = await readBody(res, name, { maxBytes: MAX_MODEL_BYTES, tooLarge: 'too large for a model in the browser' }, (got, total) => {
       if (mine === loadTicket) modelLoading.value = `downloading ${name}… ${(got / 2 ** 20).toFixed(1)}${total ? ` of ${(total / 2 ** 20).toFixed(1)}` : ''} MB`;
     });
     if (mine !== loadTicket) return false; // another model was asked for meanwhile
-    return await loadModelBytes(bytes, name, served, mine);
+    return await loadModelBytes(bytes.buffer, name, served, mine);
   } catch (e) {
     if (mine === loadTicket) modelMessage.value = messageOf(e);
     return false;

@@ -1,12 +1,11 @@
 // Data sets in the Worker: IDX image files fetched from the host (gzipped or not), parsed once and kept for the
 // Worker's lifetime; splits by the library's rule (splitDataset: the last 10,000 training images validate).
-import { gunzip, imageDatasetFromDims, isGzip, NiceFlowError, parseIdx, splitDataset, type ImageDataset, type Split } from '../../../src/index.js';
+import { gunzip, GUNZIP_MAX_BYTES, imageDatasetFromDims, isGzip, NiceFlowError, parseIdx, splitDataset, type ImageDataset, type Split } from '../../../src/index.js';
 import type { DatasetEntry } from '../protocol.js';
+import { readBody, type OnBytes } from '../readBody.js';
 
 /** Images held out from the end of the training file for validation: the CLI's default. */
 export const VALID_SIZE = 10000;
-
-export type OnBytes = (received: number, total: number | null) => void | Promise<void>;
 
 const message = (e: unknown): string => String((e as Error)?.message ?? e).replace(/\s+/g, ' ').trim();
 
@@ -18,26 +17,12 @@ async function fetchBytes(url: string, what: string, onBytes?: OnBytes): Promise
     throw new NiceFlowError(`${what}: cannot fetch ${url} (${message(e)})`);
   }
   if (!res.ok) throw new NiceFlowError(`${what}: ${url} answered ${res.status} ${res.statusText}`.trim());
-  const length = Number(res.headers.get('content-length'));
-  const total = Number.isFinite(length) && length > 0 ? length : null;
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    await onBytes?.(received, total === null ? null : Math.max(total, received));
+  // The same cap as the library's gunzip: a data file beyond it could not be unpacked either.
+  try {
+    return await readBody(res, what, { maxBytes: GUNZIP_MAX_BYTES, tooLarge: 'too large a data file for the page' }, onBytes);
+  } catch (e) {
+    throw new NiceFlowError(message(e));
   }
-  const out = new Uint8Array(received);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** The library's gunzip (a hard cap on the output, so a gzip bomb stops with an error), its message naming the file. */
