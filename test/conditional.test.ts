@@ -229,38 +229,52 @@ describe('inpainting towards a class', () => {
 });
 
 describe('the classification term', () => {
-  it('hybridGradient is the gradient of −(1/n) Σ [log p(x|y) + λ log p(y|x)] (float64 finite differences, every parameter tensor)', () => {
-    const model = movedModel({ ...FLAT, classPrior: [0.2, 0.3, 0.5] }, 4);
-    const n = 5;
-    const x = Float64Array.from(randn(n * 16, 8, 0.2), (v) => 0.5 + v);
-    const labels = [0, 2, 1, 1, 2];
-    const lambda = 0.7;
-    // The loss through the independent path: every class's log-likelihood, Bayes' rule.
-    const loss = (): number => {
-      const ll = classLogLikelihoods(model, x, n);
-      const { marginal } = classPosterior(ll, n, classLogPrior(model));
+  // A multi-scale flow: its label read at the end of the last level, on half the latent (the other half left at the split).
+  const coupling = { type: 'coupling', law: 'affine', partition: 'channels', network: 'conv', hidden: 3, depth: 1 };
+  const MULTI: NiceConfig = {
+    dim: 16, prior: 'logistic', shape: [1, 4, 4], classes: 3,
+    flow: [{ type: 'logit', alpha: 0.05 }, { type: 'squeeze' }, { type: 'actnorm' }, coupling, { type: 'split' }, { type: 'actnorm' }, coupling, { type: 'context-affine', context: 3 }],
+  };
+  for (const [name, config] of [['a flat model', FLAT], ['a multi-scale model (the label in its last level)', MULTI]] as const) {
+    it(`hybridGradient is the gradient of −(1/n) Σ [log p(x|y) + λ log p(y|x)] for ${name} (float64 finite differences, every parameter tensor)`, () => {
+      const model = movedModel({ ...config, classPrior: [0.2, 0.3, 0.5] }, 4);
+      const n = 5;
+      const x = Float64Array.from(randn(n * 16, 8, 0.2), (v) => 0.5 + v);
+      const labels = [0, 2, 1, 1, 2];
+      const lambda = 0.7;
       const logPrior = classLogPrior(model);
-      let s = 0;
-      for (let i = 0; i < n; i++) s += ll[i * 3 + labels[i]] + lambda * (ll[i * 3 + labels[i]] + logPrior[labels[i]] - marginal[i]);
-      return -s / n;
-    };
-    const r = hybridGradient(model, x, n, labels, lambda, hybridScratch(model));
-    const ll = classLogLikelihoods(model, x, n);
-    const cond = labels.reduce((a, y, i) => a + ll[i * 3 + y], 0) / n;
-    assert.ok(Math.abs(r.conditional - cond) < 1e-9 * Math.abs(cond), `mean log p(x|y) ${r.conditional} vs ${cond}`);
-    assert.ok(r.classLogProb < 0);
-    const grads = model.params.map((p) => Float64Array.from(p.grad));
-    for (const [k, p] of model.params.entries()) {
-      const step = Math.max(1, Math.floor(p.data.length / 12));
-      let checked = 0;
-      for (let i = 0; i < p.data.length; i += step) {
-        const num = numericGrad(p.data, i, loss);
-        assert.ok(Math.abs(grads[k][i] - num) <= 1e-6 + 1e-5 * Math.abs(num), `${p.name}[${i}]: ${grads[k][i]} vs ${num}`);
-        if (num !== 0) checked++;
+      // The loss through the independent path: the whole flow once per class, then Bayes' rule.
+      const perClass = (): Float64Array => {
+        const ll = new Float64Array(n * 3);
+        for (let k = 0; k < 3; k++) model.logProb(x, n, oneHot(new Array(n).fill(k), 3)).forEach((v, i) => (ll[i * 3 + k] = v));
+        return ll;
+      };
+      const loss = (): number => {
+        const ll = perClass();
+        const { marginal } = classPosterior(ll, n, logPrior);
+        let s = 0;
+        for (let i = 0; i < n; i++) s += ll[i * 3 + labels[i]] + lambda * (ll[i * 3 + labels[i]] + logPrior[labels[i]] - marginal[i]);
+        return -s / n;
+      };
+      const ll = perClass();
+      assertAllClose(classLogLikelihoods(model, x, n), ll, 1e-9, 1e-9, 'classLogLikelihoods (the flow before the label once) = one pass per class');
+      const r = hybridGradient(model, x, n, labels, lambda, hybridScratch(model));
+      const cond = labels.reduce((a, y, i) => a + ll[i * 3 + y], 0) / n;
+      assert.ok(Math.abs(r.conditional - cond) < 1e-9 * Math.abs(cond), `mean log p(x|y) ${r.conditional} vs ${cond}`);
+      assert.ok(r.classLogProb < 0);
+      const grads = model.params.map((p) => Float64Array.from(p.grad));
+      for (const [k, p] of model.params.entries()) {
+        const step = Math.max(1, Math.floor(p.data.length / 12));
+        let checked = 0;
+        for (let i = 0; i < p.data.length; i += step) {
+          const num = numericGrad(p.data, i, loss);
+          assert.ok(Math.abs(grads[k][i] - num) <= 1e-6 + 1e-5 * Math.abs(num), `${p.name}[${i}]: ${grads[k][i]} vs ${num}`);
+          if (num !== 0) checked++;
+        }
+        assert.ok(checked > 0, `${p.name}: some gradient is non-zero`);
       }
-      assert.ok(checked > 0, `${p.name}: some gradient is non-zero`);
-    }
-  });
+    });
+  }
 
   it('with λ = 0 it is the plain likelihood gradient', () => {
     const model = movedModel(FLAT, 5);

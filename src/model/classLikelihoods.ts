@@ -1,9 +1,11 @@
+import type { Backend } from '../core/Backend.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Bijection } from '../flows/Bijection.js';
 import { Chain } from '../flows/Chain.js';
 import { ContextAffine } from '../flows/ContextAffine.js';
 import { Coupling } from '../flows/Coupling.js';
+import { Prefix } from '../flows/Prefix.js';
 import { priorLogProb } from '../priors/Prior.js';
 import type { NiceModel } from './NiceModel.js';
 
@@ -31,20 +33,24 @@ export function classLogLikelihoods(model: NiceModel, x: FloatArray, n: number, 
     // Only the last layer reads the label: the flow before it runs once, the last layer and the prior once per class.
     model.checkContext(c, n);
     const D = model.dim;
-    let h: FloatArray = x;
-    const headLogDet = new Float64Array(n);
-    for (const layer of split.head) {
-      const r = layer.forward(h, n);
-      for (let i = 0; i < n; i++) headLogDet[i] += r.logDet[i];
-      h = r.y;
+    const P = split.width;
+    const { y: h, logDet: headLogDet } = split.head ? split.head.forward(x, n) : { y: x, logDet: new Float64Array(n) };
+    // What does not depend on the class: the head's log-determinant and the prior on the values past the last level.
+    const base = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = headLogDet[i];
+      for (let d = P; d < D; d++) s += model.prior.logDensity(h[i * D + d]);
+      base[i] = s;
     }
+    const hp = P === D ? h : new Float64Array(n * P);
+    if (P < D) for (let i = 0; i < n; i++) for (let d = 0; d < P; d++) hp[i * P + d] = h[i * D + d];
     const lp = new Float64Array(n);
     for (let k = 0; k < K; k++) {
       c.fill(0, 0, n * K);
       for (let i = 0; i < n; i++) c[i * K + k] = 1;
-      const { y, logDet } = split.last.forward(h, n, c);
-      priorLogProb(model.prior, y, n, D, lp);
-      for (let i = 0; i < n; i++) out[i * K + k] = lp[i] + logDet[i] + headLogDet[i];
+      const { y, logDet } = split.last.forward(hp, n, c);
+      priorLogProb(model.prior, y, n, P, lp);
+      for (let i = 0; i < n; i++) out[i * K + k] = lp[i] + logDet[i] + base[i];
     }
     return out;
   }
@@ -97,19 +103,58 @@ export function predictClasses(model: NiceModel, x: FloatArray, n: number): Int3
   return classPosterior(classLogLikelihoods(model, x, n), n, classLogPrior(model)).predicted;
 }
 
-/** Chains opened up (not splits: a Prefix is one layer here), data side first. */
-function chainLayers(b: Bijection): Bijection[] {
-  return b instanceof Chain ? b.layers.flatMap(chainLayers) : [b];
+/** The layer a bijection applies last: a chain's last layer, a split's (Prefix) inner's last layer, opened up. */
+function lastLeaf(b: Bijection): Bijection {
+  if (b instanceof Chain) return lastLeaf(b.layers[b.layers.length - 1]);
+  if (b instanceof Prefix) return lastLeaf(b.inner);
+  return b;
 }
 
 /**
- * When the model's only context-reading layer is its last (a ContextAffine: the label moves and scales the prior,
- * as `train --conditional` builds it), the layers before it and that layer; else null.
+ * `b` without the layer it applies last (`lastLeaf`): the same layers (parameters and buffers shared) in new Chain
+ * and Prefix wrappers; null when nothing is left (the identity).
  */
-export function priorCondition(model: NiceModel): { head: Bijection[]; last: ContextAffine } | null {
-  const layers = chainLayers(model.flow);
-  const last = layers[layers.length - 1];
-  if (!(last instanceof ContextAffine)) return null;
-  if (model.layers.filter((l) => l instanceof ContextAffine || (l instanceof Coupling && l.contextSize > 0)).length !== 1) return null;
-  return { head: layers.slice(0, -1), last };
+function withoutLastLeaf(backend: Backend, b: Bijection): Bijection | null {
+  if (b instanceof Chain) {
+    const rest = withoutLastLeaf(backend, b.layers[b.layers.length - 1]);
+    const layers = [...b.layers.slice(0, -1), ...(rest ? [rest] : [])];
+    return layers.length === 0 ? null : layers.length === 1 ? layers[0] : new Chain(backend, layers);
+  }
+  if (b instanceof Prefix) {
+    const inner = withoutLastLeaf(backend, b.inner);
+    return inner ? new Prefix(backend, b.dim, inner) : null;
+  }
+  return null;
+}
+
+/**
+ * How a model reads its label when the only layer that reads it is the one it applies last (a ContextAffine: the label
+ * moves and scales the prior, as `train --conditional` builds it; in a multi-scale flow it sits at the end of the last
+ * level and covers that level's latent only):
+ * - `head`: the flow without that layer (null: the identity), run once for every class;
+ * - `last`: that layer, on the first `width` values of the head's output;
+ * - `width` = last.dim; the other values of the latent (what earlier levels let go) reach the prior as they are.
+ * Null for any other model. Built once per model.
+ */
+export interface PriorCondition {
+  head: Bijection | null;
+  last: ContextAffine;
+  width: number;
+}
+
+/** Per flow (a model's flow is rebuilt when its whitening is set), so a stale head is never used. */
+const conditions = new WeakMap<Bijection, PriorCondition | null>();
+
+/** The model's {@link PriorCondition}, or null when its label is read elsewhere (or it has none). */
+export function priorCondition(model: NiceModel): PriorCondition | null {
+  const flow = model.flow;
+  let found = conditions.get(flow);
+  if (found !== undefined) return found;
+  const last = lastLeaf(flow);
+  const readers = model.layers.filter((l) => l instanceof ContextAffine || (l instanceof Coupling && l.contextSize > 0));
+  found = last instanceof ContextAffine && readers.length === 1 && readers[0] === last
+    ? { head: withoutLastLeaf(model.backend, flow), last, width: last.dim }
+    : null;
+  conditions.set(flow, found);
+  return found;
 }

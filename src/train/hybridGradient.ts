@@ -5,6 +5,8 @@ import { classLogPrior, priorCondition } from '../model/classLikelihoods.js';
 import type { NiceModel } from '../model/NiceModel.js';
 import { Workspace } from '../nn/Workspace.js';
 
+const NEEDS_PRIOR_CONDITION = 'the classification term needs a class-conditional model whose label only its last layer reads (train --conditional)';
+
 /** Scratch of {@link hybridGradient}, reused across steps (grown to the largest batch). */
 export interface HybridScratch {
   ll: Float64Array;
@@ -12,7 +14,7 @@ export interface HybridScratch {
   dh: Float64Array;
   /** dL/dh on the backend, for the backward through the flow before the last layer. */
   dhBackend: Workspace;
-  /** Per class: ℓ_k, exp(ℓ_k) and t_k [K, D] each. */
+  /** Per class: ℓ_k, exp(ℓ_k) and t_k [K, P] each (P: the last layer's width). */
   ell: Float64Array;
   scale: Float64Array;
   shift: Float64Array;
@@ -33,7 +35,8 @@ export interface HybridScratch {
  * the likelihood classifier sharper). Since d log p(y|x) = d log p(x|y) − Σ_k p(k|x) d log p(x|k), the gradient is
  * that of −Σ_i Σ_k w_ik log p(x_i | k) with w_ik = ((1 + λ)[k = y_i] − λ p(k | x_i)) / n. The flow before the last
  * layer runs forward and backward once (its log-det weight is Σ_k w_ik = 1/n per row); the last layer and the prior
- * are evaluated for every class here, in float64; the gradient skips classes whose weight is below 1e-9/n (a posterior
+ * are evaluated for every class here, in float64 (in a multi-scale flow the last layer covers the last level's values
+ * only; the values earlier levels let go reach the prior the same for every class); the gradient skips classes whose weight is below 1e-9/n (a posterior
  * that rules them out).
  *
  * Writes every parameter's `grad`; returns the batch's mean log p(x_i | y_i) and mean log p(y_i | x_i).
@@ -41,8 +44,11 @@ export interface HybridScratch {
 export function hybridGradient(model: NiceModel, x: FloatArray, n: number, labels: ArrayLike<number>, classWeight: number, scratch: HybridScratch): { conditional: number; classLogProb: number } {
   const split = priorCondition(model);
   const K = model.config.classes;
-  if (!split || !K) throw new NiceFlowError('the classification term needs a class-conditional model whose label only its last layer reads (train --conditional)');
+  if (!split || !K) throw new NiceFlowError(NEEDS_PRIOR_CONDITION);
   const D = model.dim;
+  // The last layer acts on the first P values of the latent (all of them in a flat model; the last level's in a
+  // multi-scale one); the other D − P reach the prior as they are, the same for every class.
+  const P = split.width;
   const S = LOG_SCALE_BOUND;
   const prior = model.prior;
   const last = split.last;
@@ -53,27 +59,28 @@ export function hybridGradient(model: NiceModel, x: FloatArray, n: number, label
   if (scratch.dh.length < n * D) scratch.dh = new Float64Array(n * D);
   const { ll, headLogDet, dh, gradW, gradB, ell, scale, shift, w, logPrior } = scratch;
 
-  // The flow before the last layer, once.
+  // The flow before the last layer, once; with it the class-independent part of log p(x | k).
   let h: FloatArray = x;
   headLogDet.fill(0, 0, n);
-  for (const layer of split.head) {
-    const r = layer.forward(h, n);
-    for (let i = 0; i < n; i++) headLogDet[i] += r.logDet[i];
+  if (split.head) {
+    const r = split.head.forward(x, n);
+    for (let i = 0; i < n; i++) headLogDet[i] = r.logDet[i];
     h = r.y;
   }
-  // log p(x_i | k) for every class: y = h ⊙ exp(ℓ_k) + t_k with [a_k | t_k] = W[:, k] + b (one-hot context).
+  for (let i = 0; i < n; i++) for (let d = P; d < D; d++) headLogDet[i] += prior.logDensity(h[i * D + d]);
+  // log p(x_i | k) for every class: y = h ⊙ exp(ℓ_k) + t_k on the first P values, [a_k | t_k] = W[:, k] + b.
   for (let k = 0; k < K; k++) {
     let logDetK = 0;
-    for (let d = 0; d < D; d++) {
+    for (let d = 0; d < P; d++) {
       const l = S * Math.tanh((W[d * K + k] + b[d]) / S);
-      ell[k * D + d] = l;
-      scale[k * D + d] = Math.exp(l);
-      shift[k * D + d] = W[(D + d) * K + k] + b[D + d];
+      ell[k * P + d] = l;
+      scale[k * P + d] = Math.exp(l);
+      shift[k * P + d] = W[(P + d) * K + k] + b[P + d];
       logDetK += l;
     }
     for (let i = 0; i < n; i++) {
       let s = headLogDet[i] + logDetK;
-      for (let d = 0; d < D; d++) s += prior.logDensity(h[i * D + d] * scale[k * D + d] + shift[k * D + d]);
+      for (let d = 0; d < P; d++) s += prior.logDensity(h[i * D + d] * scale[k * P + d] + shift[k * P + d]);
       ll[i * K + k] = s;
     }
   }
@@ -98,29 +105,30 @@ export function hybridGradient(model: NiceModel, x: FloatArray, n: number, label
       const wk = w[k];
       // A class the posterior rules out (weight below 1e-9 of a label's) adds nothing measurable: skipped.
       if (Math.abs(wk) * n < 1e-9) continue;
-      for (let d = 0; d < D; d++) {
-        const e = scale[k * D + d];
+      for (let d = 0; d < P; d++) {
+        const e = scale[k * P + d];
         const hv = h[i * D + d];
-        const g = prior.score(hv * e + shift[k * D + d]); // d log p / dy
+        const g = prior.score(hv * e + shift[k * P + d]); // d log p / dy
         dh[i * D + d] -= wk * g * e;
-        const th = ell[k * D + d] / S;
+        const th = ell[k * P + d] / S;
         const da = -wk * (g * hv * e + 1) * (1 - th * th);
         const dt = -wk * g;
         gradW[d * K + k] += da;
-        gradW[(D + d) * K + k] += dt;
+        gradW[(P + d) * K + k] += dt;
         gradB[d] += da;
-        gradB[D + d] += dt;
+        gradB[P + d] += dt;
       }
     }
+    // The values past the last level: Σ_k w_ik = 1/n of the prior's score.
+    for (let d = P; d < D; d++) dh[i * D + d] = -prior.score(h[i * D + d]) / n;
   }
   last.weight.grad.set(gradW);
   last.bias.grad.set(gradB);
   // Back through the flow before the last layer, its log-determinants weighted −1/n (Σ_k w_ik = 1/n).
-  let cur: FloatArray = scratch.dhBackend.get(n);
-  for (let i = 0; i < n * D; i++) cur[i] = dh[i];
-  for (let j = split.head.length - 1; j >= 0; j--) {
-    const r = split.head[j].backward(cur, -1 / n, true, j > 0);
-    if (j > 0) cur = r!;
+  if (split.head) {
+    const cur = scratch.dhBackend.get(n);
+    for (let i = 0; i < n * D; i++) cur[i] = dh[i];
+    split.head.backward(cur, -1 / n, true, false);
   }
   return { conditional: conditional / n, classLogProb: classLogProb / n };
 }
@@ -128,12 +136,13 @@ export function hybridGradient(model: NiceModel, x: FloatArray, n: number, label
 /** Empty scratch for {@link hybridGradient} on a model (its last layer's weight and bias sizes). */
 export function hybridScratch(model: NiceModel): HybridScratch {
   const split = priorCondition(model);
-  if (!split) throw new NiceFlowError('the classification term needs a class-conditional model whose label only its last layer reads (train --conditional)');
+  if (!split) throw new NiceFlowError(NEEDS_PRIOR_CONDITION);
   const K = split.last.contextSize;
   const D = model.dim;
+  const P = split.width;
   return {
     ll: new Float64Array(0), headLogDet: new Float64Array(0), dh: new Float64Array(0), dhBackend: new Workspace(model.backend, D),
-    ell: new Float64Array(K * D), scale: new Float64Array(K * D), shift: new Float64Array(K * D), w: new Float64Array(K), logPrior: classLogPrior(model),
+    ell: new Float64Array(K * P), scale: new Float64Array(K * P), shift: new Float64Array(K * P), w: new Float64Array(K), logPrior: classLogPrior(model),
     gradW: new Float64Array(split.last.weight.data.length), gradB: new Float64Array(split.last.bias.data.length),
   };
 }
