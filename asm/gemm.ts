@@ -103,12 +103,71 @@ function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, rows: i32, col
   storeTile(c, <usize>ldc * 4, rows, 0, cols, !overwrite, c00, c01, c10, c11, c20, c21, c30, c31, tmp);
 }
 
+/** Up to this many columns of C, gemm skips the packing (see gemmSkinny). */
+const SKINNY_N: i32 = 2;
+
+/**
+ * gemm for C with one or two columns (a coupling network's output layer in 2-D, its gradient to a one-value input):
+ * packing op(A) into panels and padding op(B) to 8 columns would cost more than the product, so each column of C is
+ * computed directly. Column j of op(B) goes to `scratch` (contiguous), then either C[i, j] = dot(A row i, that column)
+ * (A not transposed: rows contiguous) or C[:, j] = Σ_k A row k · op(B)[k, j] (A transposed: A's rows are op(A)'s
+ * columns, contiguous in i), accumulated in `scratch` after the column (gemm uses it when both fit in the scratch).
+ */
+function gemmSkinny(transA: bool, transB: bool, M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, accumulate: bool, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  const col = scratch;
+  const acc = scratch + (<usize>((K + 3) & ~3)) * 4;
+  for (let j = n0; j < n1; j++) {
+    // op(B)[:, j]: row j of B when transposed ([N, K]), else column j of B ([K, N]).
+    for (let k = 0; k < K; k++) store<f32>(col + <usize>k * 4, transB ? load<f32>(b + <usize>(j * K + k) * 4) : load<f32>(b + <usize>(k * N + j) * 4));
+    if (!transA) {
+      const K4 = K & ~3;
+      for (let i = m0; i < m1; i++) {
+        const row = a + <usize>(i * K) * 4;
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+        let k = 0;
+        for (; k + 8 <= K4; k += 8) {
+          s0 = madd(v128.load(row + <usize>k * 4), v128.load(col + <usize>k * 4), s0);
+          s1 = madd(v128.load(row + <usize>k * 4, 16), v128.load(col + <usize>k * 4, 16), s1);
+        }
+        for (; k < K4; k += 4) s0 = madd(v128.load(row + <usize>k * 4), v128.load(col + <usize>k * 4), s0);
+        const v = f32x4.add(s0, s1);
+        let sum = f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+        for (; k < K; k++) sum += load<f32>(row + <usize>k * 4) * load<f32>(col + <usize>k * 4);
+        const cp = c + <usize>(i * N + j) * 4;
+        store<f32>(cp, accumulate ? load<f32>(cp) + sum : sum);
+      }
+    } else {
+      // op(A)[i, k] = A[k, i]: C[m0:m1, j] = Σ_k op(B)[k, j] · A[k, m0:m1].
+      const mc = m1 - m0;
+      const M4 = mc & ~3;
+      for (let i = 0; i < mc; i++) store<f32>(acc + <usize>i * 4, 0);
+      for (let k = 0; k < K; k++) {
+        const bkj = load<f32>(col + <usize>k * 4);
+        const w = f32x4.splat(bkj);
+        const row = a + <usize>(k * M + m0) * 4;
+        let i = 0;
+        for (; i < M4; i += 4) v128.store(acc + <usize>i * 4, madd(v128.load(row + <usize>i * 4), w, v128.load(acc + <usize>i * 4)));
+        for (; i < mc; i++) store<f32>(acc + <usize>i * 4, load<f32>(acc + <usize>i * 4) + load<f32>(row + <usize>i * 4) * bkj);
+      }
+      for (let i = 0; i < mc; i++) {
+        const cp = c + <usize>((m0 + i) * N + j) * 4;
+        const v = load<f32>(acc + <usize>i * 4);
+        store<f32>(cp, accumulate ? load<f32>(cp) + v : v);
+      }
+    }
+  }
+}
+
 /**
  * The block rows [m0, m1) × columns [n0, n1) of C[M,N] (+)= op(A)[M,K]·op(B)[K,N] (see Backend.gemm). K must be ≥ 1.
  * `scratch` holds SCRATCH_BYTES for this thread. Threads split C by rows or by columns: by columns, each packs only
  * its own part of op(B) (the larger operand when N > M, as in a batch-200 forward pass).
  */
 export function gemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, accumulate: i32, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (n1 - n0 <= SKINNY_N && ((K + 3) & ~3) + (m1 - m0) <= SCRATCH_BYTES / 4) {
+    gemmSkinny(transA != 0, transB != 0, M, N, K, a, b, c, accumulate != 0, m0, m1, n0, n1, scratch);
+    return;
+  }
   const ap = scratch;
   const bp = scratch + <usize>(MC * KC) * 4;
   const tmp = bp + <usize>(KC * NC) * 4;

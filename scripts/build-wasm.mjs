@@ -1,14 +1,15 @@
 // Compiles asm/kernels.ts twice (plain SIMD, and relaxed SIMD for fused multiply-add) and writes both binaries as
 // base64 into src/core/wasm/kernelsWasm.generated.ts, a build output that platform-neutral code can import.
 import asc from 'assemblyscript/asc';
-import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'asm/kernels.ts');
 const target = join(root, 'src/core/wasm/kernelsWasm.generated.ts');
-if (existsSync(target) && statSync(target).mtimeMs > statSync(source).mtimeMs && statSync(target).mtimeMs > statSync(fileURLToPath(import.meta.url)).mtimeMs) {
+// Up to date when newer than every kernel source (kernels.ts imports the others) and this script.
+const inputs = [fileURLToPath(import.meta.url), ...readdirSync(join(root, 'asm')).filter((f) => f.endsWith('.ts')).map((f) => join(root, 'asm', f))];
+if (existsSync(target) && inputs.every((f) => statSync(target).mtimeMs > statSync(f).mtimeMs)) {
   process.exit(0);
 }
 

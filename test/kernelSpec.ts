@@ -165,6 +165,8 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
       shapes.push([200, 1000, 392], [200, 392, 1000], [1000, 1000, 200], [1, 1, 1], [33, 1000, 7]);
       // Wider than tall and above the parallel threshold: threaded backends split these by columns (odd N, tiny M).
       shapes.push([5, 999, 500], [33, 1001, 61]);
+      // One or two columns of C (wasm: no packing): a 2-D coupling network's output layer and its input gradient.
+      shapes.push([130, 2, 37], [128, 1, 32], [37, 1, 130], [129, 2, 5]);
       for (const [M, N, K] of shapes) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {

@@ -71,6 +71,9 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** copyBack when no array was staged. */
+function noCopy(_i: number): void {}
+
 /** True when this engine accepts the relaxed-SIMD kernels. */
 export function relaxedSimdSupported(): boolean {
   return WebAssembly.validate(decodeBase64(KERNELS_RELAXED));
@@ -151,6 +154,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   // Index vectors and float64 outputs are small (one row's worth): each has its own reusable area.
   let idxArea = 0;
   let idxBytes = 0;
+  let idxView: Int32Array<ArrayBufferLike> = new Int32Array(0);
   const indices = (idx: Int32Array): number => {
     if (idx.byteLength > idxBytes) {
       const want = Math.max(idx.byteLength, 2 * idxBytes);
@@ -158,8 +162,9 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       idxBytes = 0;
       idxArea = reserve(want);
       idxBytes = want;
+      idxView = new Int32Array(memory.buffer, idxArea, want / 4);
     }
-    new Int32Array(memory.buffer, idxArea, idx.length).set(idx);
+    idxView.set(idx);
     return idxArea;
   };
   let f64Area = 0;
@@ -185,6 +190,15 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   };
   /** Pointers for the arrays (length n each); copies in the ones not in wasm memory. */
   const pointers = (arrays: FloatArray[], lengths: number[]): { ptrs: number[]; copyBack: (i: number) => void } => {
+    // The usual case, every array allocated here: no staging, nothing to copy back, and no per-call closures (a
+    // small model makes ~200 backend calls a step, so their bookkeeping shows next to the kernels).
+    let allOwned = true;
+    for (let i = 0; i < arrays.length && allOwned; i++) allOwned = owns(arrays[i]);
+    if (allOwned) {
+      const ptrs = new Array<number>(arrays.length);
+      for (let i = 0; i < arrays.length; i++) ptrs[i] = arrays[i].byteOffset;
+      return { ptrs, copyBack: noCopy };
+    }
     const foreign = arrays.map((a) => !owns(a));
     let total = 0;
     const offsets = lengths.map((n, i) => {
