@@ -316,7 +316,7 @@ describe('nice-flow on a float .npy of 2-D points', () => {
     const cases: [string, Uint8Array, RegExp][] = [
       ['nan.npy', npy('<f8', [4, 2], f64Bytes([0, 1, 2, 3, 4, NaN, 6, 7])), /nan\.npy \(float64\): row 2 holds NaN \(column 1\); continuous data must be finite/],
       ['cube.npy', npy('<f8', [2, 2, 2], f64Bytes(new Array(8).fill(1))), /cube\.npy: float64 values of shape \[2, 2, 2\]: continuous data are \[N, D\]/],
-      ['cut.npy', npy('<f8', [100, 2], f64Bytes(new Array(50).fill(1))), /cut\.npy: \.npy file truncated: expected 1600 bytes of data, found 400/],
+      ['cut.npy', npy('<f8', [100, 2], f64Bytes(new Array(50).fill(1))), /cut\.npy: truncated: expected 1600 bytes of data, found 400/],
       ['int.npy', npy('<i8', [4, 2], new Uint8Array(64)), /int\.npy: \.npy dtype <i8 is neither uint8 .* nor float32\/float64/],
     ];
     for (const [name, bytes, pattern] of cases) {

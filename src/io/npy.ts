@@ -110,6 +110,11 @@ function parseHeaderDict(text: string, prefix: string): { descr: string; fortran
   return { descr: seen.get('descr') as string, fortran: seen.get('fortran_order') as boolean, shape: seen.get('shape') as number[] };
 }
 
+/** ".npy file " when no prefix names the file ("x.npy: truncated", but ".npy file truncated"). */
+function fileWord(prefix: string): string {
+  return prefix ? '' : '.npy file ';
+}
+
 function parseNpyHeader(bytes: Uint8Array, prefix: string): NpyHeader {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NiceFlowError(`${prefix}not a .npy file (bad magic)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -120,14 +125,14 @@ function parseNpyHeader(bytes: Uint8Array, prefix: string): NpyHeader {
     headerLen = view.getUint16(8, true);
     start = 10;
   } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new NiceFlowError(`${prefix}.npy file truncated`);
+    if (bytes.length < 12) throw new NiceFlowError(`${prefix}${fileWord(prefix)}truncated`);
     headerLen = view.getUint32(8, true);
     start = 12;
   } else throw new NiceFlowError(`${prefix}.npy version ${major} is not supported`);
-  if (start + headerLen > bytes.length) throw new NiceFlowError(`${prefix}.npy file truncated (header)`);
+  if (start + headerLen > bytes.length) throw new NiceFlowError(`${prefix}${fileWord(prefix)}truncated (header)`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const { descr, fortran, shape } = parseHeaderDict(header, prefix);
-  if (fortran) throw new NiceFlowError(`${prefix}.npy file is in Fortran order; save it in C order`);
+  if (fortran) throw new NiceFlowError(`${prefix}${fileWord(prefix)}${prefix ? 'stored' : 'is'} in Fortran order; save it in C order`);
   let count = 1;
   for (const v of shape) count *= v;
   if (!Number.isSafeInteger(count)) throw new NiceFlowError(`${prefix}.npy header has an invalid shape ((${shape.join(', ')}) is too large)`);
@@ -136,7 +141,7 @@ function parseNpyHeader(bytes: Uint8Array, prefix: string): NpyHeader {
 
 function checkLength(bytes: Uint8Array, h: NpyHeader, size: number, prefix: string): void {
   if (h.count > (bytes.length - h.dataStart) / size) {
-    throw new NiceFlowError(`${prefix}.npy file truncated: expected ${h.count * size} bytes of data, found ${bytes.length - h.dataStart}`);
+    throw new NiceFlowError(`${prefix}${fileWord(prefix)}truncated: expected ${h.count * size} bytes of data, found ${bytes.length - h.dataStart}`);
   }
 }
 
