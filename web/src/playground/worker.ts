@@ -68,6 +68,8 @@ const SAMPLES = 600;
  */
 const FRAME_MS = 28;
 const MIN_CHUNK_MS = 12;
+/** Training steps between two reads of the clock in a chunk. */
+const STEPS_PER_CLOCK = 4;
 const DENSITY_MS = 250;
 const HELD_OUT_MS = 2000;
 
@@ -362,7 +364,9 @@ async function loop(): Promise<void> {
       try {
         const budget = Math.max(MIN_CHUNK_MS, FRAME_MS - viewAvg);
         while (performance.now() - start < budget && (running || stepBudget > 0)) {
-          const k = running ? 20 : Math.min(20, stepBudget);
+          // A few steps between clock reads: the chunk ends within a step or so of its budget, so a frame leaves
+          // every FRAME_MS (20 steps at a time overshot by ~4 ms a cycle on average: 29 frames a second, not 35).
+          const k = running ? STEPS_PER_CLOCK : Math.min(STEPS_PER_CLOCK, stepBudget);
           for (let i = 0; i < k; i++) {
             const ll = t.trainStep();
             trainLL = trainLL === null ? ll : 0.98 * trainLL + 0.02 * ll;
