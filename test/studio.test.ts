@@ -36,6 +36,12 @@ function pointsModel(): Uint8Array {
   model.init(new Rng(0));
   return serializeModel(model);
 }
+/** A weight file of a CIFAR-shaped model (RGB images 3×32×32), untrained: its samples are coloured noise. */
+function rgbModel(): Uint8Array {
+  const model = new NiceModel(createRefBackend(), configFromSettings({ dim: 3072, shape: [3, 32, 32] }, { couplings: 2, hidden: 16, depth: 1 }, undefined, UNIT_RANGE));
+  model.init(new Rng(0));
+  return serializeModel(model);
+}
 const SCREENSHOT = process.env.NICE_FLOW_STUDIO_SCREENSHOT;
 
 let browser: Browser;
@@ -416,6 +422,35 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
       }
     } finally {
       await served.stop();
+    }
+  });
+
+  it('an RGB model (3×32×32): samples and latent edits in colour; drawing and the data-set panels say in one line why not', { timeout: 120_000 }, async () => {
+    const rgb = join(dir, 'rgb.safetensors');
+    writeFileSync(rgb, rgbModel());
+    const { page, context, errors } = await openStudio(browser, studio.url);
+    try {
+      await page.getByTestId('model-file').setInputFiles(rgb);
+      await waitForText(page, 'model-info', /^3072 dimensions \(3×32×32\)/);
+      assert.equal(await page.getByTestId('not-drawable').count(), 0, 'RGB images are drawn');
+      // No data set here has its shape: evaluation says so in one line.
+      await waitForText(page, 'model-eval', /the data sets here are 1×28×28/);
+      // Samples and a decoded latent, in colour: some pixel's red, green and blue differ.
+      await page.waitForSelector('[data-testid=sample-grid][data-filled=true]');
+      await page.waitForSelector('[data-testid=latent-image][data-filled=true]');
+      const coloured = (id: string): Promise<boolean> => page.evaluate(`(() => {
+        const c = document.querySelector('[data-testid=${id}]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) return true;
+        return false;
+      })()`);
+      assert.ok(await coloured('sample-grid'), 'the sample grid is in colour');
+      assert.ok(await coloured('latent-image'), 'the decoded latent is in colour');
+      // Drawing is for gray models: one line says so.
+      assert.match(await text(page, 'draw-gray-only'), /^drawing needs a gray-scale model; this one's images are 3×32×32$/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
     }
   });
 

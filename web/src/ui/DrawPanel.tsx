@@ -208,7 +208,7 @@ export function DrawPanel(): JSX.Element {
   const busy = inp.status === 'running';
   return (
     <Panel title="Draw & complete" subtitle="Mark what is unknown; the model fills it in (NICE §5.2)">
-      {!gray && <Message text={`drawing needs a gray-scale model; this one's images are ${m?.shape.join('×')}`} level="info" />}
+      {!gray && <Message text={`drawing needs a gray-scale model; this one's images are ${m?.shape.join('×')}`} level="info" testid="draw-gray-only" />}
       <div class="toolbar" role="toolbar">
         {TOOLS.map((t) => (
           <button key={t.id} type="button" class={`small ${tool === t.id ? 'on' : ''} ${t.id === 'unknown' ? 'unknown-tool' : ''}`} title={t.title} data-testid={`tool-${t.id}`} onClick={() => setTool(t.id)}>
