@@ -53,9 +53,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeout = 60
 }
 
 /** Waits until the page shows a held-out number measured on the weights of the step it shows, while paused. */
-async function waitSettled(page: Page): Promise<{ step: number; logLik: number }> {
+/**
+ * Waits until the page is paused and shows the held-out number of its current step; with `notModel`, of a model other
+ * than that one (an import, a reset: the number on show until the new model's arrives is the old one's).
+ */
+async function waitSettled(page: Page, notModel?: string): Promise<{ step: number; logLik: number }> {
   await waitFor('a paused page with a fresh held-out number', async () => {
     if (!(await page.getByTestId('pg-pause').isDisabled())) return false;
+    if (notModel !== undefined && (await attr(page, 'pg-loglik', 'data-model')) === notModel) return false;
     const v = await attr(page, 'pg-loglik', 'data-value');
     return v !== '' && (await attr(page, 'pg-loglik', 'data-step')) === String(await stepOf(page));
   });
@@ -184,10 +189,11 @@ describe('flow playground', { skip: skipWithoutChromium() }, () => {
       // Import: the exported file comes back (model settings shown), a bad file gets one line and the page goes on.
       await page.getByTestId('pg-couplings').selectOption('4');
       await waitFor('4 couplings', async () => (await page.getByTestId('pg-layers').locator('canvas').count()) === 6);
+      const modelBefore = await attr(page, 'pg-loglik', 'data-model');
       await page.getByTestId('pg-import').setInputFiles(modelPath);
       await waitForMessage(page, /^loaded gaussian\.safetensors/, 'info');
       assert.equal(await page.getByTestId('pg-couplings').inputValue(), String(couplings));
-      const imported = await waitSettled(page);
+      const imported = await waitSettled(page, modelBefore);
       assert.ok(Math.abs(imported.logLik - settled.logLik) < 1e-6, `imported ${imported.logLik} vs exported ${settled.logLik}`);
       const junk = join(dir, 'junk.safetensors');
       writeFileSync(junk, Buffer.from('this is not a weight file at all'));

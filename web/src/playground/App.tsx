@@ -250,7 +250,7 @@ function TrainControls(): JSX.Element {
           {running ? fps.value : '—'}
         </dd>
         <dt title="mean log-likelihood of the held-out points under the model">held-out log p</dt>
-        <dd data-testid="pg-loglik" data-value={held ? String(held.value) : ''} data-step={held ? held.step : ''} data-n={held ? held.n : ''}>
+        <dd data-testid="pg-loglik" data-value={held ? String(held.value) : ''} data-step={held ? held.step : ''} data-n={held ? held.n : ''} data-model={st?.model ?? ''}>
           {held ? `${fmt(held.value)} nats` : '—'}
         </dd>
         <dt title="mean true log-density of the same points (the negative entropy, up to sampling)">true log p</dt>

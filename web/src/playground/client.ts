@@ -29,6 +29,8 @@ export interface Stats {
   inverseNames: string[];
   hover: HoverView | null;
   seq: number;
+  /** Which model the numbers are of: a new one (reset, new settings, an import) counts up. */
+  model: number;
   /** Training points shown (the first ones). */
   shown: number;
 }
@@ -79,7 +81,7 @@ function onMessage(m: FromWorker): void {
         // Arrays the views are keyed on keep their identity while unchanged (no re-render of the canvases).
         stageNames: old && same(old.stageNames, f.stages.map((s) => s.name)) ? old.stageNames : f.stages.map((s) => s.name),
         inverseNames: old && same(old.inverseNames, f.inverse.map((s) => s.name)) ? old.inverseNames : f.inverse.map((s) => s.name),
-        hover: f.hover, seq: f.seq, shown: f.data.length / 2,
+        hover: f.hover, seq: f.seq, model: f.epoch, shown: f.data.length / 2,
       };
       return;
     }
