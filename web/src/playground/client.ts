@@ -1,7 +1,7 @@
 // The playground page's state and its Worker: the settings (mirrored in the address), the drawn points, the latest
 // frame (kept outside the signals: canvases draw it in requestAnimationFrame), and the numbers the page shows as text.
 import { signal } from '@preact/signals';
-import { type Frame, type FromWorker, type HoverView, type PgSettings, type ToWorker } from './protocol.js';
+import { type Frame, type FromWorker, type PgSettings, type ToWorker } from './protocol.js';
 import { readUrl, writeUrl } from './url.js';
 
 const initial = readUrl();
@@ -12,24 +12,11 @@ export const message = signal<{ level: 'info' | 'error'; text: string; id: numbe
 export const backend = signal<{ name: string; isolated: boolean } | null>(null);
 export const crashed = signal<string | null>(null);
 
-/** The numbers shown as text, updated from each frame. */
-export interface Stats {
-  step: number;
-  running: boolean;
-  stepsPerSecond: number;
-  trainOnlyStepsPerSecond: number;
-  trainShare: number;
-  viewMs: number;
-  trainLogLik: number | null;
-  heldOut: Frame['heldOut'];
-  trueLogLik: number | null;
-  layerNames: string[];
-  layerLogDet: number[];
+/** The numbers shown as text, updated from each frame (the frame's own fields, and a few derived from it). */
+export interface Stats extends Pick<Frame, 'step' | 'running' | 'stepsPerSecond' | 'trainOnlyStepsPerSecond' | 'trainShare' | 'viewMs' | 'trainLogLik' | 'heldOut' | 'trueLogLik' | 'layerNames' | 'layerLogDet' | 'hover' | 'seq'> {
   stageNames: string[];
   inverseNames: string[];
-  hover: HoverView | null;
-  seq: number;
-  /** Which model the numbers are of: a new one (reset, new settings, an import) counts up. */
+  /** Which model the numbers are of (the frame's epoch): a new one (reset, new settings, an import) counts up. */
   model: number;
   /** Training points shown (the first ones). */
   shown: number;
