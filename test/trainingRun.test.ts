@@ -32,6 +32,22 @@ describe('TrainingRun', () => {
     assert.equal(model.config.partition, 'checkerboard');
   });
 
+  it('saves a checkpoint every checkpointSeconds of training by its clock, and at each epoch', async () => {
+    const saved: number[] = [];
+    const storage = new MemoryStorage();
+    const recording = Object.assign(Object.create(storage) as MemoryStorage, {
+      saveCheckpoint: (bytes: Uint8Array, at: { step: number; epoch: number }) => {
+        saved.push(at.step);
+        storage.saveCheckpoint(bytes, at);
+      },
+    });
+    const run = await TrainingRun.create(createRefBackend(), train, valid, options);
+    let clock = 0; // each step takes 0.7 s by this clock; a save is due 2 s after the last one
+    await run.run({ storage: recording, checkpointSeconds: 2, now: () => clock, events: { onStep: () => void (clock += 700) } });
+    // 6 steps an epoch: steps 3 (2.1 s), 6 (the epoch), 9 (2.1 s after step 6), 12, 15, 18.
+    assert.deepEqual(saved, [3, 6, 9, 12, 15, 18]);
+  });
+
   it('stops on request with a checkpoint that resumes exactly', async () => {
     const straight = await TrainingRun.create(createRefBackend(), train, valid, options);
     await straight.run({ storage: new MemoryStorage() });

@@ -58,6 +58,12 @@ export interface RunDriver {
   events?: RunEvents;
   /** Also save the checkpoint every N steps (always: every epoch and when stopped). */
   checkpointEvery?: number;
+  /**
+   * Also save the checkpoint once this many seconds of training (by `now`) have passed since the last save (always:
+   * every epoch and when stopped). For a page, where a save costs a large model's weights and moments through
+   * IndexedDB: a bound on the work a crash can lose that does not grow with the model's speed.
+   */
+  checkpointSeconds?: number;
   /** Polled between steps: true stops the run after the current step, with a checkpoint. */
   shouldStop?: () => boolean;
   /** A clock in milliseconds (default `performance.now`). */

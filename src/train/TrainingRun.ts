@@ -171,8 +171,10 @@ export class TrainingRun {
     const D = model.dim;
     let lastGood: { step: number; epoch: number } | null = null;
     const at = (): { step: number; epoch: number } => ({ step: trainer.step, epoch: trainer.epoch });
+    let lastSave = now();
     const save = async (): Promise<void> => {
       await driver.storage.saveCheckpoint(this.checkpointBytes(), at());
+      lastSave = now();
       lastGood = at();
       await events.onCheckpoint?.(at());
     };
@@ -298,7 +300,8 @@ export class TrainingRun {
       if (trainer.batchInEpoch === 0) {
         const end = await endOfEpoch();
         if (end) return end;
-      } else if (driver.checkpointEvery && trainer.step % driver.checkpointEvery === 0) {
+      } else if ((driver.checkpointEvery && trainer.step % driver.checkpointEvery === 0)
+        || (driver.checkpointSeconds && now() - lastSave >= driver.checkpointSeconds * 1000)) {
         keepEpochSum();
         const bad = badState();
         if (bad !== null) return diverged(`training stopped at step ${trainer.step}: ${bad}`);
