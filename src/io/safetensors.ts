@@ -50,6 +50,9 @@ const BYTES: Record<SafetensorsWriteDtype, number> = { F32: 4, F16: 2 };
 type ReadDtype = (typeof SAFETENSORS_READ_DTYPES)[number];
 const READ_BYTES: Record<ReadDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
+/** Whether this host stores numbers little-endian (the byte order of safetensors files). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Serialises float32 tensors (in sorted name order) and string metadata, as F32 or, with `options.dtype`, F16.
  * Throws a NiceFlowError when a tensor's values do not fill its shape, or an F16 tensor holds a NaN or a value
@@ -89,7 +92,11 @@ export function writeSafetensors(tensors: Record<string, TensorF32>, metadata: R
   names.forEach((name, k) => {
     const d = tensors[name].data;
     if (dtypes[k] === 'F32') {
-      for (let i = 0; i < d.length; i++, pos += 4) view.setFloat32(pos, d[i], true);
+      // The file is little-endian, as every host that runs this is: the values' bytes go in as they are (a plain
+      // copy, ~10× faster than a DataView per value; it matters for a 230 MB checkpoint saved while training).
+      if (LITTLE_ENDIAN) out.set(new Uint8Array(d.buffer, d.byteOffset, d.length * 4), pos);
+      else for (let i = 0; i < d.length; i++) view.setFloat32(pos + 4 * i, d[i], true);
+      pos += d.length * 4;
       return;
     }
     for (let i = 0; i < d.length; i++, pos += 2) {

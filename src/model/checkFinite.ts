@@ -15,9 +15,30 @@ export function firstNonFinite(a: ArrayLike<number>): number {
   return -1;
 }
 
+/**
+ * `firstNonFinite` of a Float32Array. A loop that only ever sees one array type stays fast: the shared one above,
+ * called with several, scanned a paper model's Adam moments (38 M values) at ~6 ns a value; this one at under 1.
+ */
+export function firstNonFiniteF32(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** Index of the first value of `a` that is not a finite number ≥ 0 (NaN, ±Infinity or negative), or −1. */
+export function firstNotFiniteNonNegativeF32(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (!(v >= 0 && v < Infinity)) return i;
+  }
+  return -1;
+}
+
 /** Throws `${what}: tensor "${name}" holds NaN at index 1234` at the first NaN or infinite value of `data`. */
 export function checkFiniteTensor(data: ArrayLike<number>, name: string, what: string): void {
-  const i = firstNonFinite(data);
+  const i = data instanceof Float32Array ? firstNonFiniteF32(data) : firstNonFinite(data);
   if (i >= 0) throw new NiceFlowError(`${what}: tensor "${name}" holds ${data[i]} at index ${i}`);
 }
 
