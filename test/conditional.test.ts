@@ -15,7 +15,7 @@ import { Rng } from '../src/core/Rng.js';
 import { classPriorFromLabels } from '../src/data/classPriorFromLabels.js';
 import type { ImageDataset } from '../src/data/ImageDataset.js';
 import { readPngHeader } from '../src/io/readPngHeader.js';
-import { classLogLikelihoods, classLogPrior, classPosterior } from '../src/model/classLikelihoods.js';
+import { classLogLikelihoods, classLogPrior, classPosterior, priorCondition } from '../src/model/classLikelihoods.js';
 import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
@@ -235,7 +235,15 @@ describe('the classification term', () => {
     dim: 16, prior: 'logistic', shape: [1, 4, 4], classes: 3,
     flow: [{ type: 'logit', alpha: 0.05 }, { type: 'squeeze' }, { type: 'actnorm' }, coupling, { type: 'split' }, { type: 'actnorm' }, coupling, { type: 'context-affine', context: 3 }],
   };
-  for (const [name, config] of [['a flat model', FLAT], ['a multi-scale model (the label in its last level)', MULTI]] as const) {
+  // The same flow with the label's step on the whole latent: it moves and scales the values the split let go too.
+  const LATENT: NiceConfig = { ...MULTI, flow: [...MULTI.flow!.slice(0, -1), { type: 'context-affine', context: 3, latent: true }] };
+  it('a label step on the whole latent is read in one pass of the flow before it, on all 16 values', () => {
+    const model = movedModel({ ...LATENT, classPrior: [0.2, 0.3, 0.5] }, 4);
+    const cond = priorCondition(model);
+    assert.ok(cond && cond.width === 16 && cond.head !== null, 'the label step is last, on every value');
+    assert.ok(priorCondition(movedModel(MULTI, 4))?.width === 8, 'in the last level: on its 8 values');
+  });
+  for (const [name, config] of [['a flat model', FLAT], ['a multi-scale model (the label in its last level)', MULTI], ['a multi-scale model (the label on its whole latent)', LATENT]] as const) {
     it(`hybridGradient is the gradient of −(1/n) Σ [log p(x|y) + λ log p(y|x)] for ${name} (float64 finite differences, every parameter tensor)`, () => {
       const model = movedModel({ ...config, classPrior: [0.2, 0.3, 0.5] }, 4);
       const n = 5;

@@ -62,6 +62,11 @@ describe('flow descriptions: validation', () => {
   bad('an unknown setting', (c) => ((c.flow as object[])[4] = { type: 'coupling', hidden: 4, depth: 1, width: 3 }), /flow step 4.*unknown setting "width"/);
   bad('a squeeze of odd sides', (c) => (c.shape = [4, 1, 6]), /flow step 1: .*even/);
   bad('a split at the end', (c) => (c.flow as object[]).splice(9), /flow step 8: split step: nothing follows it/);
+  bad('a step on the whole latent that is not last', (c) => {
+    c.context = 2;
+    (c.flow as object[]).splice(3, 0, { type: 'context-affine', context: 2, latent: true });
+  }, /flow step 3: context-affine step: "latent": true only for the flow's last step/);
+  bad('"latent" that is not true or false', (c) => (c.flow as object[]).push({ type: 'context-affine', context: 2, latent: 1 }), /"latent" must be true or false, got 1/);
   bad('a split of one channel', (c) => (c.flow = [{ type: 'split' }, { type: 'actnorm' }]), /flow step 0: split step: needs an even number of channels/);
   bad('flat settings beside a flow', (c) => (c.couplings = 4), /"flow" describes the whole flow; drop "couplings"/);
   bad('an empty flow', (c) => (c.flow = []), /"flow" must be a list of 1 to/);

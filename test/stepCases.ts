@@ -34,6 +34,12 @@ export const STEP_CASES: Record<string, StepCase[]> = {
   'context-affine': [
     { name: 'context-affine on one-hot labels of 3 classes', shape: [2, 3, 4], flow: [{ type: 'context-affine', context: 3 }], context: { size: 3, labels: true } },
     { name: 'context-affine on a continuous context of 2 values', shape: [2, 3, 4], flow: [{ type: 'context-affine', context: 2 }], context: { size: 2, labels: false } },
+    {
+      name: 'context-affine on the whole latent after a split (every level\'s values), one-hot labels of 3 classes',
+      shape: [6, 2, 2],
+      flow: [{ type: 'split' }, { type: 'actnorm' }, { type: 'coupling', law: 'affine', partition: 'channels', ...conv }, { type: 'context-affine', context: 3, latent: true }],
+      context: { size: 3, labels: true },
+    },
   ],
   logit: [{ name: 'logit on the range [−8, 8]', shape: [2, 3, 4], flow: [{ type: 'logit', alpha: 0.1 }], range: [-8, 8] }],
   actnorm: [{ name: 'ActNorm', shape: [3, 2, 4], flow: [{ type: 'actnorm' }] }],

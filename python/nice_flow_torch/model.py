@@ -427,6 +427,13 @@ class NiceFlow(nn.Module):
             h = m.inverse(h, context) if isinstance(m, (ContextAffine, Coupling)) else m.inverse(h)
         return h
 
+    def _body_and_latent(self) -> Tuple[List[nn.Module], Optional[nn.Module]]:
+        """The steps inside the levels, and the last step when it acts on the whole latent ("latent": true), else None."""
+        steps = self.steps
+        if self.plan is not None and self.plan[-1].spec.get("latent") is True:
+            return steps[:-1], steps[-1]
+        return steps, None
+
     def encode(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """h = f(x) (f(x; c) for a conditional model, context [n, C]) and log|det ∂f/∂x| per example."""
         self._check_context(context, x.shape[0])
@@ -434,13 +441,21 @@ class NiceFlow(nn.Module):
         if self.whitening is not None:
             x, ld = self.whitening(x)
             log_det = log_det + ld
-        h, ld = self._forward_from(self.steps, 0, x, context)
-        return h, log_det + ld
+        steps, latent = self._body_and_latent()
+        h, ld = self._forward_from(steps, 0, x, context)
+        log_det = log_det + ld
+        if latent is not None:
+            h, ld = latent(h, context)
+            log_det = log_det + ld
+        return h, log_det
 
     def decode(self, h: torch.Tensor, context: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x = f⁻¹(h): the steps undone in reverse order (the inner levels of a split first), then the whitening."""
         self._check_context(context, h.shape[0])
-        x = self._inverse_from(self.steps, 0, h, context)
+        steps, latent = self._body_and_latent()
+        if latent is not None:
+            h = latent.inverse(h, context)
+        x = self._inverse_from(steps, 0, h, context)
         if self.whitening is not None:
             x = self.whitening.invert(x)
         return x
@@ -497,7 +512,7 @@ class NiceFlow(nn.Module):
         prior_std = PRIOR_STD[self.config.prior]
         if self.whitening is not None:
             x, _ = self.whitening(x)
-        steps = self.steps
+        steps, _ = self._body_and_latent()  # a step on the whole latent comes last and starts from nothing
         i = 0
         while i < len(steps):
             m = steps[i]

@@ -261,6 +261,9 @@ class ContextAffineStep(StepKind):
     def validate(self, raw, shape):
         r = SpecReader(raw, "context-affine step")
         spec = {"type": "context-affine", "context": r.int("context", 1, MAX_CONTEXT)}
+        # "latent": true (the flow's last step only): on the whole latent, every level's values, after the flow.
+        if r.bool("latent", False):
+            spec["latent"] = True
         r.done()
         return spec
 
@@ -300,6 +303,8 @@ def validate_flow(raw, shape: Shape3) -> List[dict]:
             spec = kind.validate(step, cur)
             if kind.encloses and i == len(raw) - 1:
                 raise StepError(f"{spec['type']} step: nothing follows it (the steps of the next level must come after it)")
+            if spec.get("latent") is True and i != len(raw) - 1:
+                raise StepError(f'{spec["type"]} step: "latent": true only for the flow\'s last step (it acts on the whole latent, after every level)')
             out.append(spec)
             cur = kind.out_shape(spec, cur)
         except StepError as e:
@@ -320,6 +325,8 @@ def plan_flow(specs: List[dict], shape: Shape3) -> List[PlannedStep]:
     planned, couplings, cur = [], 0, tuple(shape)
     for i, spec in enumerate(specs):
         kind = get_step_kind(spec["type"])
+        if spec.get("latent") is True:
+            cur = tuple(shape)  # on the whole latent: as many values as the flow's input, in the latent's order
         parity = 0
         if spec["type"] == "coupling":
             parity, couplings = couplings % 2, couplings + 1

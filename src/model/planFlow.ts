@@ -50,6 +50,7 @@ export function validateFlow(raw: unknown, shape: Shape3): StepSpec[] {
       const kind = getStepKind((step as StepSpec).type);
       const spec = kind.validate(step as StepSpec, cur);
       if (kind.encloses && i === raw.length - 1) throw new NiceFlowError(`${spec.type} step: nothing follows it (the steps of the next level must come after it)`);
+      if (spec.latent === true && i !== raw.length - 1) throw new NiceFlowError(`${spec.type} step: "latent": true only for the flow's last step (it acts on the whole latent, after every level)`);
       out.push(spec);
       cur = kind.outShape(spec, cur);
     } catch (e) {
@@ -91,6 +92,8 @@ export function planFlow(config: NiceConfig): PlannedStep[] {
   let couplings = 0;
   for (const [i, raw] of specs.entries()) {
     const kind = getStepKind(raw.type);
+    // A step on the whole latent (the last) sees as many values as the flow's input, in the latent's order.
+    if (raw.latent === true) shape = flowInputShape(config);
     const spec = kind.validate(raw, shape);
     const prefix = described ? `flow.${i}.` : raw.type === 'coupling' ? `couplings.${couplings}.` : raw.type === 'scaling' ? 'scaling.' : 'conditional.';
     planned.push({ kind, spec, shape, prefix, parity: raw.type === 'coupling' ? couplings++ % 2 : 0 });
@@ -108,21 +111,26 @@ export function countPlannedParams(plan: PlannedStep[]): number {
 
 /**
  * Builds planned steps on a backend as one Chain; a step that encloses the rest (a split) gets the steps after it
- * built first, as its inner flow. `range` is the model's data range (for the logit step).
+ * built first, as its inner flow; a last step with `latent: true` comes after all of it, on the whole latent. `range`
+ * is the model's data range (for the logit step).
  */
 export function buildPlannedFlow(backend: Backend, plan: PlannedStep[], range: readonly [number, number]): Chain {
+  const last = plan[plan.length - 1];
+  const onLatent = last?.spec.latent === true ? last : null;
+  const body = onLatent ? plan.slice(0, -1) : plan;
+  const site = (p: PlannedStep) => ({ backend, shape: p.shape, prefix: p.prefix, parity: p.parity, range });
   const build = (from: number): Chain => {
     const layers: Bijection[] = [];
-    for (let i = from; i < plan.length; i++) {
-      const p = plan[i];
-      const site = { backend, shape: p.shape, prefix: p.prefix, parity: p.parity, range };
+    for (let i = from; i < body.length; i++) {
+      const p = body[i];
       if (p.kind.encloses) {
-        layers.push(p.kind.build(p.spec, site, build(i + 1)));
+        layers.push(p.kind.build(p.spec, site(p), build(i + 1)));
         break;
       }
-      layers.push(p.kind.build(p.spec, site));
+      layers.push(p.kind.build(p.spec, site(p)));
     }
     return new Chain(backend, layers);
   };
-  return build(0);
+  const flow = build(0);
+  return onLatent ? new Chain(backend, [...flow.layers, onLatent.kind.build(onLatent.spec, site(onLatent))]) : flow;
 }

@@ -22,7 +22,7 @@ export function summarizeFlow(config: NiceConfig): string {
     else if (s.type === 'squeeze' || s.type === 'split') {
       const out = p.kind.outShape(s, p.shape);
       words.push(`${s.type} → ${out.join('×')}`);
-    } else words.push(s.type);
+    } else words.push(s.latent === true ? `${s.type} (whole latent)` : s.type);
   }
   // Runs of the same group of steps (a level's K repetitions) are written once with their count.
   const out: string[] = [];

@@ -5,10 +5,15 @@ import type { StepKind, StepSpec } from './StepKind.js';
 /** The most context values per example a step accepts. */
 export const MAX_CONTEXT = 2 ** 16;
 
-/** A `context-affine` step's settings: `context`, the number of context values per example (C). */
+/**
+ * A `context-affine` step's settings: `context`, the number of context values per example (C); `latent: true` (the
+ * flow's last step only) makes it act on the whole latent, every level's values, after the flow, instead of on the
+ * values its place in the flow sees (in a multi-scale flow: the last level's).
+ */
 export interface ContextAffineSpec extends StepSpec {
   type: 'context-affine';
   context: number;
+  latent?: true;
 }
 
 /**
@@ -17,10 +22,11 @@ export interface ContextAffineSpec extends StepSpec {
  */
 export const contextAffineStep: StepKind<ContextAffineSpec> = {
   type: 'context-affine',
-  summary: 'conditional affine map y = x ⊙ exp(ℓ(a)) + t, [a | t] linear in the context (last: a per-class prior location and scale)',
+  summary: 'conditional affine map y = x ⊙ exp(ℓ(a)) + t, [a | t] linear in the context (last: a per-class prior location and scale; "latent": true: on every level\'s values)',
   validate(raw) {
     const r = new SpecReader(raw, 'context-affine step');
     const spec: ContextAffineSpec = { type: 'context-affine', context: r.int('context', 1, MAX_CONTEXT) };
+    if (r.bool('latent', false)) spec.latent = true;
     r.done();
     return spec;
   },
