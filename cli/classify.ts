@@ -20,7 +20,7 @@ export async function classifyCommand(flags: ClassifyFlags): Promise<void> {
   const r = await runEval(model, ds, flags);
   const confusion = r.confusion!;
   const perClass = confusion.map((row, k) => row[k] / Math.max(1, row.reduce((a, b) => a + b, 0)));
-  console.log(`accuracy ${(100 * r.accuracy!).toFixed(2)}% on ${r.n} images of the ${flags.split} split (Bayes' rule with the model's class prior, ${flags.dequantize} dequantization)`);
+  console.log(`accuracy ${(100 * r.accuracy!).toFixed(2)}% on ${r.n} images of the ${flags.split} split (Bayes' rule with the model's class prior, ${flags.dequantize} dequantization${flags.draws > 1 ? `, ${flags.draws} draws per image` : ''})`);
   console.log(`per class: ${perClass.map((a, k) => `${k}: ${(100 * a).toFixed(1)}%`).join(', ')}`);
   console.log('confusion (rows: true class, columns: predicted):');
   const w = Math.max(4, String(Math.max(...confusion.flat())).length + 1);
@@ -33,6 +33,6 @@ export async function classifyCommand(flags: ClassifyFlags): Promise<void> {
   if (flags.json) {
     console.log(JSON.stringify({ accuracy: r.accuracy, n: r.n, bitsPerDim: r.bitsPerDim, logLikelihood: r.logLikelihood,
       conditionalLogLikelihood: r.conditionalLogLikelihood, conditionalBitsPerDim: r.conditionalBitsPerDim, confusion, split: flags.split,
-      dequantize: flags.dequantize, model: flags.model, data: flags.data, seconds: r.seconds }));
+      dequantize: flags.dequantize, draws: flags.draws, model: flags.model, data: flags.data, seconds: r.seconds }));
   }
 }

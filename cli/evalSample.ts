@@ -28,6 +28,8 @@ export interface EvalFlags {
   validSize: number;
   dequantize: Dequantize;
   seed: number;
+  /** Dequantization draws per image (evaluate's `draws`). */
+  draws: number;
   batchSize: number;
   json: boolean;
   backend: string;
@@ -60,21 +62,26 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   if (flags.json) {
     console.log(JSON.stringify({ logLikelihood: r.logLikelihood, bitsPerDim: r.bitsPerDim, stdError: r.stdError, n: r.n, split: flags.split,
       ...(r.conditionalLogLikelihood !== undefined ? { conditionalLogLikelihood: r.conditionalLogLikelihood, conditionalBitsPerDim: r.conditionalBitsPerDim, accuracy: r.accuracy } : {}),
-      ...(r.bitsPerDim === null ? { continuous: true } : { dequantize: flags.dequantize }), model: flags.model, data: flags.data, seconds: r.seconds }));
+      ...(r.bitsPerDim === null ? { continuous: true } : { dequantize: flags.dequantize, draws: flags.draws }), model: flags.model, data: flags.data, seconds: r.seconds }));
   }
 }
 
 /** `evaluate` with a progress bar; a non-finite result is an error naming the model and the data. */
-export async function runEval(model: NiceModel, ds: Dataset, flags: Pick<EvalFlags, 'model' | 'data' | 'split' | 'seed' | 'dequantize' | 'batchSize' | 'quiet'>): Promise<(EvalResult | PointEvalResult) & { seconds: number }> {
+export async function runEval(model: NiceModel, ds: Dataset, flags: Pick<EvalFlags, 'model' | 'data' | 'split' | 'seed' | 'draws' | 'dequantize' | 'batchSize' | 'quiet'>): Promise<(EvalResult | PointEvalResult) & { seconds: number }> {
   const passes = model.config.classes ? ` (${model.config.classes} passes: one per class)` : '';
   const points = isPointDataset(ds);
   const bar = createBar(`evaluating ${flags.split}${passes} |{bar}| {value}/{total} ${points ? 'rows' : 'images'} | ETA {eta_formatted}`, ds.count, flags.quiet);
   const t0 = performance.now();
-  const r = await evaluate(model, ds, { rng: new Rng(flags.seed), dequantize: flags.dequantize, batchSize: flags.batchSize, onBatch: async (done) => {
-    bar.update(done);
-    await yieldToEventLoop();
-  } });
-  bar.stop();
+  let r: EvalResult | PointEvalResult;
+  try {
+    r = await evaluate(model, ds, { rng: new Rng(flags.seed), dequantize: flags.dequantize, draws: flags.draws, batchSize: flags.batchSize, onBatch: async (done) => {
+      bar.update(done);
+      await yieldToEventLoop();
+    } });
+  } finally {
+    // Also when evaluate refuses: a bar left running keeps the process alive after the error is printed.
+    bar.stop();
+  }
   // The images are dequantized pixels, inside the data range: a non-finite result is the model's doing. Continuous
   // rows may also lie far from anything the model saw.
   if (!Number.isFinite(r.logLikelihood) || !Number.isFinite(r.stdError)) {

@@ -84,6 +84,7 @@ const splitScoreOptions = (cmd: Command): Command =>
     .option('--valid-size <n>', 'held-out images at the end of the training file', int(1), 10000)
     .addOption(dequantizeOption('uniform'))
     .option('--seed <n>', 'seed of the dequantization noise', int(0), 0)
+    .option('--draws <k>', 'dequantization draws per image: each likelihood (each class\'s) is log (1/k) Σ p(x + u), a tighter bound on the pixel bin\'s probability (at most 1000)', int(1), 1)
     .option('--batch-size <n>', 'images per batch', int(1), 500)
     .option('--json', 'also print one JSON object as the last line', false)
     .addOption(backendOption())

@@ -67,7 +67,7 @@ export { checkDataKind, fillBatch, isPointDataset, sliceExamples, type Dataset }
 export { parseIdx, type IdxArray } from './data/idx.js';
 export { DEFAULT_CLASSES, parseIdxLabels } from './data/parseIdxLabels.js';
 export { classPriorFromLabels } from './data/classPriorFromLabels.js';
-export { evaluate, type EvalResult, type EvaluateOptions, type PointEvalResult } from './train/evaluate.js';
+export { evaluate, type EvalResult, type EvaluateOptions, MAX_DRAWS, type PointEvalResult } from './train/evaluate.js';
 export { NonFiniteLossError, Trainer, type TrainerOptions, type TrainerState } from './train/Trainer.js';
 export { learningRateAt, LR_SCHEDULES, type LrSchedule, type LrScheduleName } from './train/learningRate.js';
 export { deserializeCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './train/checkpoint.js';

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encode } from 'fast-png';
@@ -25,6 +26,7 @@ import { oneHot } from '../src/model/oneHot.js';
 import { summarizeFlow } from '../src/model/summarizeFlow.js';
 import { restyle } from '../src/model/restyle.js';
 import { evaluate } from '../src/train/evaluate.js';
+import { fillBatch } from '../src/data/Dataset.js';
 import { hybridGradient, hybridScratch } from '../src/train/hybridGradient.js';
 import { Trainer } from '../src/train/Trainer.js';
 import { loadSplit } from '../cli/data.js';
@@ -296,6 +298,56 @@ describe('the classification term', () => {
   });
 });
 
+describe('evaluating with several dequantization draws', () => {
+  // Each image's likelihood (each class's) is log (1/K) Σ_k p(x + u_k), the draws taken from the rng in turn: checked
+  // against the same draws made by hand, batch by batch, for a class-conditional and an unconditional model.
+  for (const [name, config] of [['class-conditional', FLAT], ['unconditional', { ...FLAT, classes: undefined }]] as const) {
+    it(`${name}: log-mean-exp over the draws, per image${config.classes ? ' and class, then Bayes\' rule' : ''}`, async () => {
+      const model = movedModel(config, 3);
+      const ds = threeClasses(7, 5);
+      const draws = 3;
+      const batchSize = 4;
+      const r = await evaluate(model, ds, { rng: new Rng(9), draws, batchSize });
+      const rng = new Rng(9);
+      const K = config.classes ?? 1;
+      const x = new Float64Array(batchSize * 16);
+      let sum = 0;
+      let cond = 0;
+      let correct = 0;
+      for (let start = 0; start < ds.count; start += batchSize) {
+        const n = Math.min(batchSize, ds.count - start);
+        const per: Float64Array[] = [];
+        for (let d = 0; d < draws; d++) {
+          fillBatch(ds, null, start, n, 'uniform', rng, x, model.range);
+          per.push(config.classes ? classLogLikelihoods(model, x, n) : model.logProb(x, n));
+        }
+        const avg = per[0].map((_, j) => Math.log(per.reduce((a, v) => a + Math.exp(v[j]), 0) / draws));
+        if (config.classes) {
+          const post = classPosterior(avg, n, classLogPrior(model));
+          for (let i = 0; i < n; i++) {
+            sum += post.marginal[i];
+            cond += avg[i * K + ds.labels![start + i]];
+            if (post.predicted[i] === ds.labels![start + i]) correct++;
+          }
+        } else for (let i = 0; i < n; i++) sum += avg[i];
+      }
+      assert.ok(Math.abs(r.logLikelihood - sum / ds.count) < 1e-9 * Math.abs(sum / ds.count), `${r.logLikelihood} vs ${sum / ds.count}`);
+      if (config.classes) {
+        assert.ok(Math.abs(r.conditionalLogLikelihood! - cond / ds.count) < 1e-9 * Math.abs(cond / ds.count));
+        assert.equal(r.accuracy, correct / ds.count);
+      }
+      // The draws change the figure (it is not one draw's), and one draw is what evaluate gave before.
+      const one = await evaluate(model, ds, { rng: new Rng(9), batchSize });
+      assert.ok(Math.abs(one.logLikelihood - r.logLikelihood) > 1e-6);
+    });
+  }
+  it('refuses a draw count out of range in one line', async () => {
+    const model = movedModel(FLAT, 3);
+    await assert.rejects(evaluate(model, threeClasses(3, 1), { rng: new Rng(0), draws: 0 }), (e: Error) => e instanceof NiceFlowError && /draws must be a whole number from 1 to 1000, got 0/.test(e.message));
+    await assert.rejects(evaluate(model, threeClasses(3, 1), { rng: new Rng(0), draws: 2.5 }), /draws must be a whole number/);
+  });
+});
+
 describe('training a class-conditional model', () => {
   it('learns the classes from labelled images: the likelihood classifier beats chance by far, and a reload keeps it', async () => {
     const train = threeClasses(600, 1);
@@ -375,6 +427,19 @@ describe('the CLI with a class-conditional model', () => {
     assert.equal(cj.confusion.flat().reduce((a: number, b: number) => a + b, 0), 300);
     assert.match(c.stdout, /per class: 0: /);
     assert.ok(readPngHeader(new Uint8Array(readFileSync(png))).width > 400);
+    // Several dequantization draws per image: another (tighter) figure, said in the JSON and the summary line.
+    const c3 = cli('classify', '--model', model, '--limit', '300', '--draws', '3', '--json', '--quiet');
+    assert.equal(c3.code, 0, c3.stderr);
+    const c3j = JSON.parse(c3.stdout.trim().split('\n').at(-1)!);
+    assert.equal(cj.draws, 1);
+    assert.equal(c3j.draws, 3);
+    assert.notEqual(c3j.logLikelihood, cj.logLikelihood);
+    assert.match(c3.stdout, /uniform dequantization, 3 draws per image\)/);
+    assertUserError(cli('eval', '--model', model, '--limit', '10', '--draws', '1001', '--quiet'), /draws must be a whole number from 1 to 1000, got 1001/);
+    // With its progress bar on, a refused evaluation still ends (the bar was left running, and the process with it).
+    const shown = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'eval', '--model', model, '--limit', '10', '--draws', '1001'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(shown.status, 1, `exit ${shown.status} (${shown.signal ?? 'no signal'})`);
+    assert.match(shown.stderr.trim().split('\n').at(-1)!, /^nice-flow: draws must be a whole number from 1 to 1000, got 1001$/);
 
     const grid = join(dir, 'classes.png');
     const s = cli('sample', '--model', model, '--out', grid, '--temperature', '0.7');

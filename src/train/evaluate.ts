@@ -47,9 +47,20 @@ export interface EvaluateOptions {
   dequantize?: Dequantize;
   /** The dequantization noise (images); continuous data draw nothing from it. */
   rng: Rng;
+  /**
+   * Dequantization draws per image (default 1). With K > 1 each image's likelihood (each class's, for a
+   * class-conditional model) is log (1/K) Σ_k p(x + u_k): the importance-weighted estimate of the probability of its
+   * pixel bin, a lower bound on it that tightens with K (Flow++ and Ho et al. 2019 evaluate this way), and the
+   * likelihood classifier compares these. The draws come from `rng` in turn, batch by batch (1: as before).
+   * Images only: continuous data are not dequantized.
+   */
+  draws?: number;
   /** Progress: called after each batch with the number of examples done. */
   onBatch?: (done: number) => void | Promise<void>;
 }
+
+/** The most dequantization draws per image {@link evaluate} takes. */
+export const MAX_DRAWS = 1000;
 
 /**
  * Evaluates the model on every image of `ds`, in batches; `onBatch(done)` reports progress. A class-conditional
@@ -66,6 +77,9 @@ export async function evaluate(model: NiceModel, ds: Dataset, options: EvaluateO
   const K = model.config.classes ?? 0;
   if (model.contextSize > 0 && !K) throw new NiceFlowError('this model takes a context vector per example, which image data sets do not carry: evaluate it with model.logProb(x, n, context)');
   checkDataKind(model.config, ds);
+  const draws = options.draws ?? 1;
+  if (!(Number.isInteger(draws) && draws >= 1 && draws <= MAX_DRAWS)) throw new NiceFlowError(`draws must be a whole number from 1 to ${MAX_DRAWS}, got ${draws}`);
+  if (draws > 1 && isPointDataset(ds)) throw new NiceFlowError('continuous data are not dequantized: evaluate them with one draw');
   const x = model.backend.alloc(Math.min(batchSize, ds.count) * ds.dim);
   const codes = K ? new Float32Array(Math.min(batchSize, ds.count) * K) : undefined;
   const logPrior = K ? classLogPrior(model) : undefined;
@@ -77,10 +91,15 @@ export async function evaluate(model: NiceModel, ds: Dataset, options: EvaluateO
   try {
     for (let start = 0; start < ds.count; start += batchSize) {
       const n = Math.min(batchSize, ds.count - start);
-      fillBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
+      // log p(x) (per class for a conditional model) of this batch, averaged over the draws in probability.
+      const score = (): Float64Array => {
+        fillBatch(ds, null, start, n, options.dequantize ?? 'uniform', options.rng, x, model.range);
+        return K ? classLogLikelihoods(model, x, n, codes) : model.logProb(x, n);
+      };
+      const scores = draws === 1 ? score() : logMeanExp(score, draws, n * Math.max(1, K));
       let lp: ArrayLike<number>;
       if (K) {
-        const ll = classLogLikelihoods(model, x, n, codes);
+        const ll = scores;
         const post = classPosterior(ll, n, logPrior!);
         lp = post.marginal;
         for (let i = 0; ds.labels && i < n; i++) {
@@ -91,7 +110,7 @@ export async function evaluate(model: NiceModel, ds: Dataset, options: EvaluateO
           if (post.predicted[i] === y) correct++;
         }
       } else {
-        lp = model.logProb(x, n);
+        lp = scores;
       }
       for (let i = 0; i < n; i++) {
         sum += lp[i];
@@ -109,4 +128,26 @@ export async function evaluate(model: NiceModel, ds: Dataset, options: EvaluateO
   const bpd = (ll: number): number | null => (isPointDataset(ds) ? null : bitsPerDim(ll, ds.dim, model.range));
   const classes = K && ds.labels ? { conditionalLogLikelihood: condSum / n, conditionalBitsPerDim: bpd(condSum / n), accuracy: correct / n, confusion } : {};
   return { logLikelihood: mean, bitsPerDim: bpd(mean), stdError: Math.sqrt(variance / Math.max(1, n - 1)), n, ...classes } as EvalResult | PointEvalResult;
+}
+
+/** log (1/K) Σ_k exp(v_k) element-wise over K calls of `next` (each `width` values), stably (a running maximum). */
+function logMeanExp(next: () => ArrayLike<number>, K: number, width: number): Float64Array {
+  const best = new Float64Array(width).fill(-Infinity);
+  const sum = new Float64Array(width);
+  for (let k = 0; k < K; k++) {
+    const v = next();
+    for (let j = 0; j < width; j++) {
+      const a = v[j];
+      const m = best[j];
+      if (a !== a || m !== m) best[j] = NaN; // a NaN draw makes the image's score NaN, as with one draw
+      else if (a === m) sum[j] += 1; // −∞ twice adds nothing in the end (−∞ + log), +∞ twice stays +∞
+      else if (a > m) {
+        sum[j] = sum[j] * Math.exp(m - a) + 1;
+        best[j] = a;
+      } else sum[j] += Math.exp(a - m);
+    }
+  }
+  const out = new Float64Array(width);
+  for (let j = 0; j < width; j++) out[j] = best[j] === -Infinity ? -Infinity : best[j] + Math.log(sum[j] / K);
+  return out;
 }
