@@ -508,6 +508,16 @@ describe('training with the twin', { skip }, () => {
     }
     assert.ok(mine.conditionalLogLikelihood > mine.logLikelihood);
     assert.equal(mine.accuracy, theirs.accuracy);
+    // Several noise draws per image (--draws): each its own noise, so the figures agree to the spread between images.
+    const drawn = [...args.slice(0, -3), '--dequantize', 'uniform', '--draws', '4', '--json'];
+    const mine4 = lastJson(twin('eval', [...drawn, '--device', 'cpu']).stdout);
+    const r4 = cli('eval', ...drawn, '--quiet');
+    assert.equal(r4.code, 0, r4.stderr);
+    const theirs4 = lastJson(r4.stdout);
+    assert.equal(mine4.draws, 4);
+    assert.equal(theirs4.draws, 4);
+    assert.ok(Math.abs(mine4.logLikelihood - theirs4.logLikelihood) < theirs4.stdError, `draws 4: twin ${mine4.logLikelihood}, nice-flow ${theirs4.logLikelihood} ± ${theirs4.stdError}`);
+    assert.ok(Math.abs(mine4.accuracy - theirs4.accuracy) < 0.05);
   });
 
   it('nice-flow\'s Adam is torch.optim.Adam: three whole-batch steps from one start give the same weights and moments', (t: TestContext) => {

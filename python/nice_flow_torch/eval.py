@@ -1,8 +1,8 @@
-"""python -m nice_flow_torch.eval --model M --data D [--split test] [--limit N] [--dequantize uniform|center] [--json]
+"""python -m nice_flow_torch.eval --model M --data D [--split test] [--limit N] [--dequantize uniform|center] [--draws K] [--json]
 
 Prints what `nice-flow eval` prints: the mean log-likelihood in nats per image with its standard error and the
 bits/dim of the 256-level data, and with --json, as the last line, one JSON object with the same fields
-(logLikelihood, bitsPerDim, stdError, n, split, dequantize, model, data, seconds). With --dequantize center both
+(logLikelihood, bitsPerDim, stdError, n, split, dequantize, draws, model, data, seconds). With --dequantize center both
 programs see exactly the same numbers; with uniform each draws its own noise (the results differ by about the
 standard error's share of the noise, a fraction of a nat).
 """
@@ -18,7 +18,7 @@ import torch
 
 from . import distributed
 from .data import DataError, load_labels, load_split
-from .evaluation import evaluate
+from .evaluation import MAX_DRAWS, evaluate
 from .model import ConfigError, NiceFlow
 from .safetensors_io import SafetensorsError
 
@@ -32,11 +32,15 @@ def main(argv=None) -> int:
     ap.add_argument("--valid-size", type=int, default=10000, help="held-out images at the end of the training file")
     ap.add_argument("--dequantize", choices=["uniform", "center"], default="uniform")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dequantization noise")
+    ap.add_argument("--draws", type=int, default=1, help="dequantization draws per image: each likelihood (each class's) is log (1/k) Σ p(x + u)")
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
     a = ap.parse_args(argv)
+    if not 1 <= a.draws <= MAX_DRAWS:
+        print(f"nice_flow_torch.eval: draws must be a whole number from 1 to {MAX_DRAWS}, got {a.draws}", file=sys.stderr)
+        return 1
     try:
         d = distributed.setup(a.device)
     except RuntimeError as e:
@@ -53,7 +57,7 @@ def main(argv=None) -> int:
         # A class-conditional model: the labels give its conditional likelihood and the classifier's accuracy.
         labels = load_labels(a.data, a.split, a.valid_size, a.limit) if model.config.classes else None
         t0 = time.perf_counter()
-        r = evaluate(model, images, a.dequantize, a.seed, a.batch_size, d.device, dtype, group=d.active, labels=labels)
+        r = evaluate(model, images, a.dequantize, a.seed, a.batch_size, d.device, dtype, group=d.active, labels=labels, draws=a.draws)
         seconds = time.perf_counter() - t0
     except (DataError, ConfigError, SafetensorsError, OSError) as e:
         print(f"nice_flow_torch.eval: {e}", file=sys.stderr)
@@ -68,7 +72,7 @@ def main(argv=None) -> int:
             print(f"{a.split} log-likelihood given the true label: {r.conditional_log_likelihood:.2f} nats "
                   f"({r.conditional_bits_per_dim:.4f} bits/dim); likelihood classifier accuracy {100 * r.accuracy:.2f}%")
         if a.json:
-            print(json.dumps({**r.as_json(), "split": a.split, "dequantize": a.dequantize, "model": a.model, "data": a.data, "seconds": seconds}))
+            print(json.dumps({**r.as_json(), "split": a.split, "dequantize": a.dequantize, "draws": a.draws, "model": a.model, "data": a.data, "seconds": seconds}))
     return 0
 
 

@@ -53,19 +53,26 @@ def class_log_prior(model: NiceFlow) -> torch.Tensor:
     return torch.log(torch.tensor(p, dtype=torch.float64))
 
 
-def noise_for(seed: int, start: int, count: int, dim: int) -> np.ndarray:
-    """U(0,1) noise [count, dim] for images start … start+count−1 (chunk-aligned start)."""
-    return np.random.default_rng([seed, start]).random((count, dim))
+MAX_DRAWS = 1000
+
+
+def noise_for(seed: int, start: int, count: int, dim: int, draw: int = 0) -> np.ndarray:
+    """U(0,1) noise [count, dim] for images start … start+count−1 (chunk-aligned start); draw d > 0 of several per
+    image (evaluate's `draws`) has its own stream."""
+    return np.random.default_rng([seed, start] if draw == 0 else [seed, start, draw]).random((count, dim))
 
 
 @torch.no_grad()
 def evaluate(model: NiceFlow, images: np.ndarray, dequantize: str = "uniform", seed: int = 0, batch_size: int = 500,
              device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32,
-             group: bool = False, labels: Optional[np.ndarray] = None) -> EvalResult:
+             group: bool = False, labels: Optional[np.ndarray] = None, draws: int = 1) -> EvalResult:
     """Evaluates every image (uint8 [N, C, H, W] or [N, D]); with `group`, each process of the default process group
     takes every world-th chunk and the sums are all-reduced (every process gets the result). A class-conditional
     model is scored under every class: the marginal log Σ_y p(x|y) p(y), and with `labels` the conditional and the
-    accuracy (as nice-flow's evaluate)."""
+    accuracy (as nice-flow's evaluate). With `draws` K > 1 each image's likelihood (each class's) is
+    log (1/K) Σ_k p(x + u_k) over K noise draws, as nice-flow's `--draws` (its own noise, as always)."""
+    if not (isinstance(draws, int) and 1 <= draws <= MAX_DRAWS):
+        raise ValueError(f"draws must be a whole number from 1 to {MAX_DRAWS}, got {draws}")
     rank, world = (dist.get_rank(), dist.get_world_size()) if group else (0, 1)
     device = device or next(model.parameters()).device
     n_img = len(images)
@@ -79,15 +86,20 @@ def evaluate(model: NiceFlow, images: np.ndarray, dequantize: str = "uniform", s
     per_batch = max(1, batch_size // NOISE_CHUNK)
     mine = [c for i, c in enumerate(chunks) if i % world == rank]
     for b in range(0, len(mine), per_batch):
-        parts = []
-        for start in mine[b : b + per_batch]:
-            count = min(NOISE_CHUNK, n_img - start)
-            px = flat[start : start + count].astype(np.float64)
-            u = noise_for(seed, start, count, dim) if dequantize == "uniform" else 0.5
-            parts.append(lo + (hi - lo) / 256.0 * (px + u))
-        x = torch.from_numpy(np.concatenate(parts)).to(device=device, dtype=dtype)
+        def score(draw: int) -> torch.Tensor:
+            parts = []
+            for start in mine[b : b + per_batch]:
+                count = min(NOISE_CHUNK, n_img - start)
+                px = flat[start : start + count].astype(np.float64)
+                u = noise_for(seed, start, count, dim, draw) if dequantize == "uniform" else 0.5
+                parts.append(lo + (hi - lo) / 256.0 * (px + u))
+            x = torch.from_numpy(np.concatenate(parts)).to(device=device, dtype=dtype)
+            return (class_log_likelihoods(model, x) if conditional else model.log_prob(x)).to(torch.float64).cpu()
+
+        # Averaged over the draws in probability: log (1/K) Σ_k p(x + u_k), per image (and class).
+        scores = score(0) if draws == 1 else torch.logsumexp(torch.stack([score(k) for k in range(draws)]), dim=0) - math.log(draws)
         if conditional:
-            joint = class_log_likelihoods(model, x).to(torch.float64).cpu()
+            joint = scores
             lp = torch.logsumexp(joint + log_prior, dim=1)
             if labels is not None:
                 rows = np.concatenate([np.arange(start, min(start + NOISE_CHUNK, n_img)) for start in mine[b : b + per_batch]])
@@ -95,7 +107,7 @@ def evaluate(model: NiceFlow, images: np.ndarray, dequantize: str = "uniform", s
                 sums[2] += joint.gather(1, y[:, None]).sum()
                 sums[3] += ((joint + log_prior).argmax(dim=1) == y).sum()
         else:
-            lp = model.log_prob(x).to(torch.float64).cpu()
+            lp = scores
         sums[:2] += torch.stack([lp.sum(), (lp * lp).sum()])
     if group:
         all_reduce_(sums)
