@@ -40,6 +40,8 @@ export const STEP_CASES: Record<string, StepCase[]> = {
       flow: [{ type: 'split' }, { type: 'actnorm' }, { type: 'coupling', law: 'affine', partition: 'channels', ...conv }, { type: 'context-affine', context: 3, latent: true }],
       context: { size: 3, labels: true },
     },
+    // The whole flow: no levels before it (it was built from an empty body and failed).
+    { name: 'context-affine on the whole latent as the only step', shape: [2, 3, 4], flow: [{ type: 'context-affine', context: 2, latent: true }], context: { size: 2, labels: false } },
   ],
   logit: [{ name: 'logit on the range [−8, 8]', shape: [2, 3, 4], flow: [{ type: 'logit', alpha: 0.1 }], range: [-8, 8] }],
   actnorm: [{ name: 'ActNorm', shape: [3, 2, 4], flow: [{ type: 'actnorm' }] }],

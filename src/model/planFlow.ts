@@ -131,6 +131,8 @@ export function buildPlannedFlow(backend: Backend, plan: PlannedStep[], range: r
     }
     return new Chain(backend, layers);
   };
-  const flow = build(0);
-  return onLatent ? new Chain(backend, [...flow.layers, onLatent.kind.build(onLatent.spec, site(onLatent))]) : flow;
+  if (!onLatent) return build(0);
+  // A flow of that one step has no body to build.
+  const before = body.length > 0 ? build(0).layers : [];
+  return new Chain(backend, [...before, onLatent.kind.build(onLatent.spec, site(onLatent))]);
 }
