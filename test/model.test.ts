@@ -211,7 +211,7 @@ describe('model config', () => {
       assert.throws(() => validateConfig(raw), (e: unknown) => e instanceof NiceFlowError && pattern.test(e.message) && !e.message.includes('\n'));
     });
   };
-  bad('an unknown coupling law', { ...dense, coupling: 'cubic' }, /"coupling" must be one of additive, multiplicative, affine, bounded-affine, got "cubic"/);
+  bad('an unknown coupling law', { ...dense, coupling: 'cubic' }, /"coupling" must be one of additive, multiplicative, affine, bounded-affine, glow-affine, got "cubic"/);
   bad('an unknown network', { ...dense, network: 'rnn' }, /"network" must be one of mlp, conv, got "rnn"/);
   bad('a conv network without a shape', { ...dense, network: 'conv' }, /"network" conv needs "shape"/);
   bad('a conv network with depth 0', { ...dense, depth: 0, network: 'conv', shape: [2, 2, 2] }, /"depth" must be an integer ≥ 1 for network conv/);

@@ -2,12 +2,13 @@ import { NiceFlowError } from '../../core/NiceFlowError.js';
 import { additiveLaw } from './additiveLaw.js';
 import { affineLaw } from './affineLaw.js';
 import { boundedAffineLaw } from './boundedAffineLaw.js';
+import { glowAffineLaw } from './glowAffineLaw.js';
 import type { CouplingLawImpl } from './CouplingLawImpl.js';
 import { multiplicativeLaw } from './multiplicativeLaw.js';
 
 // The registered coupling laws, in the order the CLI and error messages list them. A new law: its file here in
 // src/flows/laws, and one entry in this list; the config check, the CLI's --coupling choices and the tests follow.
-const REGISTERED = [additiveLaw, multiplicativeLaw, affineLaw, boundedAffineLaw] as const;
+const REGISTERED = [additiveLaw, multiplicativeLaw, affineLaw, boundedAffineLaw, glowAffineLaw] as const;
 
 /** A registered coupling law's name (the `coupling` of a model config). */
 export type CouplingLaw = (typeof REGISTERED)[number]['name'];
