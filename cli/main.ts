@@ -70,7 +70,7 @@ program
   .option('--resume', 'continue the run in --out exactly where its checkpoint left it', false)
   .option('--log-test', 'also evaluate the test split after each epoch and log it (for learning curves; never used to choose the model)', false)
   .option('--conditional', 'a class-conditional model: each image\'s label moves and scales the prior (sample --label, classify)', false)
-  .addOption(new Option('--conditioning <where>', 'with --conditional: the label moves and scales the prior, enters every coupling network beside x_I1, or both (dense models)').choices([...CONDITIONINGS]).default('prior'))
+  .addOption(new Option('--conditioning <where>', 'with --conditional: the label moves and scales the prior, enters every coupling network (beside x_I1 in a dense one, as a learned per-class bias of the first layer in a conv one), or both').choices([...CONDITIONINGS]).default('prior'))
   .option('--class-weight <λ>', 'with --conditional: add λ·(−log p(y|x)) to each image\'s loss, a sharper likelihood classifier (0: plain likelihood)', num(false), 0)
   .addOption(backendOption())
   .option('--quiet', 'no progress output', false)

@@ -17,6 +17,7 @@ import { classPriorFromLabels } from '../src/data/classPriorFromLabels.js';
 import type { ImageDataset } from '../src/data/ImageDataset.js';
 import { readPngHeader } from '../src/io/readPngHeader.js';
 import { classLogLikelihoods, classLogPrior, classPosterior, priorCondition } from '../src/model/classLikelihoods.js';
+import { configFromSettings } from '../src/model/configFromSettings.js';
 import { deserializeModel, serializeModel } from '../src/model/modelFile.js';
 import { countParams, NiceModel } from '../src/model/NiceModel.js';
 import { type NiceConfig, validateConfig } from '../src/model/NiceConfig.js';
@@ -89,10 +90,10 @@ describe('class-conditional configs', () => {
     throwsUser(() => validateConfig({ ...described, classes: 4, flow: [{ type: 'context-affine', context: 3 }] }), /a context-affine step takes 3 context values, the model.s context has 4/);
     throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'context-affine', context: 0 }] }), /"context" must be an integer from 1/);
     throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'coupling', hidden: 4, depth: 1, context: 2 }] }), /a coupling step takes 2 context values, the model's context has 3/);
-    throwsUser(() => validateConfig({ ...described, classes: 3, flow: [{ type: 'coupling', network: 'conv', hidden: 4, depth: 1, context: 3 }] }), /mlp networks only so far/);
+    // A conv network reads the label too (a learned per-class bias of its first layer).
+    assert.equal(validateConfig({ ...described, classes: 3, flow: [{ type: 'coupling', law: 'affine', partition: 'checkerboard', network: 'conv', hidden: 4, depth: 1, context: 3 }] }).flow?.[0].context, 3);
     bad({ conditioning: 'everywhere' }, /"conditioning" must be one of prior, couplings, both/);
     bad({ classes: undefined, conditioning: 'both' }, /"conditioning" needs "classes" or "context"/);
-    bad({ network: 'conv', conditioning: 'couplings' }, /dense \(mlp\) coupling networks only/);
   });
 
   it('conditioning couplings: every coupling network reads the label, no prior step; both: the two', () => {
@@ -104,6 +105,22 @@ describe('class-conditional configs', () => {
       assert.equal(countParams(config), model.params.reduce((a, p) => a + p.data.length, 0));
       assert.deepEqual(deserializeModel(serializeModel(model), createRefBackend()).config.conditioning, conditioning);
     }
+  });
+
+  it('a described flow (a preset) with --conditioning couplings or both: every coupling network reads the label', () => {
+    const data = { dim: 784, shape: [1, 28, 28] as [number, number, number] };
+    for (const conditioning of ['prior', 'couplings', 'both'] as const) {
+      const config = configFromSettings(data, { classes: 10, conditioning }, 'mnist-conv', [0, 1]);
+      const couplings = config.flow!.filter((s) => s.type === 'coupling');
+      assert.ok(couplings.length > 0);
+      for (const s of couplings) assert.equal(s.context, conditioning === 'prior' ? undefined : 10);
+      assert.equal(config.flow!.at(-1)!.type === 'context-affine', conditioning !== 'couplings');
+      const model = new NiceModel(createRefBackend(), config);
+      assert.equal(countParams(config), model.params.reduce((a, p) => a + p.data.length, 0));
+      assert.equal(model.params.filter((p) => p.name.endsWith('.context.weight')).length, conditioning === 'prior' ? 0 : couplings.length);
+    }
+    const described = [{ type: 'coupling', law: 'affine', partition: 'channels', network: 'conv', hidden: 4, depth: 1, context: 10 }];
+    throwsUser(() => configFromSettings({ dim: 16, shape: [4, 2, 2] }, { classes: 10, conditioning: 'both', flow: described }, undefined, [0, 1]), /--conditioning both: the flow of --flow already says which steps read the context/);
   });
 
   it('a conditional model asks for its labels, and an unconditional one refuses them, in one line', () => {

@@ -304,8 +304,8 @@ describe('the PyTorch twin computes what nice-flow computes', { skip }, () => {
         const s = m.scaling!.scale.data;
         for (let d = 0; d < s.length; d++) s[d] = 0.3 * rng.normal() + 0.5;
         // Larger output layers than the default init, so multiplicative and affine scales are far from 1 (the
-        // bounded-affine law's sigmoid and tanh would saturate there: its gradients would vanish).
-        const boost = v.config.coupling === 'bounded-affine' ? 1 : 3;
+        // sigmoid-scale laws' sigmoid and tanh would saturate there: their gradients would vanish).
+        const boost = v.config.coupling === 'bounded-affine' || v.config.coupling === 'glow-affine' ? 1 : 3;
         for (const c of m.couplings) for (const p of c.net.params.slice(-2)) for (let k = 0; k < p.data.length; k++) p.data[k] *= boost;
         if (v.config.whiten) m.setWhitening(new Whitening(b32, D, zca.mean, zca.matrix, zca.inverse, zca.logDet));
         // A conditional model: its context-affine step starts as the identity; move it so the labels matter.

@@ -21,9 +21,12 @@ from .errors import StepError
 
 PARTITIONS = ("alternate", "halves", "checkerboard", "channels")
 LOG_SCALE_BOUND = 2.0
-SHIFT_BOUND = 4.0  # the bounded-affine law's shift C·tanh(t/C) (nice-flow's src/flows/laws/boundedAffineLaw.ts)
+# The sigmoid-scale laws' shift bounds C in C·tanh(t/C) (nice-flow's src/flows/laws/boundedAffineLaw.ts and
+# glowAffineLaw.ts).
+SIGMOID_SHIFT_BOUNDS = {"bounded-affine": 4.0, "glow-affine": 64.0}
+SHIFT_BOUND = SIGMOID_SHIFT_BOUNDS["bounded-affine"]
 # The coupling laws and their network outputs per updated coordinate (nice-flow's src/flows/laws/lawRegistry.ts).
-LAW_GROUPS = {"additive": 1, "multiplicative": 1, "affine": 2, "bounded-affine": 2}
+LAW_GROUPS = {"additive": 1, "multiplicative": 1, "affine": 2, "bounded-affine": 2, "glow-affine": 2}
 COUPLING_LAWS = tuple(LAW_GROUPS)
 
 Shape3 = Tuple[int, int, int]
@@ -75,13 +78,15 @@ class Coupling(nn.Module):
     `network` mlp: Linear layers |I1| → hidden ×depth (ReLU) → G·|I2|. conv: the kept values scattered into a zero
     C×H×W image, `depth` 3×3 convolutions (padding 1, ReLU) to `hidden` channels, then a 1×1 convolution to G·C
     channels; group g of an updated value at channel c is output channel g·C + c at its pixel. `zero_init` starts
-    the last layer at zero (the coupling then starts as the identity)."""
+    the last layer at zero (the coupling then starts as the identity). A conditional network (`context` K > 0): an
+    mlp reads [x_I1 | c]; a conv network adds E·c to its first layer's pre-activation at every pixel, E the weight
+    `context.weight` [hidden, K] (nice-flow's src/nn/ConvNet.ts)."""
 
     def __init__(self, law: str, network: str, hidden: int, depth: int, dim: int, shape: Optional[Sequence[int]],
                  kept: np.ndarray, updated: np.ndarray, zero_init: bool = False, context: int = 0):
         super().__init__()
         self.law = law
-        self.context = context  # a conditional (mlp) network reads [x_I1 | c]
+        self.context_size = context  # a conditional network reads the example's context c (K values)
         self.network = network
         self.groups = LAW_GROUPS[law]
         self.zero_init = zero_init
@@ -97,6 +102,8 @@ class Coupling(nn.Module):
             convs: List[nn.Module] = [nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans[:-1], chans[1:])]
             convs.append(nn.Conv2d(hidden, self.groups * c, 1))
             self.layers = nn.ModuleList(convs)
+            if context:
+                self.context = nn.Linear(context, hidden, bias=False)
             self.image_shape = tuple(shape)
             mask = torch.zeros(dim)
             mask[self.kept] = 1.0
@@ -107,6 +114,8 @@ class Coupling(nn.Module):
         """PyTorch's default init of the layers (nice-flow's too); with `zero_init` the last layer then zeroed."""
         for layer in self.layers:
             layer.reset_parameters()
+        if self.network == "conv" and self.context_size:
+            self.context.reset_parameters()
         if self.zero_init:
             with torch.no_grad():
                 self.layers[-1].weight.zero_()
@@ -118,7 +127,7 @@ class Coupling(nn.Module):
         du = self.updated.numel()
         if self.network == "mlp":
             h = x[:, self.kept]
-            if self.context:
+            if self.context_size:
                 if context is None:
                     raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
                 h = torch.cat([h, context.to(h.dtype)], dim=1)
@@ -127,8 +136,13 @@ class Coupling(nn.Module):
             out = self.layers[-1](h).view(n, self.groups, du)
         else:
             h = x.reshape(n, *self.image_shape) * self.keep_mask
-            for layer in self.layers[:-1]:
-                h = F.relu(layer(h))
+            for j, layer in enumerate(self.layers[:-1]):
+                h = layer(h)
+                if j == 0 and self.context_size:
+                    if context is None:
+                        raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
+                    h = h + self.context(context.to(h.dtype))[:, :, None, None]
+                h = F.relu(h)
             # Output channel g·C + c belongs to group g, channel c: per group, a C×H×W image read at I2.
             out = self.layers[-1](h).reshape(n, self.groups, -1)[:, :, self.updated]
         return out[:, 0], (out[:, 1] if self.groups == 2 else None)
@@ -138,8 +152,9 @@ class Coupling(nn.Module):
         x2 = x[:, self.updated]
         if self.law == "additive":
             y2, log_det = x2 + a, x.new_zeros(x.shape[0])
-        elif self.law == "bounded-affine":  # y2 = x2·σ(a + 2) + C·tanh(t/C), log|det| = Σ log σ(a + 2)
-            y2 = x2 * torch.sigmoid(a + 2) + SHIFT_BOUND * torch.tanh(t / SHIFT_BOUND)
+        elif self.law in SIGMOID_SHIFT_BOUNDS:  # y2 = x2·σ(a + 2) + C·tanh(t/C), log|det| = Σ log σ(a + 2)
+            c = SIGMOID_SHIFT_BOUNDS[self.law]
+            y2 = x2 * torch.sigmoid(a + 2) + c * torch.tanh(t / c)
             log_det = F.logsigmoid(a + 2).sum(dim=1)
         else:
             ell = bounded_log_scale(a)
@@ -154,8 +169,9 @@ class Coupling(nn.Module):
         y2 = y[:, self.updated]
         if self.law == "additive":
             x2 = y2 - a
-        elif self.law == "bounded-affine":
-            x2 = (y2 - SHIFT_BOUND * torch.tanh(t / SHIFT_BOUND)) / torch.sigmoid(a + 2)
+        elif self.law in SIGMOID_SHIFT_BOUNDS:
+            c = SIGMOID_SHIFT_BOUNDS[self.law]
+            x2 = (y2 - c * torch.tanh(t / c)) / torch.sigmoid(a + 2)
         else:
             x2 = (y2 - t if t is not None else y2) * torch.exp(-bounded_log_scale(a))
         return y.index_copy(1, self.updated, x2)

@@ -131,8 +131,6 @@ class CouplingStep(StepKind):
             spec["zeroInit"] = True
         if "context" in raw:
             spec["context"] = r.int("context", 1, MAX_CONTEXT)
-            if spec["network"] == "conv":
-                raise StepError('coupling step: "context" (a conditional network) is built for mlp networks only so far')
         r.done()
         partition_sets(spec["partition"], shape[0] * shape[1] * shape[2], shape)  # the partition must fit the shape
         return spec
@@ -146,6 +144,8 @@ class CouplingStep(StepKind):
                 last = j == spec["depth"]
                 k, out_c = (1, groups * c) if last else (3, spec["hidden"])
                 out += [(f"layers.{j}.weight", [out_c, c if j == 0 else spec["hidden"], k, k]), (f"layers.{j}.bias", [out_c])]
+            if "context" in spec:
+                out.append(("context.weight", [spec["hidden"], spec["context"]]))
         else:
             kept, updated = partition_sets(spec["partition"], shape[0] * shape[1] * shape[2], shape)
             widths = [len(kept) + spec.get("context", 0)] + [spec["hidden"]] * spec["depth"] + [groups * len(updated)]

@@ -143,9 +143,6 @@ export function validateConfig(raw: unknown): NiceConfig {
     if (!config.shape) throw new NiceFlowError('model config: "network" conv needs "shape" [C, H, W]');
     if (depth < 1) throw new NiceFlowError(`model config: "depth" must be an integer ≥ 1 for network conv (the number of 3×3 conv layers), got ${depth}`);
     config.network = 'conv';
-    if (config.conditioning === 'couplings' || config.conditioning === 'both') {
-      throw new NiceFlowError(`model config: "conditioning" ${config.conditioning} is built for dense (mlp) coupling networks only so far`);
-    }
   }
   try {
     partitionFor(partition, 0, dim, config.data === 'continuous' ? [...flowInputShape(config)] : config.shape);

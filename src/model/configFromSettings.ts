@@ -76,11 +76,16 @@ export function configFromSettings(
   const described = explicit.flow ?? p.flow;
   const K = explicit.classes;
   const conditional = K ? { classes: K, ...(explicit.classPrior ? { classPrior: explicit.classPrior } : {}) } : {};
-  if (described && explicit.conditioning && explicit.conditioning !== 'prior') {
-    throw new NiceFlowError(`--conditioning ${explicit.conditioning}: for the paper's flat models only so far; the flow ${explicit.flow ? 'of --flow' : `of --preset ${preset}`} gets its label in the prior`);
+  const conditioning = explicit.conditioning ?? 'prior';
+  if (described && conditioning !== 'prior' && described.some((s) => s.context !== undefined)) {
+    throw new NiceFlowError(`--conditioning ${conditioning}: the flow ${explicit.flow ? 'of --flow' : `of --preset ${preset}`} already says which steps read the context; leave --conditioning out`);
   }
-  // A conditional description needs a step that reads the label: the per-class prior location and scale, last.
-  const flow = described && K && !described.some((s) => s.type === 'context-affine') ? [...described, { type: 'context-affine', context: K }] : described;
+  // A conditional description needs a step that reads the label: with --conditioning couplings or both, every
+  // coupling's network reads it; with prior or both, a last step moves and scales the latent per class (unless the
+  // description has one).
+  const inCouplings = K && conditioning !== 'prior';
+  const withContext = described && inCouplings ? described.map((s) => (s.type === 'coupling' ? { ...s, context: K } : s)) : described;
+  const flow = withContext && K && conditioning !== 'couplings' && !withContext.some((s) => s.type === 'context-affine') ? [...withContext, { type: 'context-affine', context: K }] : withContext;
   if (flow) {
     // A description fixes the whole flow: a flat setting beside it would be silently ignored, so it is refused.
     const flat = FLAT_SETTINGS.filter((k) => explicit[k] !== undefined);

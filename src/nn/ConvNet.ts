@@ -19,6 +19,11 @@ import { Workspace } from './Workspace.js';
  * `kept` and `updated` are flat indices into the channel-major image (c·H·W + y·W + x) and must partition 0..C·H·W−1.
  * Parameters are named `{prefix}layers.{j}.weight` ([out, in, k, k]) and `{prefix}layers.{j}.bias` ([out]),
  * j = 0..depth, as torch.nn.Conv2d's. Internally activations are NHWC (see conv2d.ts).
+ *
+ * Conditional (`contextSize` K > 0): each input row is [x_I1 | c], the example's K context values after its kept
+ * values (as a conditional Mlp reads them), and the first layer's pre-activation at every pixel gets E·c added,
+ * E = `{prefix}context.weight` [hidden, K] (a learned embedding of the label per hidden channel: Glow's and cINN's
+ * conditioning inside the coupling network). The context gets no gradient (its columns of dL/dx are 0).
  */
 export class ConvNet implements CouplingNet {
   readonly params: Param[] = [];
@@ -41,6 +46,8 @@ export class ConvNet implements CouplingNet {
   private readonly dxOut: Workspace;
   private readonly scratch: ConvScratch;
   private n = 0;
+  /** The saving forward's input (the CouplingNet contract keeps it untouched until backward): its context columns. */
+  private savedInput: FloatArray | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -53,6 +60,8 @@ export class ConvNet implements CouplingNet {
     prefix = '',
     /** Start the last layer at zero, so the coupling starts as the identity (Glow's zero-initialised last conv). */
     readonly zeroInit = false,
+    /** Context values per example read after the kept values (0: unconditional). */
+    readonly contextSize = 0,
   ) {
     const [C, H, W] = shape;
     const D = C * H * W;
@@ -63,7 +72,8 @@ export class ConvNet implements CouplingNet {
       seen[i] = 1;
     }
     if (kept.length + updated.length !== D) throw new NiceFlowError(`ConvNet: kept and updated must partition 0..${D - 1}`);
-    this.inDim = kept.length;
+    if (!(Number.isInteger(contextSize) && contextSize >= 0)) throw new NiceFlowError(`ConvNet: contextSize must be an integer ≥ 0 (got ${contextSize})`);
+    this.inDim = kept.length + contextSize;
     this.outDim = outGroups * updated.length;
     const P = H * W;
     const nhwc = (i: number): number => (i % P) * C + Math.floor(i / P);
@@ -85,6 +95,7 @@ export class ConvNet implements CouplingNet {
       this.params.push(createParam(backend, `${prefix}layers.${j}.weight`, [s.outC, s.inC, s.kernel, s.kernel]));
       this.params.push(createParam(backend, `${prefix}layers.${j}.bias`, [s.outC]));
     }
+    if (contextSize > 0) this.params.push(createParam(backend, `${prefix}context.weight`, [hidden, contextSize]));
     this.image = new Workspace(backend, P * C);
     this.acts = this.layers.map((s) => new Workspace(backend, P * s.outC));
     const widest = P * Math.max(C, hidden, outGroups * C);
@@ -94,12 +105,20 @@ export class ConvNet implements CouplingNet {
     this.inferOut = new Workspace(backend, this.outDim);
     this.dxOut = new Workspace(backend, this.inDim);
     this.scratch = new ConvScratch(backend);
+    this.embed = new Workspace(backend, contextSize > 0 ? hidden : 0);
+    this.embedGrad = new Workspace(backend, contextSize > 0 ? hidden : 0);
   }
+
+  /** E·c per example [n, hidden] (conditional nets only). */
+  private readonly embed: Workspace;
+  /** Σ over pixels of dL/d(first pre-activation) per example [n, hidden] (conditional nets only). */
+  private readonly embedGrad: Workspace;
 
   /**
    * torch.nn.Conv2d's default initialisation: weight and bias uniform on ±1/sqrt(fan_in), fan_in = in·k·k; with
    * `zeroInit` the last layer is then set to zero (the draws are made all the same, so the other layers get the same
-   * values either way).
+   * values either way). A conditional net's embedding E is drawn last, as torch.nn.Linear(K, hidden)'s weight
+   * (uniform on ±1/sqrt(K)).
    */
   init(rng: Rng): void {
     for (const [j, s] of this.layers.entries()) {
@@ -108,7 +127,11 @@ export class ConvNet implements CouplingNet {
         for (let i = 0; i < p.length; i++) p[i] = (2 * rng.uniform() - 1) * bound;
       }
     }
-    if (this.zeroInit) for (const p of this.params.slice(-2)) p.data.fill(0);
+    if (this.contextSize > 0) {
+      const e = this.params[2 * this.layers.length].data, bound = 1 / Math.sqrt(this.contextSize);
+      for (let i = 0; i < e.length; i++) e[i] = (2 * rng.uniform() - 1) * bound;
+    }
+    if (this.zeroInit) for (const p of this.params.slice(2 * this.depth, 2 * this.depth + 2)) p.data.fill(0);
   }
 
   /**
@@ -118,17 +141,25 @@ export class ConvNet implements CouplingNet {
    * (backward's scratch) and out goes to `inferOut`: the saved activations are left as they were.
    */
   forward(x: FloatArray, n: number, save = true): FloatArray {
-    if (save) this.n = n;
+    if (save) {
+      this.n = n;
+      this.savedInput = x;
+    }
     const C = this.shape[0], P = this.shape[1] * this.shape[2];
     const buffers = [this.gradA, this.gradB];
     // Scatter into a zero image: the updated positions stay 0 (the triangular-Jacobian guarantee).
     const img = save ? this.image.get(n) : this.gradA.get(n).subarray(0, n * P * C);
     img.fill(0);
-    this.backend.scatterAdd(x, n, P * C, this.keptPos, img);
+    const K = this.contextSize;
+    if (K === 0) this.backend.scatterAdd(x, n, P * C, this.keptPos, img);
+    else this.scatterKept(x, n, img);
     let cur = img;
     for (const [j, s] of this.layers.entries()) {
       const y = save ? this.acts[j].get(n) : buffers[(j + 1) % 2].get(n).subarray(0, n * P * s.outC);
-      conv2dForward(this.backend, cur, this.params[2 * j].data, this.params[2 * j + 1].data, y, n, s, j < this.depth, this.scratch);
+      // A conditional net's first layer: the convolution without its ReLU, + E·c at every pixel, then the ReLU.
+      const addContext = j === 0 && K > 0;
+      conv2dForward(this.backend, cur, this.params[2 * j].data, this.params[2 * j + 1].data, y, n, s, j < this.depth && !addContext, this.scratch);
+      if (addContext) this.addEmbedding(x, n, y);
       cur = y;
     }
     // Gather: group g of updated coordinate j reads output channel g·C + c at its pixel.
@@ -158,6 +189,7 @@ export class ConvNet implements CouplingNet {
       const layerIn = j > 0 ? this.acts[j - 1].get(n) : this.image.get(n);
       const W = this.params[2 * j], b = this.params[2 * j + 1];
       const dx = j > 0 || inputGrad ? spare.subarray(0, n * P * s.inC) : null;
+      if (j === 0 && this.contextSize > 0 && paramGrads) this.embeddingBackward(dy, n);
       // The bias gradient of the last layer here; those of the layers below come with their ReLU mask (next lines).
       conv2dBackward(this.backend, layerIn, W.data, dy, n, s, paramGrads ? W.grad : null, paramGrads && j === this.depth ? b.grad : null, dx, this.scratch);
       if (j === 0) {
@@ -173,7 +205,63 @@ export class ConvNet implements CouplingNet {
     if (!dImg) return null;
     // Gather the kept positions of the input-image gradient (the adjoint of the forward's scatter).
     const out = this.dxOut.get(n);
-    this.backend.gather(dImg, n, P * C, this.keptPos, out);
+    if (this.contextSize === 0) {
+      this.backend.gather(dImg, n, P * C, this.keptPos, out);
+      return out;
+    }
+    const w = this.inDim, k = this.keptPos.length, pc = P * C;
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < k; j++) out[r * w + j] = dImg[r * pc + this.keptPos[j]];
+      out.fill(0, r * w + k, (r + 1) * w);
+    }
     return out;
+  }
+
+  /** The kept values of rows [x_I1 | c] (row length inDim) into the zero NHWC image. */
+  private scatterKept(x: FloatArray, n: number, img: FloatArray): void {
+    const w = this.inDim, k = this.keptPos.length, pc = this.shape[0] * this.shape[1] * this.shape[2];
+    for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) img[r * pc + this.keptPos[j]] = x[r * w + j];
+  }
+
+  /** y [n, P, hidden] (first layer, before its ReLU) += E·c_r at every pixel, then ReLU in place. */
+  private addEmbedding(x: FloatArray, n: number, y: FloatArray): void {
+    const K = this.contextSize, H = this.hidden, w = this.inDim, k = this.keptPos.length;
+    const P = this.shape[1] * this.shape[2];
+    const E = this.params[2 * this.layers.length].data;
+    const e = this.embed.get(1);
+    for (let r = 0; r < n; r++) {
+      for (let h = 0; h < H; h++) {
+        let v = 0;
+        for (let c = 0; c < K; c++) v += E[h * K + c] * x[r * w + k + c];
+        e[h] = v;
+      }
+      for (let p = 0, o = r * P * H; p < P; p++, o += H) {
+        for (let h = 0; h < H; h++) {
+          const z = y[o + h] + e[h];
+          y[o + h] = z > 0 ? z : 0;
+        }
+      }
+    }
+  }
+
+  /**
+   * dE [hidden, K] = Σ_r (Σ_p dPre[r, p, :]) ⊗ c_r, from dPre [n, P, hidden] (the first layer's masked output
+   * gradient) and the context of the saved forward's input (held by the coupling until backward).
+   */
+  private embeddingBackward(dPre: FloatArray, n: number): void {
+    const K = this.contextSize, H = this.hidden, w = this.inDim, k = this.keptPos.length;
+    const P = this.shape[1] * this.shape[2];
+    const dE = this.params[2 * this.layers.length].grad;
+    const x = this.savedInput!;
+    const g = this.embedGrad.get(1);
+    dE.fill(0);
+    for (let r = 0; r < n; r++) {
+      g.fill(0);
+      for (let p = 0, o = r * P * H; p < P; p++, o += H) for (let h = 0; h < H; h++) g[h] += dPre[o + h];
+      for (let c = 0; c < K; c++) {
+        const cv = x[r * w + k + c];
+        if (cv !== 0) for (let h = 0; h < H; h++) dE[h * K + c] += g[h] * cv;
+      }
+    }
   }
 }

@@ -5,7 +5,6 @@ import { Coupling } from '../Coupling.js';
 import { lawOutputGroups } from '../couplingLaw.js';
 import { COUPLING_LAWS, type CouplingLaw } from '../laws/lawRegistry.js';
 import { PARTITION_NAMES, partitionFor, type PartitionName } from '../Partition.js';
-import { NiceFlowError } from '../../core/NiceFlowError.js';
 import { MAX_CONTEXT } from './contextAffineStep.js';
 import { SpecReader } from './readSpec.js';
 import type { Shape3, StepKind, StepSpec } from './StepKind.js';
@@ -30,7 +29,10 @@ export interface CouplingSpec extends StepSpec {
   depth: number;
   /** Start the network's last layer at zero, so the coupling starts as the identity (conv only). */
   zeroInit?: boolean;
-  /** A conditional coupling: its (dense) network also reads the example's context, this many values. */
+  /**
+   * A conditional coupling: its network also reads the example's context, this many values (a dense network as
+   * extra inputs, a conv network as a learned embedding added to its first layer at every pixel).
+   */
   context?: number;
 }
 
@@ -41,7 +43,7 @@ function partitionOf(spec: CouplingSpec, shape: Shape3, parity: number) {
 /** A coupling layer (NICE §3.2) with a registered law and a dense or convolutional network. */
 export const couplingStep: StepKind<CouplingSpec> = {
   type: 'coupling',
-  summary: 'coupling layer: y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)) with a law (additive, multiplicative, affine, bounded-affine) and a network (mlp, conv)',
+  summary: 'coupling layer: y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)) with a law (additive, multiplicative, affine, bounded-affine, glow-affine) and a network (mlp, conv)',
   validate(raw, shape) {
     const r = new SpecReader(raw, 'coupling step');
     const spec: CouplingSpec = {
@@ -57,7 +59,6 @@ export const couplingStep: StepKind<CouplingSpec> = {
     if (r.bool('zeroInit', false)) spec.zeroInit = true;
     if (raw.context !== undefined) {
       spec.context = r.int('context', 1, MAX_CONTEXT);
-      if (spec.network === 'conv') throw new NiceFlowError('coupling step: "context" (a conditional network) is built for mlp networks only so far');
     }
     r.done();
     // The partition must fit the shape (channels needs C ≥ 2).
@@ -77,6 +78,7 @@ export const couplingStep: StepKind<CouplingSpec> = {
         const outC = last ? G * C : spec.hidden;
         out.push({ name: `layers.${j}.weight`, shape: [outC, j === 0 ? C : spec.hidden, k, k] }, { name: `layers.${j}.bias`, shape: [outC] });
       }
+      if (spec.context) out.push({ name: 'context.weight', shape: [spec.hidden, spec.context] });
     } else {
       const widths = [part.kept.length + (spec.context ?? 0), ...Array<number>(spec.depth).fill(spec.hidden), G * part.updated.length];
       for (let j = 0; j + 1 < widths.length; j++) out.push({ name: `layers.${j}.weight`, shape: [widths[j + 1], widths[j]] }, { name: `layers.${j}.bias`, shape: [widths[j + 1]] });
@@ -89,7 +91,7 @@ export const couplingStep: StepKind<CouplingSpec> = {
     const G = lawOutputGroups(spec.law);
     const net: CouplingNet =
       spec.network === 'conv'
-        ? new ConvNet(backend, [...shape], part.kept, part.updated, G, spec.hidden, spec.depth, prefix, spec.zeroInit ?? false)
+        ? new ConvNet(backend, [...shape], part.kept, part.updated, G, spec.hidden, spec.depth, prefix, spec.zeroInit ?? false, spec.context ?? 0)
         : new Mlp(backend, part.kept.length + (spec.context ?? 0), G * part.updated.length, spec.hidden, spec.depth, prefix);
     return new Coupling(backend, shape[0] * shape[1] * shape[2], part, net, spec.law, spec.context ?? 0);
   },
