@@ -1,7 +1,7 @@
 // Where a training step's time goes: every backend primitive is wrapped with a timer during a few steps of a model,
 // and the rest of the step (TypeScript between the calls: coupling laws, copies, the trainer) is what is left over.
 //
-//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp|mnist-conv] \
+//   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp|mnist-conv|mnist-gated] \
 //     [blas|blas-openblas|wasm|wasm-im2col] [STEPS=10] [BATCH=100]
 //
 // mnist-conv is the multi-scale flow of --preset mnist-conv; a second table then gives each layer kind's share of the
@@ -26,6 +26,8 @@ const MODELS: Record<string, NiceConfig> = {
   'conv-large': { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] },
   mlp: PAPER_MNIST_CONFIG,
   'mnist-conv': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_CONV_FLOW] },
+  // The same flow with gated residual coupling networks (one block of 64 channels each).
+  'mnist-gated': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: MNIST_CONV_FLOW.map((s) => (s.type === 'coupling' ? { ...s, network: 'gated', depth: 1 } : s)) },
 };
 const [kind = 'conv-affine', backendName = 'blas', stepsText = '10', batchText = '100'] = process.argv.slice(2);
 const config = MODELS[kind];

@@ -30,6 +30,8 @@ export const STEP_CASES: Record<string, StepCase[]> = {
     { name: 'glow-affine conv coupling (checkerboard, zero-init start perturbed)', shape: [2, 4, 4], flow: [{ type: 'coupling', law: 'glow-affine', partition: 'checkerboard', ...conv, zeroInit: true }] },
     { name: 'affine conv coupling whose network reads one-hot labels of 3 classes (a per-class first-layer bias)', shape: [4, 2, 3], flow: [{ type: 'coupling', law: 'affine', partition: 'channels', ...conv, hidden: 5, zeroInit: true, context: 3 }], context: { size: 3, labels: true } },
     { name: 'additive conv coupling (checkerboard) reading a continuous context of 2 values', shape: [1, 4, 4], flow: [{ type: 'coupling', law: 'additive', partition: 'checkerboard', ...conv, context: 2 }], context: { size: 2, labels: false } },
+    { name: 'affine gated-residual coupling, 2 blocks (checkerboard, zero-init start perturbed)', shape: [2, 4, 4], flow: [{ type: 'coupling', law: 'affine', partition: 'checkerboard', network: 'gated', hidden: 3, depth: 2, zeroInit: true }] },
+    { name: 'additive gated-residual coupling reading one-hot labels of 3 classes (channels)', shape: [4, 2, 3], flow: [{ type: 'coupling', law: 'additive', partition: 'channels', network: 'gated', hidden: 4, depth: 1, context: 3 }], context: { size: 3, labels: true } },
     { name: 'affine mlp coupling whose network reads one-hot labels of 3 classes', shape: [2, 3, 4], flow: [{ type: 'coupling', law: 'affine', partition: 'alternate', hidden: 5, depth: 1, context: 3 }], context: { size: 3, labels: true } },
     { name: 'additive mlp coupling (alternate, parity 1)', shape: [2, 3, 4], flow: [{ type: 'coupling', law: 'additive', partition: 'alternate', hidden: 5, depth: 1, parity: 1 }] },
   ],

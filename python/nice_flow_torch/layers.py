@@ -72,14 +72,29 @@ def bounded_log_scale(a: torch.Tensor) -> torch.Tensor:
     return LOG_SCALE_BOUND * torch.tanh(a / LOG_SCALE_BOUND)
 
 
+class GatedBlock(nn.Module):
+    """h + a ⊙ σ(g), [a | g] = conv1×1(ReLU(conv3×3(ReLU(h)))) (nice-flow's src/nn/GatedConvNet.ts)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+        self.conv = nn.Conv2d(hidden, hidden, 3, padding=1)
+        self.gate = nn.Conv2d(hidden, 2 * hidden, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        ag = self.gate(F.relu(self.conv(F.relu(h))))
+        return h + ag[:, : self.hidden] * torch.sigmoid(ag[:, self.hidden:])
+
+
 class Coupling(nn.Module):
     """One coupling layer y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)); `layers` is the coupling network m.
 
     `network` mlp: Linear layers |I1| → hidden ×depth (ReLU) → G·|I2|. conv: the kept values scattered into a zero
     C×H×W image, `depth` 3×3 convolutions (padding 1, ReLU) to `hidden` channels, then a 1×1 convolution to G·C
     channels; group g of an updated value at channel c is output channel g·C + c at its pixel. `zero_init` starts
-    the last layer at zero (the coupling then starts as the identity). A conditional network (`context` K > 0): an
-    mlp reads [x_I1 | c]; a conv network adds E·c to its first layer's pre-activation at every pixel, E the weight
+    the last layer at zero (the coupling then starts as the identity). `gated`: `first` (3×3, C → hidden), `depth`
+    GatedBlocks, `last` (1×1 after a ReLU, hidden → G·C), on the same masked image. A conditional network (`context` K > 0): an
+    mlp reads [x_I1 | c]; a conv or gated network adds E·c to its first layer's pre-activation at every pixel, E the weight
     `context.weight` [hidden, K] (nice-flow's src/nn/ConvNet.ts)."""
 
     def __init__(self, law: str, network: str, hidden: int, depth: int, dim: int, shape: Optional[Sequence[int]],
@@ -96,6 +111,17 @@ class Coupling(nn.Module):
         if network == "mlp":
             widths = [len(kept) + context] + [hidden] * depth + [self.groups * du]
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        elif network == "gated":  # nice-flow's src/nn/GatedConvNet.ts: gated residual blocks
+            c = shape[0]
+            self.first = nn.Conv2d(c, hidden, 3, padding=1)
+            self.blocks = nn.ModuleList(GatedBlock(hidden) for _ in range(depth))
+            self.last = nn.Conv2d(hidden, self.groups * c, 1)
+            if context:
+                self.context = nn.Linear(context, hidden, bias=False)
+            self.image_shape = tuple(shape)
+            mask = torch.zeros(dim)
+            mask[self.kept] = 1.0
+            self.register_buffer("keep_mask", mask.view(1, *shape), persistent=False)
         else:
             c = shape[0]
             chans = [c] + [hidden] * depth
@@ -112,14 +138,15 @@ class Coupling(nn.Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default init of the layers (nice-flow's too); with `zero_init` the last layer then zeroed."""
-        for layer in self.layers:
+        convs = [self.first] + [m for b in self.blocks for m in (b.conv, b.gate)] + [self.last] if self.network == "gated" else self.layers
+        for layer in convs:
             layer.reset_parameters()
-        if self.network == "conv" and self.context_size:
+        if self.network != "mlp" and self.context_size:
             self.context.reset_parameters()
         if self.zero_init:
             with torch.no_grad():
-                self.layers[-1].weight.zero_()
-                self.layers[-1].bias.zero_()
+                convs[-1].weight.zero_()
+                convs[-1].bias.zero_()
 
     def net(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """m(x_I1) as (a, t), each [n, |I2|] in the order of `updated`; t is None for laws without a shift."""
@@ -134,6 +161,15 @@ class Coupling(nn.Module):
             for layer in self.layers[:-1]:
                 h = F.relu(layer(h))
             out = self.layers[-1](h).view(n, self.groups, du)
+        elif self.network == "gated":
+            h = self.first(x.reshape(n, *self.image_shape) * self.keep_mask)
+            if self.context_size:
+                if context is None:
+                    raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
+                h = h + self.context(context.to(h.dtype))[:, :, None, None]
+            for block in self.blocks:
+                h = block(h)
+            out = self.last(F.relu(h)).reshape(n, self.groups, -1)[:, :, self.updated]
         else:
             h = x.reshape(n, *self.image_shape) * self.keep_mask
             for j, layer in enumerate(self.layers[:-1]):

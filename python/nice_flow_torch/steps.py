@@ -28,7 +28,7 @@ from .errors import StepError
 from .layers import (COUPLING_LAWS, LAW_GROUPS, PARTITIONS, ActNorm, ContextAffine, Coupling, DiagonalScaling, InvConv1x1, Logit, Shape3, Split, Squeeze,
                      coupling_sets, partition_sets)
 
-COUPLING_NETWORKS = ("mlp", "conv")
+COUPLING_NETWORKS = ("mlp", "conv", "gated")
 LOGIT_DEFAULT_ALPHA = 0.05
 MAX_FLOW_STEPS = 4096
 MAX_CHANNELS = 4096  # ActNorm and invconv
@@ -124,7 +124,7 @@ class CouplingStep(StepKind):
         spec = {"type": "coupling", "law": r.one_of("law", COUPLING_LAWS, "additive"),
                 "partition": r.one_of("partition", PARTITIONS, "alternate"),
                 "network": r.one_of("network", COUPLING_NETWORKS, "mlp"), "hidden": r.int("hidden", 1, 2 ** 20)}
-        spec["depth"] = r.int("depth", 1 if spec["network"] == "conv" else 0, 1024)
+        spec["depth"] = r.int("depth", 0 if spec["network"] == "mlp" else 1, 1024)
         if "parity" in raw:
             spec["parity"] = r.int("parity", 0, 1)
         if r.bool("zeroInit", False):
@@ -138,7 +138,17 @@ class CouplingStep(StepKind):
     def param_shapes(self, spec, shape):
         groups = LAW_GROUPS[spec["law"]]
         out = []
-        if spec["network"] == "conv":
+        if spec["network"] == "gated":  # nice-flow's src/nn/GatedConvNet.ts
+            c, f = shape[0], spec["hidden"]
+            convs = [("first", f, c, 3)]
+            for b in range(spec["depth"]):
+                convs += [(f"blocks.{b}.conv", f, f, 3), (f"blocks.{b}.gate", 2 * f, f, 1)]
+            convs.append(("last", groups * c, f, 1))
+            for name, out_c, in_c, k in convs:
+                out += [(f"{name}.weight", [out_c, in_c, k, k]), (f"{name}.bias", [out_c])]
+            if "context" in spec:
+                out.append(("context.weight", [f, spec["context"]]))
+        elif spec["network"] == "conv":
             c = shape[0]
             for j in range(spec["depth"] + 1):
                 last = j == spec["depth"]

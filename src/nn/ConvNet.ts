@@ -4,6 +4,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import type { CouplingNet } from './CouplingNet.js';
 import { conv2dBackward, conv2dForward, ConvScratch, type ConvShape } from './conv2d.js';
+import { convPositions } from './convPositions.js';
 import { createParam, type Param } from './Param.js';
 import { Workspace } from './Workspace.js';
 
@@ -64,28 +65,14 @@ export class ConvNet implements CouplingNet {
     readonly contextSize = 0,
   ) {
     const [C, H, W] = shape;
-    const D = C * H * W;
     if (!(depth >= 1 && hidden >= 1 && outGroups >= 1)) throw new NiceFlowError(`ConvNet: depth, hidden and outGroups must be ≥ 1 (got ${depth}, ${hidden}, ${outGroups})`);
-    const seen = new Uint8Array(D);
-    for (const i of [...kept, ...updated]) {
-      if (!(i >= 0 && i < D) || seen[i]) throw new NiceFlowError(`ConvNet: kept and updated must partition 0..${D - 1} (index ${i})`);
-      seen[i] = 1;
-    }
-    if (kept.length + updated.length !== D) throw new NiceFlowError(`ConvNet: kept and updated must partition 0..${D - 1}`);
     if (!(Number.isInteger(contextSize) && contextSize >= 0)) throw new NiceFlowError(`ConvNet: contextSize must be an integer ≥ 0 (got ${contextSize})`);
+    const pos = convPositions(shape, kept, updated, outGroups, 'ConvNet');
+    this.keptPos = pos.keptPos;
+    this.outPos = pos.outPos;
     this.inDim = kept.length + contextSize;
     this.outDim = outGroups * updated.length;
     const P = H * W;
-    const nhwc = (i: number): number => (i % P) * C + Math.floor(i / P);
-    this.keptPos = Int32Array.from(kept, nhwc);
-    const U = updated.length, GC = outGroups * C;
-    this.outPos = new Int32Array(outGroups * U);
-    for (let g = 0; g < outGroups; g++) {
-      for (let j = 0; j < U; j++) {
-        const i = updated[j];
-        this.outPos[g * U + j] = (i % P) * GC + g * C + Math.floor(i / P);
-      }
-    }
 
     for (let j = 0; j <= depth; j++) {
       const last = j === depth;

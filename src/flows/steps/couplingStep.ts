@@ -1,4 +1,5 @@
 import { ConvNet } from '../../nn/ConvNet.js';
+import { GatedConvNet } from '../../nn/GatedConvNet.js';
 import type { CouplingNet } from '../../nn/CouplingNet.js';
 import { Mlp } from '../../nn/Mlp.js';
 import { Coupling } from '../Coupling.js';
@@ -10,7 +11,7 @@ import { SpecReader } from './readSpec.js';
 import type { Shape3, StepKind, StepSpec } from './StepKind.js';
 
 /** The coupling networks a coupling step can use. */
-export const COUPLING_NETWORKS = ['mlp', 'conv'] as const;
+export const COUPLING_NETWORKS = ['mlp', 'conv', 'gated'] as const;
 
 /** A coupling step's settings (the `coupling` kind). */
 export interface CouplingSpec extends StepSpec {
@@ -21,13 +22,16 @@ export interface CouplingSpec extends StepSpec {
   partition: PartitionName;
   /** 0: the partition's second set moves, 1: the first; default: consecutive couplings alternate. */
   parity?: number;
-  /** The coupling network m: dense `mlp` or `conv` (3×3 convolutions, then a 1×1); default mlp. */
+  /**
+   * The coupling network m: dense `mlp`, `conv` (3×3 convolutions, then a 1×1) or `gated` (gated residual blocks:
+   * src/nn/GatedConvNet.ts); default mlp.
+   */
   network: (typeof COUPLING_NETWORKS)[number];
   /** Units (mlp) or channels (conv) per hidden layer. */
   hidden: number;
-  /** Hidden layers (mlp, ≥ 0) or 3×3 convolutions (conv, ≥ 1). */
+  /** Hidden layers (mlp, ≥ 0), 3×3 convolutions (conv, ≥ 1) or gated residual blocks (gated, ≥ 1). */
   depth: number;
-  /** Start the network's last layer at zero, so the coupling starts as the identity (conv only). */
+  /** Start the network's last layer at zero, so the coupling starts as the identity (conv and gated). */
   zeroInit?: boolean;
   /**
    * A conditional coupling: its network also reads the example's context, this many values (a dense network as
@@ -43,7 +47,7 @@ function partitionOf(spec: CouplingSpec, shape: Shape3, parity: number) {
 /** A coupling layer (NICE §3.2) with a registered law and a dense or convolutional network. */
 export const couplingStep: StepKind<CouplingSpec> = {
   type: 'coupling',
-  summary: 'coupling layer: y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)) with a law (additive, multiplicative, affine, bounded-affine, glow-affine) and a network (mlp, conv)',
+  summary: 'coupling layer: y_I1 = x_I1, y_I2 = g(x_I2; m(x_I1)) with a law (additive, multiplicative, affine, bounded-affine, glow-affine) and a network (mlp, conv, gated)',
   validate(raw, shape) {
     const r = new SpecReader(raw, 'coupling step');
     const spec: CouplingSpec = {
@@ -54,7 +58,7 @@ export const couplingStep: StepKind<CouplingSpec> = {
       hidden: r.int('hidden', 1, 2 ** 20),
       depth: 0,
     };
-    spec.depth = r.int('depth', spec.network === 'conv' ? 1 : 0, 1024);
+    spec.depth = r.int('depth', spec.network === 'mlp' ? 0 : 1, 1024);
     if (raw.parity !== undefined) spec.parity = r.int('parity', 0, 1);
     if (r.bool('zeroInit', false)) spec.zeroInit = true;
     if (raw.context !== undefined) {
@@ -70,7 +74,17 @@ export const couplingStep: StepKind<CouplingSpec> = {
     const part = partitionOf(spec, shape, 0);
     const G = lawOutputGroups(spec.law);
     const out: { name: string; shape: number[] }[] = [];
-    if (spec.network === 'conv') {
+    if (spec.network === 'gated') {
+      const C = shape[0], F = spec.hidden;
+      const conv = (name: string, outC: number, inC: number, k: number) => out.push({ name: `${name}.weight`, shape: [outC, inC, k, k] }, { name: `${name}.bias`, shape: [outC] });
+      conv('first', F, C, 3);
+      for (let b = 0; b < spec.depth; b++) {
+        conv(`blocks.${b}.conv`, F, F, 3);
+        conv(`blocks.${b}.gate`, 2 * F, F, 1);
+      }
+      conv('last', G * C, F, 1);
+      if (spec.context) out.push({ name: 'context.weight', shape: [F, spec.context] });
+    } else if (spec.network === 'conv') {
       const C = shape[0];
       for (let j = 0; j <= spec.depth; j++) {
         const last = j === spec.depth;
@@ -90,7 +104,9 @@ export const couplingStep: StepKind<CouplingSpec> = {
     const part = partitionOf(spec, shape, site.parity);
     const G = lawOutputGroups(spec.law);
     const net: CouplingNet =
-      spec.network === 'conv'
+      spec.network === 'gated'
+        ? new GatedConvNet(backend, [...shape], part.kept, part.updated, G, spec.hidden, spec.depth, prefix, spec.zeroInit ?? false, spec.context ?? 0)
+        : spec.network === 'conv'
         ? new ConvNet(backend, [...shape], part.kept, part.updated, G, spec.hidden, spec.depth, prefix, spec.zeroInit ?? false, spec.context ?? 0)
         : new Mlp(backend, part.kept.length + (spec.context ?? 0), G * part.updated.length, spec.hidden, spec.depth, prefix);
     return new Coupling(backend, shape[0] * shape[1] * shape[2], part, net, spec.law, spec.context ?? 0);
