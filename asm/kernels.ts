@@ -6,6 +6,7 @@
 //   elementwise.ts    bias and ReLU, their backward passes, column sums, Adam, column gather and scatter-add
 //   logisticPrior.ts  the logistic prior and its gradient
 //   scaleShift.ts     the affine and multiplicative coupling laws
+//   gate.ts           the gate of the gated residual coupling networks
 //   im2col.ts         im2col and col2im (convolutions of backends without direct kernels)
 //   conv.ts           direct convolutions over zero-padded bands (src/core/wasm/createWasmConv.ts says when)
 //   winograd.ts       Winograd F(2×2, 3×3) for 3×3 convolutions of 8 or more channels
@@ -15,6 +16,7 @@ export * from './gemm';
 export * from './elementwise';
 export * from './logisticPrior';
 export * from './scaleShift';
+export * from './gate';
 export * from './im2col';
 export * from './conv';
 export * from './winograd';

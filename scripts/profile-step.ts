@@ -27,7 +27,7 @@ const MODELS: Record<string, NiceConfig> = {
   mlp: PAPER_MNIST_CONFIG,
   'mnist-conv': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_CONV_FLOW] },
   // The same flow with gated residual coupling networks (one block of 64 channels each).
-  'mnist-gated': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: MNIST_CONV_FLOW.map((s) => (s.type === 'coupling' ? { ...s, network: 'gated', depth: 1 } : s)) },
+  'mnist-gated': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: MNIST_CONV_FLOW.map((s) => (s.type === 'coupling' ? { ...s, network: 'gated', depth: 1, hidden: Number(process.env.GATED_HIDDEN ?? 64) } : s)) },
 };
 const [kind = 'conv-affine', backendName = 'blas', stepsText = '10', batchText = '100'] = process.argv.slice(2);
 const config = MODELS[kind];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend, DirectConv } from '../src/core/Backend.js';
 import { Rng } from '../src/core/Rng.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from '../src/core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gateBackwardRef, gateForwardRef, gatherRef, reluMaskAddRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from '../src/core/refKernels.js';
 import { conv2dBackward, conv2dForward, conv2dRef, ConvScratch, type ConvShape } from '../src/nn/conv2d.js';
 import { logisticPrior } from '../src/priors/logisticPrior.js';
 
@@ -427,6 +427,53 @@ export function describeKernelSpec(name: string, make: () => Promise<Backend | n
         assertClose(back, back64, 2e-6, `scaleShiftInverse ${what}`);
         const pick = (a: Float32Array): Float32Array => Float32Array.from({ length: n * du }, (_, k) => a[Math.floor(k / du) * D + idx[k % du]]);
         assertClose(pick(back), pick(x), 1e-5, `scaleShiftInverse ${what}: the forward's input back`);
+      }
+    });
+
+    it('gateForward (with and without save) and gateBackward match the reference: extremes, F not a multiple of 4', { skip }, () => {
+      const b = backend!;
+      // Gate pre-activations where σ changes form (0, ±0), saturates (±40, ±1e4), and ordinary values.
+      const extremes = [0, -0, 1e-30, -1e-6, 40, -40, 1e4, -1e4, 0.3, -0.9, 88, -88];
+      for (const [rows, F] of [[1, 1], [3, 5], [196, 64], [7, 13], [2, 4]] as const) {
+        const w = fill(alloc, rows * 2 * F, rng);
+        for (let i = 0; i < w.length; i++) w[i] *= 1 + (i % 5);
+        for (let i = 0; i < Math.min(extremes.length, F); i++) w[F + i] = extremes[i];
+        const w0 = Float32Array.from(w);
+        const h = fill(alloc, rows * F, rng);
+        const what = `rows=${rows} F=${F}`;
+        // Without save: h moves, w stays.
+        const hNo = alloc(rows * F);
+        hNo.set(h);
+        const hNo64 = Float64Array.from(h);
+        gateForwardRef(Float64Array.from(w), hNo64, rows, F, false);
+        b.gateForward(w, hNo, rows, F, false);
+        assertClose(hNo, hNo64, 2e-6, `gateForward ${what}: h`);
+        assertClose(w, w0, 0, `gateForward without save ${what}: w unchanged`);
+        // With save: σ(g) replaces g.
+        const w64 = Float64Array.from(w), h64 = Float64Array.from(h);
+        gateForwardRef(w64, h64, rows, F, true);
+        b.gateForward(w, h, rows, F, true);
+        assertClose(h, h64, 2e-6, `gateForward save ${what}: h`);
+        assertClose(w, w64, 1e-6, `gateForward save ${what}: [a | σ(g)]`);
+        const dh = fill(alloc, rows * F, rng), dw = fill(alloc, rows * 2 * F, rng);
+        const dw64 = new Float64Array(rows * 2 * F);
+        gateBackwardRef(Float64Array.from(w), Float64Array.from(dh), dw64, rows, F);
+        b.gateBackward(w, dh, dw, rows, F);
+        assertClose(dw, dw64, 2e-6, `gateBackward ${what}`);
+      }
+    });
+
+    it('reluMaskAdd matches the reference: copy and accumulate, masks at 0, −0 and NaN, odd lengths', { skip }, () => {
+      const b = backend!;
+      for (const n of [1, 3, 4, 7, 1000, 4099]) {
+        for (const accumulate of [false, true]) {
+          const src = fill(alloc, n, rng), mask = fill(alloc, n, rng), dst = fill(alloc, n, rng);
+          for (let i = 0; i < Math.min(n, 3); i++) mask[i] = [0, -0, NaN][i];
+          const dst64 = Float64Array.from(dst);
+          reluMaskAddRef(Float64Array.from(src), Float64Array.from(mask), dst64, n, accumulate);
+          b.reluMaskAdd(src, mask, dst, n, accumulate);
+          assertClose(dst, dst64, 1e-7, `reluMaskAdd n=${n} accumulate=${accumulate}`);
+        }
       }
     });
 

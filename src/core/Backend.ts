@@ -127,6 +127,21 @@ export interface Backend {
   /** Its inverse, in place on x [n, D]: `x[r, idx[j]] = (x[r, idx[j]] − t_j)·exp(−ℓ_j)`. */
   scaleShiftInverse(h: FloatArray, x: FloatArray, n: number, D: number, idx: Int32Array, shift: boolean, bound: number): void;
   /**
+   * The gate of a gated residual block (src/nn/GatedConvNet.ts): w [rows, 2F] holds [a | g] per row, h [rows, F]:
+   * `h[r, c] += a[r, c]·σ(g[r, c])`; with `save`, σ(g) replaces g in w (what gateBackward reads).
+   */
+  gateForward(w: FloatArray, h: FloatArray, rows: number, F: number, save: boolean): void;
+  /**
+   * Its backward, with w = [a | s = σ(g)] as a saving gateForward left it and dh [rows, F] the gradient reaching h:
+   * writes dw [rows, 2F] = [dh·s | dh·a·s·(1 − s)].
+   */
+  gateBackward(w: FloatArray, dh: FloatArray, dw: FloatArray, rows: number, F: number): void;
+  /**
+   * `dst[i] = (accumulate ? dst[i] : 0) + (mask[i] > 0 ? src[i] : 0)` for i < n: a ReLU as a copy (src = mask), or a
+   * ReLU's backward added to a running gradient (src = dy, mask = the ReLU's output), as a residual path needs.
+   */
+  reluMaskAdd(src: FloatArray, mask: FloatArray, dst: FloatArray, n: number, accumulate: boolean): void;
+  /**
    * im2col for a stride-1, 'same'-padded k×k convolution over m images in NHWC (layouts: src/nn/conv2d.ts):
    * x [m·H·W, C] → cols [m·H·W, k·k·C], column order (ky, kx, c), zeros where the window leaves the image.
    * With `back`, the adjoint (col2im): `x[pixel, c] +=` every column entry that was copied from it.

@@ -1,7 +1,7 @@
 import type { Backend } from './Backend.js';
 import { heapArray } from './checkMemory.js';
 import type { DType } from './FloatArray.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, gemmRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from './refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gateBackwardRef, gateForwardRef, gatherRef, gemmRef, reluMaskAddRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from './refKernels.js';
 
 /**
  * The reference backend: plain TypeScript, float32 by default. `dtype: 'float64'` gives a double-precision
@@ -29,6 +29,9 @@ export function createRefBackend(options: { dtype?: DType } = {}): Backend {
     logisticPrior: logisticPriorRef,
     scaleShiftForward: scaleShiftForwardRef,
     scaleShiftInverse: scaleShiftInverseRef,
+    gateForward: gateForwardRef,
+    gateBackward: gateBackwardRef,
+    reluMaskAdd: reluMaskAddRef,
     im2col: im2colRef,
     dispose: () => {},
   };

@@ -226,3 +226,42 @@ export function scaleShiftInverseRef(h: FloatArray, x: FloatArray, n: number, D:
     }
   }
 }
+
+/** σ(z) without overflow on either side. */
+function sigmoidRef(z: number): number {
+  if (z >= 0) return 1 / (1 + Math.exp(-z));
+  const e = Math.exp(z);
+  return e / (1 + e);
+}
+
+/** The gate of a gated residual block (Backend.gateForward): h[r, c] += a·σ(g); with save, σ(g) replaces g in w. */
+export function gateForwardRef(w: FloatArray, h: FloatArray, rows: number, F: number, save: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const q = 2 * r * F, o = r * F;
+    for (let c = 0; c < F; c++) {
+      const s = sigmoidRef(w[q + F + c]);
+      if (save) w[q + F + c] = s;
+      h[o + c] += w[q + c] * s;
+    }
+  }
+}
+
+/** Its backward (Backend.gateBackward): w = [a | s], dw = [dh·s | dh·a·s(1 − s)]. */
+export function gateBackwardRef(w: FloatArray, dh: FloatArray, dw: FloatArray, rows: number, F: number): void {
+  for (let r = 0; r < rows; r++) {
+    const q = 2 * r * F, o = r * F;
+    for (let c = 0; c < F; c++) {
+      const s = w[q + F + c], d = dh[o + c];
+      dw[q + c] = d * s;
+      dw[q + F + c] = d * w[q + c] * s * (1 - s);
+    }
+  }
+}
+
+/** Backend.reluMaskAdd: dst[i] = (accumulate ? dst[i] : 0) + (mask[i] > 0 ? src[i] : 0). */
+export function reluMaskAddRef(src: FloatArray, mask: FloatArray, dst: FloatArray, n: number, accumulate: boolean): void {
+  for (let i = 0; i < n; i++) {
+    const v = mask[i] > 0 ? src[i] : 0;
+    dst[i] = accumulate ? dst[i] + v : v;
+  }
+}

@@ -9,13 +9,6 @@ import { convPositions } from './convPositions.js';
 import { createParam, type Param } from './Param.js';
 import { Workspace } from './Workspace.js';
 
-/** σ(z) without overflow on either side. */
-function sigmoid(z: number): number {
-  if (z >= 0) return 1 / (1 + Math.exp(-z));
-  const e = Math.exp(z);
-  return e / (1 + e);
-}
-
 /**
  * A gated residual convolutional coupling function for images C×H×W (the gated blocks of PixelCNN++ and of the UvA
  * flows tutorial, with ReLU): the kept coordinates are placed in a zero image (as in ConvNet, so the output cannot
@@ -76,8 +69,6 @@ export class GatedConvNet implements CouplingNet {
   private readonly embed: Workspace;
   private readonly embedGrad: Workspace;
   private readonly scratch: ConvScratch;
-  /** F zeros (the bias of reluCopy). */
-  private readonly zeroBias: Workspace;
   private n = 0;
   private savedInput: FloatArray | null = null;
 
@@ -147,8 +138,6 @@ export class GatedConvNet implements CouplingNet {
     this.embed = ws(contextSize > 0 ? F : 0);
     this.embedGrad = ws(contextSize > 0 ? F : 0);
     this.scratch = new ConvScratch(backend);
-    this.zeroBias = ws(F);
-    this.zeroBias.get(1).fill(0);
   }
 
   /** The weight and bias of a conv: `first` is 0, block b's conv 1 + 2b and gate 2 + 2b, `last` 1 + 2L. */
@@ -204,14 +193,7 @@ export class GatedConvNet implements CouplingNet {
       const [Wg, bg] = this.conv(2 + 2 * b);
       conv2dForward(this.backend, v, Wg.data, bg.data, wg, n, this.sGate, false, this.scratch);
       // h += a ⊙ σ(g); a saving forward keeps σ(g) in place of g (backward needs a and σ(g), not g).
-      for (let p = 0; p < rows; p++) {
-        const o = p * F, q = 2 * p * F;
-        for (let c = 0; c < F; c++) {
-          const sg = sigmoid(wg[q + F + c]);
-          if (save) wg[q + F + c] = sg;
-          h[o + c] += wg[q + c] * sg;
-        }
-      }
+      this.backend.gateForward(wg, h, rows, F, save);
     }
     const r = (save ? this.r : this.infA).get(n);
     this.reluCopy(h, r, rows);
@@ -241,21 +223,13 @@ export class GatedConvNet implements CouplingNet {
     const dw = this.dW.get(n), dv = this.dV.get(n), du = this.dU.get(n);
     for (let b = L - 1; b >= 0; b--) {
       const wg = this.w[b].get(n), v = this.v[b].get(n), u = this.u[b].get(n);
-      for (let p = 0; p < rows; p++) {
-        const o = p * F, q = 2 * p * F;
-        for (let c = 0; c < F; c++) {
-          const s = wg[q + F + c], d = dh[o + c];
-          dw[q + c] = d * s;
-          dw[q + F + c] = d * wg[q + c] * s * (1 - s);
-        }
-      }
+      this.backend.gateBackward(wg, dh, dw, rows, F);
       const [Wg, bg] = this.conv(2 + 2 * b);
       conv2dBackward(this.backend, v, Wg.data, dw, n, this.sGate, g(Wg), g(bg), dv, this.scratch);
       this.backend.reluBackward(dv, v, rows * F);
       const [Wc, bc] = this.conv(1 + 2 * b);
       conv2dBackward(this.backend, u, Wc.data, dv, n, this.sConv, g(Wc), g(bc), du, this.scratch);
-      this.backend.reluBackward(du, u, rows * F);
-      for (let i = 0; i < rows * F; i++) dh[i] += du[i];
+      this.backend.reluMaskAdd(du, u, dh, rows * F, true);
     }
     if (this.contextSize > 0 && paramGrads) this.embeddingBackward(dh, n);
     const [W0, b0] = this.conv(0);
@@ -275,11 +249,9 @@ export class GatedConvNet implements CouplingNet {
     return out;
   }
 
-  /** dst [rows, F] = ReLU(src): a copy, then the backend's bias-and-ReLU kernel with a zero bias. */
+  /** dst [rows, F] = ReLU(src). */
   private reluCopy(src: FloatArray, dst: FloatArray, rows: number): void {
-    const F = this.hidden;
-    dst.set(src.subarray(0, rows * F));
-    this.backend.addBias(dst, this.zeroBias.get(1), rows, F, true);
+    this.backend.reluMaskAdd(src, src, dst, rows * this.hidden, false);
   }
 
   /** h_0 [n, P, F] += E·c_r at every pixel. */

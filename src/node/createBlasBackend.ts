@@ -15,7 +15,7 @@ import type { Backend } from '../core/Backend.js';
 import { heapArray } from '../core/checkMemory.js';
 import type { FloatArray } from '../core/FloatArray.js';
 import { NiceFlowError } from '../core/NiceFlowError.js';
-import { adamRef, addBiasRef, colSumRef, gatherRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from '../core/refKernels.js';
+import { adamRef, addBiasRef, colSumRef, gateBackwardRef, gateForwardRef, gatherRef, reluMaskAddRef, im2colRef, logisticPriorRef, reluBackwardColSumRef, reluBackwardRef, scaleShiftForwardRef, scaleShiftInverseRef, scatterAddRef } from '../core/refKernels.js';
 import { createOneDnnConv } from './createOneDnnConv.js';
 import { createWasmBackendNode } from './createWasmBackendNode.js';
 import { loadFirstLibrary } from './loadFirstLibrary.js';
@@ -231,6 +231,18 @@ export async function createBlasBackend(options: BlasBackendOptions = {}): Promi
     scaleShiftInverse(h, x, n, D, idx, shift, bound) {
       if (inWasm(h) && inWasm(x)) base.scaleShiftInverse(h, x, n, D, idx, shift, bound);
       else scaleShiftInverseRef(h, x, n, D, idx, shift, bound);
+    },
+    gateForward(w, h, rows, F, save) {
+      if (inWasm(w) && inWasm(h)) base.gateForward(w, h, rows, F, save);
+      else gateForwardRef(w, h, rows, F, save);
+    },
+    gateBackward(w, dh, dw, rows, F) {
+      if (inWasm(w) && inWasm(dh) && inWasm(dw)) base.gateBackward(w, dh, dw, rows, F);
+      else gateBackwardRef(w, dh, dw, rows, F);
+    },
+    reluMaskAdd(src, mask, dst, n, accumulate) {
+      if (inWasm(src) && inWasm(mask) && inWasm(dst)) base.reluMaskAdd(src, mask, dst, n, accumulate);
+      else reluMaskAddRef(src, mask, dst, n, accumulate);
     },
     im2col(x, cols, m, H, W, C, k, back) {
       if (inWasm(x) && inWasm(cols)) base.im2col(x, cols, m, H, W, C, k, back);

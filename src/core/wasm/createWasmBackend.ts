@@ -91,6 +91,9 @@ interface Kernels extends WasmConvKernels {
   scatterAdd(v: number, n: number, D: number, idx: number, k: number, x: number): void;
   logisticPrior(h: number, n: number, D: number, weight: number, logProb: number, dh: number): void;
   scaleShiftForward(h: number, x: number, y: number, logDet: number, saved: number, n: number, D: number, idx: number, du: number, shift: number, bound: number): void;
+  gateForward(w: number, h: number, F: number, save: number, r0: number, r1: number): void;
+  gateBackward(w: number, dh: number, dw: number, F: number, r0: number, r1: number): void;
+  reluMaskAdd(src: number, mask: number, dst: number, accumulate: number, i0: number, i1: number): void;
   scaleShiftInverse(h: number, x: number, n: number, D: number, idx: number, du: number, shift: number, bound: number): void;
   im2col(x: number, cols: number, H: number, W: number, C: number, k: number, back: number, img0: number, img1: number): void;
 }
@@ -349,6 +352,22 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       copyBack(2);
       copyBack(3);
       copyBack(4);
+    },
+    gateForward(w, h, rows, F, save) {
+      const { ptrs: [pw, ph], copyBack } = pointers([w, h], [rows * 2 * F, rows * F]);
+      k.gateForward(pw, ph, F, save ? 1 : 0, 0, rows);
+      if (save) copyBack(0);
+      copyBack(1);
+    },
+    gateBackward(w, dh, dw, rows, F) {
+      const { ptrs: [pw, pdh, pdw], copyBack } = pointers([w, dh, dw], [rows * 2 * F, rows * F, rows * 2 * F]);
+      k.gateBackward(pw, pdh, pdw, F, 0, rows);
+      copyBack(2);
+    },
+    reluMaskAdd(src, mask, dst, n, accumulate) {
+      const { ptrs: [ps, pm, pd], copyBack } = pointers([src, mask, dst], [n, n, n]);
+      k.reluMaskAdd(ps, pm, pd, accumulate ? 1 : 0, 0, n);
+      copyBack(2);
     },
     scaleShiftInverse(h, x, n, D, idx, shift, bound) {
       const du = idx.length, G = shift ? 2 : 1;
