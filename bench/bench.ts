@@ -18,7 +18,7 @@ import { createRefBackend } from '../src/core/createRefBackend.js';
 import { Rng } from '../src/core/Rng.js';
 import { PAPER_MNIST_CONFIG, type NiceConfig } from '../src/model/NiceConfig.js';
 import { NiceModel } from '../src/model/NiceModel.js';
-import { MNIST_CONV_FLOW } from '../src/model/presets.js';
+import { MNIST_CONV_FLOW, MNIST_GATED_FLOW } from '../src/model/presets.js';
 import { planFlow } from '../src/model/planFlow.js';
 import { Trainer } from '../src/train/Trainer.js';
 import { blasAvailable, createBlasBackend, openBlasCoreName } from '../src/node/createBlasBackend.js';
@@ -53,6 +53,8 @@ const VARIANTS: Array<[string, NiceConfig]> = [
   ['conv affine 3×32×32, 64 ch × 2', { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] }],
   // The multi-scale flow of --preset mnist-conv (logit, squeeze, ActNorm, 1×1 convolutions, affine channel couplings, split).
   ['multi-scale flow 1×28×28 (mnist-conv)', { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_CONV_FLOW] }],
+  // The same flow with gated residual coupling networks (--preset mnist-gated).
+  ['multi-scale gated flow 1×28×28 (mnist-gated)', { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_GATED_FLOW] }],
 ];
 if (variantFilter !== null && !VARIANTS.some(([name]) => name.toLowerCase().replaceAll('×', 'x').includes(variantFilter))) {
   console.error(`--variant ${variantFilter}: no model variant matches (there are: ${VARIANTS.map(([name]) => name).join('; ')})`);
@@ -194,7 +196,6 @@ if (process.argv.includes('--no-variants')) process.exit(0);
 const twinRoot = join(import.meta.dirname, '..', 'python');
 const VB = 100; // batch of the variant runs (the conv models are ~180 MFLOP per image)
 interface Rates { train: number; evalRate: number; sample: number; macs?: number }
-/** Multiply-adds of one forward pass per image: dense weights once, conv weights once per pixel. */
 /** Multiply-adds of one forward per example: each dense weight once, each conv weight at every pixel of its step's shape. */
 function forwardMacs(config: NiceConfig): number {
   let macs = 0;

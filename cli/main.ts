@@ -42,7 +42,7 @@ program
   .option('--epochs <n>', 'epochs (the paper: 1500; ~35 reach ~1960 nats on MNIST)', int(1), 1500)
   .option('--max-steps <n>', 'stop after this many steps in total', int(1))
   .option('--batch-size <n>', 'examples per step', int(1), 200)
-  .addOption(new Option('--preset <name>', 'the paper\'s settings for a data set (architecture, prior, whitening, range); mnist-ema adds the measured recipe (--ema 0.999 --epochs 50 --valid-size 1000); flags given explicitly win').choices([...PRESET_NAMES]))
+  .addOption(new Option('--preset <name>', 'the paper\'s settings for a data set (architecture, prior, whitening, range); mnist-ema, mnist-conv and mnist-gated add their measured recipes (docs/cli.md); flags given explicitly win').choices([...PRESET_NAMES]))
   .option('--couplings <n>', 'coupling layers', int(1), 4)
   .option('--flow <file.json>', 'the flow as a list of steps (docs/architectures.md): coupling, scaling, logit, actnorm, invconv, squeeze, split; replaces --couplings, --hidden, --depth, --coupling, --network, --partition')
   .option('--hidden <n>', 'hidden units per layer of each coupling MLP (channels for --network conv)', int(1), 1000)

@@ -4,8 +4,9 @@
 //   node --import tsx scripts/profile-step.ts [conv-affine|conv-additive|conv-large|mlp|mnist-conv|mnist-gated] \
 //     [blas|blas-openblas|wasm|wasm-im2col] [STEPS=10] [BATCH=100]
 //
-// mnist-conv is the multi-scale flow of --preset mnist-conv; a second table then gives each layer kind's share of the
-// step (its forward and backward, the backend calls inside them included).
+// mnist-conv is the multi-scale flow of --preset mnist-conv, mnist-gated the same with gated residual coupling
+// networks of one block (GATED_HIDDEN=48 sets their width, 64 by default); a second table then gives each layer
+// kind's share of the step (its forward and backward, the backend calls inside them included).
 //
 // blas-openblas is the blas backend without oneDNN (OpenBLAS multiplies, im2col convolutions); wasm-im2col is the
 // wasm backend with its convolution kernels switched off (im2col + gemm, as before it had them).
@@ -26,7 +27,7 @@ const MODELS: Record<string, NiceConfig> = {
   'conv-large': { dim: 3072, couplings: 4, hidden: 64, depth: 2, prior: 'logistic', partition: 'checkerboard', coupling: 'affine', network: 'conv', shape: [3, 32, 32] },
   mlp: PAPER_MNIST_CONFIG,
   'mnist-conv': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: [...MNIST_CONV_FLOW] },
-  // The same flow with gated residual coupling networks (one block of 64 channels each).
+  // The same flow with gated residual coupling networks (one block of GATED_HIDDEN channels each, 64 by default).
   'mnist-gated': { dim: 784, prior: 'logistic', shape: [1, 28, 28], flow: MNIST_CONV_FLOW.map((s) => (s.type === 'coupling' ? { ...s, network: 'gated', depth: 1, hidden: Number(process.env.GATED_HIDDEN ?? 64) } : s)) },
 };
 const [kind = 'conv-affine', backendName = 'blas', stepsText = '10', batchText = '100'] = process.argv.slice(2);

@@ -78,7 +78,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=None, help="epochs (default 1500, the paper's)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step, over all processes (default 200)")
-    ap.add_argument("--preset", choices=list(PRESETS), help="the paper's settings for a data set (mnist-ema and mnist-conv add their "
+    ap.add_argument("--preset", choices=list(PRESETS), help="the paper's settings for a data set (mnist-ema, mnist-conv and mnist-gated add their "
                     "measured training recipe); flags given explicitly win")
     ap.add_argument("--flow", metavar="FILE", help="the flow as a list of steps (JSON: a list, or an object with a \"flow\" list, "
                     "e.g. a model config); replaces --couplings, --hidden, --depth, --coupling, --network, --partition")

@@ -5,8 +5,9 @@ import type { Param } from './Param.js';
 /**
  * The function `m` of a coupling layer (NICE §3.2): maps the kept coordinates x_I1 [n, inDim] (gathered, in
  * partition order) to [n, outDim] values for the updated coordinates (outDim = G·|I2|, G the coupling law's `groups`:
- * 1 for the additive and multiplicative laws, 2 for the affine and bounded-affine laws). Implemented by the dense `Mlp` and the
- * convolutional `ConvNet`.
+ * 1 for the additive and multiplicative laws, 2 for the affine, bounded-affine and glow-affine laws). Implemented by
+ * the dense `Mlp`, the convolutional `ConvNet` and the gated residual `GatedConvNet`; a conditional net's input rows
+ * are [x_I1 | c], the example's context after its kept values.
  */
 export interface CouplingNet {
   readonly inDim: number;

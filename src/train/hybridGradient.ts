@@ -5,7 +5,7 @@ import { classLogPrior, priorCondition } from '../model/classLikelihoods.js';
 import type { NiceModel } from '../model/NiceModel.js';
 import { Workspace } from '../nn/Workspace.js';
 
-const NEEDS_PRIOR_CONDITION = 'the classification term needs a class-conditional model whose label only its last layer reads (train --conditional)';
+const NEEDS_PRIOR_CONDITION = 'the classification term needs a class-conditional model whose label only its last layer reads (train --conditional with --conditioning prior, the default)';
 
 /** Scratch of {@link hybridGradient}, reused across steps (grown to the largest batch). */
 export interface HybridScratch {
