@@ -23,7 +23,7 @@ export { additiveLaw } from './flows/laws/additiveLaw.js';
 export { multiplicativeLaw } from './flows/laws/multiplicativeLaw.js';
 export { affineLaw } from './flows/laws/affineLaw.js';
 export { boundedAffineLaw, SHIFT_BOUND } from './flows/laws/boundedAffineLaw.js';
-export { glowAffineLaw, GLOW_SHIFT_BOUND } from './flows/laws/glowAffineLaw.js';
+export { GLOW_SCALE_FLOOR, GLOW_SHIFT_BOUND, glowAffineLaw } from './flows/laws/glowAffineLaw.js';
 export { sigmoidAffineLaw } from './flows/laws/sigmoidAffineLaw.js';
 export { scaleShiftLaw } from './flows/laws/scaleShiftLaw.js';
 export type { Bijection } from './flows/Bijection.js';

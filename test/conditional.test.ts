@@ -303,6 +303,11 @@ describe('the classification term', () => {
     });
   }
 
+  it('refuses, in one line that names the fix, a model whose couplings read the label', () => {
+    const model = new NiceModel(createRefBackend(), { ...FLAT, conditioning: 'couplings' });
+    throwsUser(() => hybridScratch(model), /the classification term needs a class-conditional model whose label only its last layer reads \(train --conditional with --conditioning prior/);
+  });
+
   it('with λ = 0 it is the plain likelihood gradient', () => {
     const model = movedModel(FLAT, 5);
     const n = 4;

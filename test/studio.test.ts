@@ -348,12 +348,14 @@ describe('nice-flow studio', { skip: skipWithoutChromium() }, () => {
     }
   });
 
-  it('a multi-scale described flow (logit, squeeze, ActNorm, 1×1 convolutions, split) works in every panel', { timeout: 240_000 }, async () => {
+  it('a multi-scale described flow (logit, squeeze, ActNorm, 1×1 convolutions, split, a gated coupling network) works in every panel', { timeout: 240_000 }, async () => {
     const coupling = { type: 'coupling', law: 'affine', partition: 'channels', network: 'conv', hidden: 8, depth: 1, zeroInit: true };
+    // The second level's coupling has a gated residual network (its gate and masked adds are wasm kernels in the page).
+    const gated = { ...coupling, network: 'gated' };
     const flowFile = join(dir, 'flow.json');
     writeFileSync(flowFile, JSON.stringify([
       { type: 'logit' }, { type: 'squeeze' }, { type: 'actnorm' }, { type: 'invconv' }, coupling, { type: 'actnorm' }, { type: 'invconv' }, coupling,
-      { type: 'split' }, { type: 'squeeze' }, { type: 'actnorm' }, { type: 'invconv' }, coupling,
+      { type: 'split' }, { type: 'squeeze' }, { type: 'actnorm' }, { type: 'invconv' }, gated,
     ]));
     const flowModel = trainModel(join(dir, 'flow'), ['--limit', '1000', '--valid-limit', '200', '--batch-size', '50', '--flow', flowFile, '--epochs', '1']);
     const served = await startStudio(['--model', flowModel]);

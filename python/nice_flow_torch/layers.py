@@ -24,6 +24,8 @@ LOG_SCALE_BOUND = 2.0
 # The sigmoid-scale laws' shift bounds C in C·tanh(t/C) (nice-flow's src/flows/laws/boundedAffineLaw.ts and
 # glowAffineLaw.ts).
 SIGMOID_SHIFT_BOUNDS = {"bounded-affine": 4.0, "glow-affine": 64.0}
+# Their scale floors f in s = f + (1 − f)·σ(a + 2) (glow-affine: e^−2; bounded-affine: none, s = σ(a + 2)).
+SIGMOID_SCALE_FLOORS = {"bounded-affine": 0.0, "glow-affine": math.exp(-2)}
 SHIFT_BOUND = SIGMOID_SHIFT_BOUNDS["bounded-affine"]
 # The coupling laws and their network outputs per updated coordinate (nice-flow's src/flows/laws/lawRegistry.ts).
 LAW_GROUPS = {"additive": 1, "multiplicative": 1, "affine": 2, "bounded-affine": 2, "glow-affine": 2}
@@ -188,10 +190,11 @@ class Coupling(nn.Module):
         x2 = x[:, self.updated]
         if self.law == "additive":
             y2, log_det = x2 + a, x.new_zeros(x.shape[0])
-        elif self.law in SIGMOID_SHIFT_BOUNDS:  # y2 = x2·σ(a + 2) + C·tanh(t/C), log|det| = Σ log σ(a + 2)
-            c = SIGMOID_SHIFT_BOUNDS[self.law]
-            y2 = x2 * torch.sigmoid(a + 2) + c * torch.tanh(t / c)
-            log_det = F.logsigmoid(a + 2).sum(dim=1)
+        elif self.law in SIGMOID_SHIFT_BOUNDS:  # y2 = x2·s + C·tanh(t/C), s = f + (1 − f)·σ(a + 2), log|det| = Σ log s
+            c, f = SIGMOID_SHIFT_BOUNDS[self.law], SIGMOID_SCALE_FLOORS[self.law]
+            s = f + (1 - f) * torch.sigmoid(a + 2)
+            y2 = x2 * s + c * torch.tanh(t / c)
+            log_det = (F.logsigmoid(a + 2) if f == 0 else torch.log(s)).sum(dim=1)
         else:
             ell = bounded_log_scale(a)
             y2 = x2 * torch.exp(ell)
@@ -206,8 +209,8 @@ class Coupling(nn.Module):
         if self.law == "additive":
             x2 = y2 - a
         elif self.law in SIGMOID_SHIFT_BOUNDS:
-            c = SIGMOID_SHIFT_BOUNDS[self.law]
-            x2 = (y2 - c * torch.tanh(t / c)) / torch.sigmoid(a + 2)
+            c, f = SIGMOID_SHIFT_BOUNDS[self.law], SIGMOID_SCALE_FLOORS[self.law]
+            x2 = (y2 - c * torch.tanh(t / c)) / (f + (1 - f) * torch.sigmoid(a + 2))
         else:
             x2 = (y2 - t if t is not None else y2) * torch.exp(-bounded_log_scale(a))
         return y.index_copy(1, self.updated, x2)

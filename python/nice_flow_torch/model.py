@@ -10,7 +10,7 @@ partition's "second" set from its "first", layer k odd the reverse) and applies 
     multiplicative  y2 = x2 · exp(ℓ(a)),  a = m(x1)        log|det| = Σ ℓ(a)
     affine          y2 = x2 · exp(ℓ(a)) + t,  [a, t] = m(x1)
     bounded-affine  y2 = x2 · σ(a + 2) + 4·tanh(t/4),  [a, t] = m(x1)     log|det| = Σ log σ(a + 2)
-    glow-affine     y2 = x2 · σ(a + 2) + 64·tanh(t/64), [a, t] = m(x1)    log|det| = Σ log σ(a + 2)
+    glow-affine     y2 = x2 · s + 64·tanh(t/64), s = e⁻² + (1 − e⁻²)·σ(a + 2)     log|det| = Σ log s
 
 with the bounded log-scale ℓ(a) = 2·tanh(a/2). The coupling network m is an MLP on x1 (ReLU hidden layers, linear
 output), or a convolutional net on the image with the updated coordinates zeroed (3×3 convolutions with ReLU, then

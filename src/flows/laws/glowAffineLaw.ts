@@ -6,11 +6,15 @@ import { sigmoidAffineLaw } from './sigmoidAffineLaw.js';
  */
 export const GLOW_SHIFT_BOUND = 64;
 
+/** The glow-affine law's scale floor: e^−2, the smallest multiplier the affine law's bounded log-scale allows. */
+export const GLOW_SCALE_FLOOR = Math.exp(-2);
+
 /**
- * The glow-affine law: Glow's coupling, y2 = x2 ⊙ σ(a + 2) + t, with the shift saturating only far from the data
- * (t = 64·tanh(t̃/64)); log|det| = Σ_j log σ(a_j + 2); [a, t̃] = m(x1). The scale never exceeds 1, so values cannot
- * grow from coupling to coupling (the `affine` law's e² per coupling is what blew up one unusual test digit,
- * docs/architectures.md), and the loose shift bound leaves the couplings the shifts the data need. Formulas,
+ * The glow-affine law: Glow's coupling, y2 = x2 ⊙ s + t with s = f + (1 − f)·σ(a + 2), f = e^−2 (Glow's sigmoid
+ * scale, floored as every nice-flow scale is, so the inverse divides by at most e²), and the shift saturating only
+ * far from the data (t = 64·tanh(t̃/64)); log|det| = Σ_j log s_j; [a, t̃] = m(x1). The scale never exceeds 1, so
+ * values cannot grow from coupling to coupling (the `affine` law's e² per coupling is what blew up one unusual test
+ * digit, docs/architectures.md), and the loose shift bound leaves the couplings the shifts the data need. Formulas,
  * inverse and backward: sigmoidAffineLaw.ts.
  */
-export const glowAffineLaw = sigmoidAffineLaw('glow-affine', GLOW_SHIFT_BOUND);
+export const glowAffineLaw = sigmoidAffineLaw('glow-affine', GLOW_SHIFT_BOUND, GLOW_SCALE_FLOOR);

@@ -16,8 +16,11 @@ function logSigmoid(z: number): number {
  * The sigmoid-scale affine laws (`bounded-affine`, `glow-affine`): m(x1) = [a, t̃] per example (first du values a,
  * then du values t̃):
  *
- *   y2 = x2 ⊙ s + C·tanh(t̃/C),   s = σ(a + 2) ∈ (0, 1),   log|det| = Σ_j log s_j,
- *   inverse x2 = (y2 − C·tanh(t̃/C)) / s.
+ *   y2 = x2 ⊙ s + C·tanh(t̃/C),   s = f + (1 − f)·σ(a + 2) ∈ (f, 1),   log|det| = Σ_j log s_j,
+ *   inverse x2 = (y2 − C·tanh(t̃/C)) / s,
+ *
+ * f = `scaleFloor` (0 for bounded-affine: s = σ(a + 2)). With a floor f > 0 the inverse never divides by less than
+ * f, so decoding large latent values stays finite (without it σ underflows and the inverse overflows).
  *
  * Glow's sigmoid scale (the `+ 2` starts s near 0.88, close to the identity) with a shift that saturates at ±C
  * (`shiftBound`). A coupling can only shrink a value and move it by less than C, so values grow at most additively
@@ -26,10 +29,14 @@ function logSigmoid(z: number): number {
  *
  * Saved per example (3 values per updated coordinate): [s | x2 | u = tanh(t̃/C)], each du long.
  * Backward, with g = dy2 and w = logDetWeight:
- *   dL/dx2 = g·s,   dL/da = (g·x2·s + w)(1 − s),   dL/dt̃ = g·(1 − u²).
+ *   dL/dx2 = g·s,   dL/da = (g·x2 + w/s)·ds/da,   ds/da = (s − f)(1 − s)/(1 − f),   dL/dt̃ = g·(1 − u²)
+ * (with f = 0: dL/da = (g·x2·s + w)(1 − s)).
  */
-export function sigmoidAffineLaw<N extends string>(name: N, shiftBound: number): CouplingLawImpl<N> {
+export function sigmoidAffineLaw<N extends string>(name: N, shiftBound: number, scaleFloor = 0): CouplingLawImpl<N> {
   const C = shiftBound;
+  const f = scaleFloor;
+  const scale = (z: number): number => (f === 0 ? sigmoid(z) : f + (1 - f) * sigmoid(z));
+  const logScale = (z: number): number => (f === 0 ? logSigmoid(z) : Math.log(f + (1 - f) * sigmoid(z)));
   return {
     name,
     groups: 2,
@@ -44,13 +51,13 @@ export function sigmoidAffineLaw<N extends string>(name: N, shiftBound: number):
         for (let j = 0; j < du; j++) {
           const i = o + updated[j];
           const a = h[q + j] + 2;
-          const s = sigmoid(a);
+          const s = scale(a);
           const u = Math.tanh(h[q + du + j] / C);
           saved[p + j] = s;
           saved[p + du + j] = x[i];
           saved[p + 2 * du + j] = u;
           y[i] = x[i] * s + C * u;
-          sum += logSigmoid(a);
+          sum += logScale(a);
         }
         logDet[r] = sum;
       }
@@ -62,7 +69,7 @@ export function sigmoidAffineLaw<N extends string>(name: N, shiftBound: number):
         const q = r * 2 * du;
         for (let j = 0; j < du; j++) {
           const i = o + updated[j];
-          x[i] = (x[i] - C * Math.tanh(h[q + du + j] / C)) / sigmoid(h[q + j] + 2);
+          x[i] = (x[i] - C * Math.tanh(h[q + du + j] / C)) / scale(h[q + j] + 2);
         }
       }
     },
@@ -77,7 +84,7 @@ export function sigmoidAffineLaw<N extends string>(name: N, shiftBound: number):
           const g = dy[i];
           const s = saved[p + j];
           const u = saved[p + 2 * du + j];
-          dh[q + j] = (g * saved[p + du + j] * s + w) * (1 - s);
+          dh[q + j] = f === 0 ? (g * saved[p + du + j] * s + w) * (1 - s) : ((g * saved[p + du + j] + w / s) * (s - f) * (1 - s)) / (1 - f);
           dh[q + du + j] = g * (1 - u * u);
           dy[i] = g * s;
         }
