@@ -74,6 +74,13 @@ def bounded_log_scale(a: torch.Tensor) -> torch.Tensor:
     return LOG_SCALE_BOUND * torch.tanh(a / LOG_SCALE_BOUND)
 
 
+def needs_context(context: Optional[torch.Tensor]) -> torch.Tensor:
+    """The context of a conditional layer, or the one-line error when none was given."""
+    if context is None:
+        raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
+    return context
+
+
 class GatedBlock(nn.Module):
     """h + a ⊙ σ(g), [a | g] = conv1×1(ReLU(conv3×3(ReLU(h)))) (nice-flow's src/nn/GatedConvNet.ts)."""
 
@@ -118,18 +125,13 @@ class Coupling(nn.Module):
             self.first = nn.Conv2d(c, hidden, 3, padding=1)
             self.blocks = nn.ModuleList(GatedBlock(hidden) for _ in range(depth))
             self.last = nn.Conv2d(hidden, self.groups * c, 1)
-            if context:
-                self.context = nn.Linear(context, hidden, bias=False)
-            self.image_shape = tuple(shape)
-            mask = torch.zeros(dim)
-            mask[self.kept] = 1.0
-            self.register_buffer("keep_mask", mask.view(1, *shape), persistent=False)
         else:
             c = shape[0]
             chans = [c] + [hidden] * depth
             convs: List[nn.Module] = [nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans[:-1], chans[1:])]
             convs.append(nn.Conv2d(hidden, self.groups * c, 1))
             self.layers = nn.ModuleList(convs)
+        if network != "mlp":
             if context:
                 self.context = nn.Linear(context, hidden, bias=False)
             self.image_shape = tuple(shape)
@@ -157,18 +159,14 @@ class Coupling(nn.Module):
         if self.network == "mlp":
             h = x[:, self.kept]
             if self.context_size:
-                if context is None:
-                    raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
-                h = torch.cat([h, context.to(h.dtype)], dim=1)
+                h = torch.cat([h, needs_context(context).to(h.dtype)], dim=1)
             for layer in self.layers[:-1]:
                 h = F.relu(layer(h))
             out = self.layers[-1](h).view(n, self.groups, du)
         elif self.network == "gated":
             h = self.first(x.reshape(n, *self.image_shape) * self.keep_mask)
             if self.context_size:
-                if context is None:
-                    raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
-                h = h + self.context(context.to(h.dtype))[:, :, None, None]
+                h = h + self.context(needs_context(context).to(h.dtype))[:, :, None, None]
             for block in self.blocks:
                 h = block(h)
             out = self.last(F.relu(h)).reshape(n, self.groups, -1)[:, :, self.updated]
@@ -177,9 +175,7 @@ class Coupling(nn.Module):
             for j, layer in enumerate(self.layers[:-1]):
                 h = layer(h)
                 if j == 0 and self.context_size:
-                    if context is None:
-                        raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
-                    h = h + self.context(context.to(h.dtype))[:, :, None, None]
+                    h = h + self.context(needs_context(context).to(h.dtype))[:, :, None, None]
                 h = F.relu(h)
             # Output channel g·C + c belongs to group g, channel c: per group, a C×H×W image read at I2.
             out = self.layers[-1](h).reshape(n, self.groups, -1)[:, :, self.updated]
@@ -233,9 +229,7 @@ class ContextAffine(nn.Module):
             self.bias.zero_()
 
     def _affine(self, context: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        if context is None:
-            raise StepError("this flow is conditional: give a context (a class label or a context vector) for each example")
-        at = context.to(self.weight.dtype) @ self.weight.T + self.bias
+        at = needs_context(context).to(self.weight.dtype) @ self.weight.T + self.bias
         return bounded_log_scale(at[:, : self.dim]), at[:, self.dim:]
 
     def forward(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -4,6 +4,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import type { CouplingNet } from './CouplingNet.js';
 import { conv2dBackward, conv2dForward, ConvScratch, type ConvShape } from './conv2d.js';
+import { ConvInput } from './ConvInput.js';
 import { convPositions } from './convPositions.js';
 import { createParam, type Param } from './Param.js';
 import { Workspace } from './Workspace.js';
@@ -32,8 +33,8 @@ export class ConvNet implements CouplingNet {
   readonly outDim: number;
   /** Geometry of each convolution, first layer first. */
   readonly layers: ConvShape[] = [];
-  // For kept coordinate j: its position in an NHWC image of C channels (pixel·C + channel).
-  private readonly keptPos: Int32Array;
+  // Reads the input rows: the kept values into the image, a conditional net's context as E·c (ConvInput.ts).
+  private readonly input: ConvInput;
   // For output value g·U + j (group g, updated coordinate j at pixel p, channel c): its position p·GC + g·C + c in
   // the last layer's NHWC output of GC = outGroups·C channels.
   private readonly outPos: Int32Array;
@@ -44,7 +45,6 @@ export class ConvNet implements CouplingNet {
   private readonly outFlat: Workspace;
   /** The output of a forward without `save` (allocated on first use). */
   private readonly inferOut: Workspace;
-  private readonly dxOut: Workspace;
   private readonly scratch: ConvScratch;
   private n = 0;
   /** The saving forward's input (the CouplingNet contract keeps it untouched until backward): its context columns. */
@@ -68,9 +68,9 @@ export class ConvNet implements CouplingNet {
     if (!(depth >= 1 && hidden >= 1 && outGroups >= 1)) throw new NiceFlowError(`ConvNet: depth, hidden and outGroups must be ≥ 1 (got ${depth}, ${hidden}, ${outGroups})`);
     if (!(Number.isInteger(contextSize) && contextSize >= 0)) throw new NiceFlowError(`ConvNet: contextSize must be an integer ≥ 0 (got ${contextSize})`);
     const pos = convPositions(shape, kept, updated, outGroups, 'ConvNet');
-    this.keptPos = pos.keptPos;
+    this.input = new ConvInput(backend, shape, pos.keptPos, contextSize, hidden, prefix);
     this.outPos = pos.outPos;
-    this.inDim = kept.length + contextSize;
+    this.inDim = this.input.inDim;
     this.outDim = outGroups * updated.length;
     const P = H * W;
 
@@ -82,7 +82,7 @@ export class ConvNet implements CouplingNet {
       this.params.push(createParam(backend, `${prefix}layers.${j}.weight`, [s.outC, s.inC, s.kernel, s.kernel]));
       this.params.push(createParam(backend, `${prefix}layers.${j}.bias`, [s.outC]));
     }
-    if (contextSize > 0) this.params.push(createParam(backend, `${prefix}context.weight`, [hidden, contextSize]));
+    if (this.input.embedding) this.params.push(this.input.embedding);
     this.image = new Workspace(backend, P * C);
     this.acts = this.layers.map((s) => new Workspace(backend, P * s.outC));
     const widest = P * Math.max(C, hidden, outGroups * C);
@@ -90,16 +90,8 @@ export class ConvNet implements CouplingNet {
     this.gradB = new Workspace(backend, widest);
     this.outFlat = new Workspace(backend, this.outDim);
     this.inferOut = new Workspace(backend, this.outDim);
-    this.dxOut = new Workspace(backend, this.inDim);
     this.scratch = new ConvScratch(backend);
-    this.embed = new Workspace(backend, contextSize > 0 ? hidden : 0);
-    this.embedGrad = new Workspace(backend, contextSize > 0 ? hidden : 0);
   }
-
-  /** E·c per example [n, hidden] (conditional nets only). */
-  private readonly embed: Workspace;
-  /** Σ over pixels of dL/d(first pre-activation) per example [n, hidden] (conditional nets only). */
-  private readonly embedGrad: Workspace;
 
   /**
    * torch.nn.Conv2d's default initialisation: weight and bias uniform on ±1/sqrt(fan_in), fan_in = in·k·k; with
@@ -114,10 +106,7 @@ export class ConvNet implements CouplingNet {
         for (let i = 0; i < p.length; i++) p[i] = (2 * rng.uniform() - 1) * bound;
       }
     }
-    if (this.contextSize > 0) {
-      const e = this.params[2 * this.layers.length].data, bound = 1 / Math.sqrt(this.contextSize);
-      for (let i = 0; i < e.length; i++) e[i] = (2 * rng.uniform() - 1) * bound;
-    }
+    this.input.initEmbedding(rng);
     if (this.zeroInit) for (const p of this.params.slice(2 * this.depth, 2 * this.depth + 2)) p.data.fill(0);
   }
 
@@ -136,17 +125,18 @@ export class ConvNet implements CouplingNet {
     const buffers = [this.gradA, this.gradB];
     // Scatter into a zero image: the updated positions stay 0 (the triangular-Jacobian guarantee).
     const img = save ? this.image.get(n) : this.gradA.get(n).subarray(0, n * P * C);
-    img.fill(0);
+    this.input.scatter(x, n, img);
     const K = this.contextSize;
-    if (K === 0) this.backend.scatterAdd(x, n, P * C, this.keptPos, img);
-    else this.scatterKept(x, n, img);
     let cur = img;
     for (const [j, s] of this.layers.entries()) {
       const y = save ? this.acts[j].get(n) : buffers[(j + 1) % 2].get(n).subarray(0, n * P * s.outC);
       // A conditional net's first layer: the convolution without its ReLU, + E·c at every pixel, then the ReLU.
       const addContext = j === 0 && K > 0;
       conv2dForward(this.backend, cur, this.params[2 * j].data, this.params[2 * j + 1].data, y, n, s, j < this.depth && !addContext, this.scratch);
-      if (addContext) this.addEmbedding(x, n, y);
+      if (addContext) {
+        this.input.addEmbedding(x, n, y);
+        this.backend.reluMaskAdd(y, y, y, n * P * s.outC, false);
+      }
       cur = y;
     }
     // Gather: group g of updated coordinate j reads output channel g·C + c at its pixel.
@@ -176,7 +166,7 @@ export class ConvNet implements CouplingNet {
       const layerIn = j > 0 ? this.acts[j - 1].get(n) : this.image.get(n);
       const W = this.params[2 * j], b = this.params[2 * j + 1];
       const dx = j > 0 || inputGrad ? spare.subarray(0, n * P * s.inC) : null;
-      if (j === 0 && this.contextSize > 0 && paramGrads) this.embeddingBackward(dy, n);
+      if (j === 0 && paramGrads) this.input.embeddingGrad(this.savedInput!, dy, n);
       // The bias gradient of the last layer here; those of the layers below come with their ReLU mask (next lines).
       conv2dBackward(this.backend, layerIn, W.data, dy, n, s, paramGrads ? W.grad : null, paramGrads && j === this.depth ? b.grad : null, dx, this.scratch);
       if (j === 0) {
@@ -190,65 +180,7 @@ export class ConvNet implements CouplingNet {
       [dy, spare] = [spare, dy];
     }
     if (!dImg) return null;
-    // Gather the kept positions of the input-image gradient (the adjoint of the forward's scatter).
-    const out = this.dxOut.get(n);
-    if (this.contextSize === 0) {
-      this.backend.gather(dImg, n, P * C, this.keptPos, out);
-      return out;
-    }
-    const w = this.inDim, k = this.keptPos.length, pc = P * C;
-    for (let r = 0; r < n; r++) {
-      for (let j = 0; j < k; j++) out[r * w + j] = dImg[r * pc + this.keptPos[j]];
-      out.fill(0, r * w + k, (r + 1) * w);
-    }
-    return out;
-  }
-
-  /** The kept values of rows [x_I1 | c] (row length inDim) into the zero NHWC image. */
-  private scatterKept(x: FloatArray, n: number, img: FloatArray): void {
-    const w = this.inDim, k = this.keptPos.length, pc = this.shape[0] * this.shape[1] * this.shape[2];
-    for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) img[r * pc + this.keptPos[j]] = x[r * w + j];
-  }
-
-  /** y [n, P, hidden] (first layer, before its ReLU) += E·c_r at every pixel, then ReLU in place. */
-  private addEmbedding(x: FloatArray, n: number, y: FloatArray): void {
-    const K = this.contextSize, H = this.hidden, w = this.inDim, k = this.keptPos.length;
-    const P = this.shape[1] * this.shape[2];
-    const E = this.params[2 * this.layers.length].data;
-    const e = this.embed.get(1);
-    for (let r = 0; r < n; r++) {
-      for (let h = 0; h < H; h++) {
-        let v = 0;
-        for (let c = 0; c < K; c++) v += E[h * K + c] * x[r * w + k + c];
-        e[h] = v;
-      }
-      for (let p = 0, o = r * P * H; p < P; p++, o += H) {
-        for (let h = 0; h < H; h++) {
-          const z = y[o + h] + e[h];
-          y[o + h] = z > 0 ? z : 0;
-        }
-      }
-    }
-  }
-
-  /**
-   * dE [hidden, K] = Σ_r (Σ_p dPre[r, p, :]) ⊗ c_r, from dPre [n, P, hidden] (the first layer's masked output
-   * gradient) and the context of the saved forward's input (held by the coupling until backward).
-   */
-  private embeddingBackward(dPre: FloatArray, n: number): void {
-    const K = this.contextSize, H = this.hidden, w = this.inDim, k = this.keptPos.length;
-    const P = this.shape[1] * this.shape[2];
-    const dE = this.params[2 * this.layers.length].grad;
-    const x = this.savedInput!;
-    const g = this.embedGrad.get(1);
-    dE.fill(0);
-    for (let r = 0; r < n; r++) {
-      g.fill(0);
-      for (let p = 0, o = r * P * H; p < P; p++, o += H) for (let h = 0; h < H; h++) g[h] += dPre[o + h];
-      for (let c = 0; c < K; c++) {
-        const cv = x[r * w + k + c];
-        if (cv !== 0) for (let h = 0; h < H; h++) dE[h * K + c] += g[h] * cv;
-      }
-    }
+    // The kept positions of the input-image gradient (the adjoint of the forward's scatter).
+    return this.input.gatherGrad(dImg, n);
   }
 }

@@ -5,6 +5,7 @@ import { NiceFlowError } from '../core/NiceFlowError.js';
 import type { Rng } from '../core/Rng.js';
 import type { CouplingNet } from './CouplingNet.js';
 import { conv2dBackward, conv2dForward, ConvScratch } from './conv2d.js';
+import { ConvInput } from './ConvInput.js';
 import { convPositions } from './convPositions.js';
 import { createParam, type Param } from './Param.js';
 import { Workspace } from './Workspace.js';
@@ -34,7 +35,8 @@ export class GatedConvNet implements CouplingNet {
   readonly params: Param[] = [];
   readonly inDim: number;
   readonly outDim: number;
-  private readonly keptPos: Int32Array;
+  // Reads the input rows: the kept values into the image, a conditional net's context as E·c (ConvInput.ts).
+  private readonly input: ConvInput;
   private readonly outPos: Int32Array;
   private readonly sFirst: ConvShape;
   private readonly sConv: ConvShape;
@@ -65,9 +67,6 @@ export class GatedConvNet implements CouplingNet {
   private readonly dV: Workspace;
   private readonly dU: Workspace;
   private readonly dImage: Workspace;
-  private readonly dxOut: Workspace;
-  private readonly embed: Workspace;
-  private readonly embedGrad: Workspace;
   private readonly scratch: ConvScratch;
   private n = 0;
   private savedInput: FloatArray | null = null;
@@ -92,9 +91,9 @@ export class GatedConvNet implements CouplingNet {
     }
     if (!(Number.isInteger(contextSize) && contextSize >= 0)) throw new NiceFlowError(`GatedConvNet: contextSize must be an integer ≥ 0 (got ${contextSize})`);
     const pos = convPositions(shape, kept, updated, outGroups, 'GatedConvNet');
-    this.keptPos = pos.keptPos;
+    this.input = new ConvInput(backend, shape, pos.keptPos, contextSize, hidden, prefix);
     this.outPos = pos.outPos;
-    this.inDim = kept.length + contextSize;
+    this.inDim = this.input.inDim;
     this.outDim = outGroups * updated.length;
     const F = hidden, GC = outGroups * C, P = H * W;
     this.sFirst = { inC: C, outC: F, height: H, width: W, kernel: 3 };
@@ -111,7 +110,7 @@ export class GatedConvNet implements CouplingNet {
       add(`blocks.${b}.gate`, this.sGate);
     }
     add('last', this.sLast);
-    if (contextSize > 0) this.params.push(createParam(backend, `${prefix}context.weight`, [F, contextSize]));
+    if (this.input.embedding) this.params.push(this.input.embedding);
 
     const ws = (perImage: number) => new Workspace(backend, perImage);
     this.image = ws(P * C);
@@ -134,9 +133,6 @@ export class GatedConvNet implements CouplingNet {
     this.dV = ws(P * F);
     this.dU = ws(P * F);
     this.dImage = ws(P * C);
-    this.dxOut = ws(this.inDim);
-    this.embed = ws(contextSize > 0 ? F : 0);
-    this.embedGrad = ws(contextSize > 0 ? F : 0);
     this.scratch = new ConvScratch(backend);
   }
 
@@ -157,10 +153,7 @@ export class GatedConvNet implements CouplingNet {
       const bound = 1 / Math.sqrt(W.shape[1] * W.shape[2] * W.shape[3]);
       for (const p of [W.data, b.data]) for (let i = 0; i < p.length; i++) p[i] = (2 * rng.uniform() - 1) * bound;
     }
-    if (this.contextSize > 0) {
-      const e = this.params[2 * convs].data, bound = 1 / Math.sqrt(this.contextSize);
-      for (let i = 0; i < e.length; i++) e[i] = (2 * rng.uniform() - 1) * bound;
-    }
+    this.input.initEmbedding(rng);
     if (this.zeroInit) for (const p of this.conv(convs - 1)) p.data.fill(0);
   }
 
@@ -170,22 +163,17 @@ export class GatedConvNet implements CouplingNet {
       this.n = n;
       this.savedInput = x;
     }
-    const C = this.shape[0], P = this.shape[1] * this.shape[2], F = this.hidden, L = this.depth;
+    const P = this.shape[1] * this.shape[2], F = this.hidden, L = this.depth;
     const rows = n * P;
     const img = (save ? this.image : this.infImage).get(n);
-    img.fill(0);
-    if (this.contextSize === 0) this.backend.scatterAdd(x, n, P * C, this.keptPos, img);
-    else {
-      const w = this.inDim, k = this.keptPos.length, pc = P * C;
-      for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) img[r * pc + this.keptPos[j]] = x[r * w + j];
-    }
+    this.input.scatter(x, n, img);
     const h = (save ? this.h : this.infH).get(n);
     const [W0, b0] = this.conv(0);
     conv2dForward(this.backend, img, W0.data, b0.data, h, n, this.sFirst, false, this.scratch);
-    if (this.contextSize > 0) this.addEmbedding(x, n, h);
+    this.input.addEmbedding(x, n, h);
     for (let b = 0; b < L; b++) {
       const u = (save ? this.u[b] : this.infA).get(n);
-      this.reluCopy(h, u, rows);
+      this.backend.reluMaskAdd(h, h, u, rows * F, false);
       const v = (save ? this.v[b] : this.infB).get(n);
       const [Wc, bc] = this.conv(1 + 2 * b);
       conv2dForward(this.backend, u, Wc.data, bc.data, v, n, this.sConv, true, this.scratch);
@@ -196,7 +184,7 @@ export class GatedConvNet implements CouplingNet {
       this.backend.gateForward(wg, h, rows, F, save);
     }
     const r = (save ? this.r : this.infA).get(n);
-    this.reluCopy(h, r, rows);
+    this.backend.reluMaskAdd(h, h, r, rows * F, false);
     const lastOut = (save ? this.last : this.infLast).get(n);
     const [Wl, bl] = this.conv(1 + 2 * L);
     conv2dForward(this.backend, r, Wl.data, bl.data, lastOut, n, this.sLast, false, this.scratch);
@@ -208,7 +196,7 @@ export class GatedConvNet implements CouplingNet {
   /** Backward through the last forward with `save` (see CouplingNet.backward). */
   backward(dOut: FloatArray, paramGrads: boolean, inputGrad: boolean): FloatArray | null {
     if (!paramGrads && !inputGrad) return null;
-    const n = this.n, C = this.shape[0], P = this.shape[1] * this.shape[2], F = this.hidden, L = this.depth;
+    const n = this.n, P = this.shape[1] * this.shape[2], F = this.hidden, L = this.depth;
     const rows = n * P, GC = this.sLast.outC;
     const g = (p: Param) => (paramGrads ? p.grad : null);
     const dLast = this.dLast.get(n);
@@ -231,60 +219,10 @@ export class GatedConvNet implements CouplingNet {
       conv2dBackward(this.backend, u, Wc.data, dv, n, this.sConv, g(Wc), g(bc), du, this.scratch);
       this.backend.reluMaskAdd(du, u, dh, rows * F, true);
     }
-    if (this.contextSize > 0 && paramGrads) this.embeddingBackward(dh, n);
+    if (paramGrads) this.input.embeddingGrad(this.savedInput!, dh, n);
     const [W0, b0] = this.conv(0);
     const dImg = inputGrad ? this.dImage.get(n) : null;
     conv2dBackward(this.backend, this.image.get(n), W0.data, dh, n, this.sFirst, g(W0), g(b0), dImg, this.scratch);
-    if (!dImg) return null;
-    const out = this.dxOut.get(n);
-    if (this.contextSize === 0) {
-      this.backend.gather(dImg, n, P * C, this.keptPos, out);
-      return out;
-    }
-    const w = this.inDim, k = this.keptPos.length, pc = P * C;
-    for (let r2 = 0; r2 < n; r2++) {
-      for (let j = 0; j < k; j++) out[r2 * w + j] = dImg[r2 * pc + this.keptPos[j]];
-      out.fill(0, r2 * w + k, (r2 + 1) * w);
-    }
-    return out;
-  }
-
-  /** dst [rows, F] = ReLU(src). */
-  private reluCopy(src: FloatArray, dst: FloatArray, rows: number): void {
-    this.backend.reluMaskAdd(src, src, dst, rows * this.hidden, false);
-  }
-
-  /** h_0 [n, P, F] += E·c_r at every pixel. */
-  private addEmbedding(x: FloatArray, n: number, h: FloatArray): void {
-    const K = this.contextSize, F = this.hidden, w = this.inDim, k = this.keptPos.length;
-    const P = this.shape[1] * this.shape[2];
-    const E = this.params[this.params.length - 1].data;
-    const e = this.embed.get(1);
-    for (let r = 0; r < n; r++) {
-      for (let f = 0; f < F; f++) {
-        let s = 0;
-        for (let c = 0; c < K; c++) s += E[f * K + c] * x[r * w + k + c];
-        e[f] = s;
-      }
-      for (let p = 0, o = r * P * F; p < P; p++, o += F) for (let f = 0; f < F; f++) h[o + f] += e[f];
-    }
-  }
-
-  /** dE [F, K] = Σ_r (Σ_p dh_0[r, p, :]) ⊗ c_r (the saving forward's input holds the context). */
-  private embeddingBackward(dh: FloatArray, n: number): void {
-    const K = this.contextSize, F = this.hidden, w = this.inDim, k = this.keptPos.length;
-    const P = this.shape[1] * this.shape[2];
-    const dE = this.params[this.params.length - 1].grad;
-    const x = this.savedInput!;
-    const s = this.embedGrad.get(1);
-    dE.fill(0);
-    for (let r = 0; r < n; r++) {
-      s.fill(0);
-      for (let p = 0, o = r * P * F; p < P; p++, o += F) for (let f = 0; f < F; f++) s[f] += dh[o + f];
-      for (let c = 0; c < K; c++) {
-        const cv = x[r * w + k + c];
-        if (cv !== 0) for (let f = 0; f < F; f++) dE[f * K + c] += s[f] * cv;
-      }
-    }
+    return dImg ? this.input.gatherGrad(dImg, n) : null;
   }
 }
